@@ -1,0 +1,167 @@
+//! The synchronous face of the same limiter.
+//!
+//! [`Limiter`] here has the same method names as the async
+//! [`crate::Limiter`] and shares its connection manager: Redis work is
+//! spawned onto the core runtime and this thread waits for the answer (the
+//! memory backend answers inline, with no runtime involved). Calls are safe
+//! from any number of OS threads, from `spawn_blocking` and from threads of
+//! other runtimes. Called from a worker thread of ratewarden's own runtime it
+//! returns [`ErrorKind::Usage`](crate::ErrorKind::Usage) instead of
+//! deadlocking.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::limiter::{LimiterBuilder, Prepared};
+use crate::quota::{Decision, Quota};
+use crate::runtime;
+
+/// A blocking rate limiter. Cheap to clone; clones share one connection.
+///
+/// ```
+/// use ratewarden::{blocking::Limiter, Quota};
+/// let limiter = Limiter::connect("memory://doc-blocking").unwrap();
+/// assert!(limiter.is_allowed("alice", "/search", 1, 1).unwrap());
+/// let d = limiter.check("alice", "/search", Quota::new(1, 1), 1).unwrap();
+/// assert!(!d.allowed);
+/// println!("Retry-After: {}", d.retry_after_secs());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Limiter {
+    inner: crate::Limiter,
+}
+
+/// Builder for [`Limiter`]; the same options as [`crate::LimiterBuilder`].
+///
+/// ```
+/// let l = ratewarden::blocking::Limiter::builder("memory://")
+///     .timeout(std::time::Duration::from_millis(200))
+///     .build()
+///     .unwrap();
+/// # let _ = l;
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct Builder(LimiterBuilder);
+
+impl Builder {
+    /// See [`LimiterBuilder::timeout`].
+    pub fn timeout(self, timeout: Duration) -> Self {
+        Builder(self.0.timeout(timeout))
+    }
+
+    /// See [`LimiterBuilder::key_prefix`].
+    pub fn key_prefix(self, prefix: impl Into<String>) -> Self {
+        Builder(self.0.key_prefix(prefix))
+    }
+
+    /// See [`LimiterBuilder::max_in_flight`].
+    pub fn max_in_flight(self, n: usize) -> Self {
+        Builder(self.0.max_in_flight(n))
+    }
+
+    /// See [`LimiterBuilder::build`].
+    pub fn build(self) -> Result<Limiter> {
+        Ok(Limiter { inner: self.0.build()? })
+    }
+}
+
+impl Limiter {
+    /// See [`crate::Limiter::connect`]; returns without waiting for Redis.
+    ///
+    /// ```
+    /// let l = ratewarden::blocking::Limiter::connect("memory://").unwrap();
+    /// # let _ = l;
+    /// ```
+    pub fn connect(url: &str) -> Result<Limiter> {
+        Builder(crate::Limiter::builder(url)).build()
+    }
+
+    /// See [`crate::Limiter::builder`].
+    pub fn builder(url: &str) -> Builder {
+        Builder(crate::Limiter::builder(url))
+    }
+
+    /// See [`crate::Limiter::is_allowed`].
+    ///
+    /// ```
+    /// let l = ratewarden::blocking::Limiter::connect("memory://doc-b-allowed").unwrap();
+    /// assert!(l.is_allowed("bob", "/", 5, 5).unwrap());
+    /// ```
+    pub fn is_allowed(&self, client_id: &str, api_endpoint: &str, capacity: u64, rate_per_second: u64) -> Result<bool> {
+        Ok(self
+            .check(client_id, api_endpoint, Quota::new(capacity, rate_per_second), 1)?
+            .allowed)
+    }
+
+    /// See [`crate::Limiter::check`].
+    ///
+    /// ```
+    /// use ratewarden::Quota;
+    /// let l = ratewarden::blocking::Limiter::connect("memory://doc-b-check").unwrap();
+    /// assert_eq!(l.check("bob", "/", Quota::new(5, 5), 2).unwrap().remaining, 3);
+    /// ```
+    pub fn check(&self, client_id: &str, api_endpoint: &str, quota: Quota, cost: u64) -> Result<Decision> {
+        match self.inner.prepare(client_id, api_endpoint, quota, cost)? {
+            Prepared::Done(d) => Ok(d),
+            p => self.wait(p.run()),
+        }
+    }
+
+    /// See [`crate::Limiter::ping`].
+    ///
+    /// ```
+    /// ratewarden::blocking::Limiter::connect("memory://").unwrap().ping().unwrap();
+    /// ```
+    pub fn ping(&self) -> Result<()> {
+        let inner = self.inner.clone();
+        self.wait(async move { inner.ping().await })
+    }
+
+    /// The async limiter behind this one (same connection).
+    ///
+    /// ```
+    /// let b = ratewarden::blocking::Limiter::connect("memory://").unwrap();
+    /// let a: &ratewarden::Limiter = b.as_async();
+    /// # let _ = a;
+    /// ```
+    pub fn as_async(&self) -> &crate::Limiter {
+        &self.inner
+    }
+
+    fn wait<T, F>(&self, fut: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: std::future::Future<Output = Result<T>> + Send + 'static,
+    {
+        if runtime::blocking_would_deadlock() {
+            return Err(Error::Usage(
+                "a blocking ratewarden call was made on a thread of the runtime that must serve it; \
+                 use ratewarden::Limiter (async) there, or tokio::task::spawn_blocking"
+                    .into(),
+            ));
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        runtime::handle().spawn(async move {
+            let _ = tx.send(fut.await);
+        });
+        // The task is bounded by the deadline already; the extra margin only
+        // guards against a starved runtime.
+        let deadline = self.inner.backend_deadline();
+        match rx.recv_timeout(deadline * 2 + Duration::from_secs(1)) {
+            Ok(result) => result,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                Err(Error::timeout(deadline, "waiting for the runtime", true))
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(Error::Internal(
+                "the decision task ended without an answer (panic?)".into(),
+            )),
+        }
+    }
+}
+
+impl From<crate::Limiter> for Limiter {
+    fn from(inner: crate::Limiter) -> Self {
+        Limiter { inner }
+    }
+}

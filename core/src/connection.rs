@@ -1,0 +1,295 @@
+//! The connection manager: one multiplexed Redis connection per limiter,
+//! shared by every async and blocking call, rebuilt by us when it fails.
+//!
+//! # Behavior
+//!
+//! * The connection is made lazily (a first attempt starts in the background
+//!   when the limiter is built) and always on the core runtime, so its driver
+//!   task outlives whatever runtime the caller is on.
+//! * All concurrent calls share it; redis-rs pipelines them on one socket.
+//! * Connection attempts are single-flight: while one is running, other calls
+//!   wait for it (within their own deadline) instead of opening more sockets.
+//!   An attempt whose caller gave up still finishes and installs its result.
+//! * An I/O error or a dropped connection discards the connection; the next
+//!   call reconnects.
+//! * A timeout discards the connection when nothing at all was heard on it for
+//!   a whole deadline (a paused, hung or black-holed server): redis-rs's own
+//!   reconnect logic does not cover that case. A merely slow server keeps it.
+//! * At most `max_in_flight` calls are outstanding; further calls wait for a
+//!   slot within their deadline, so a Redis that stops answering cannot make
+//!   client memory grow.
+//! * Every call is bounded by the deadline end to end: waiting for a slot,
+//!   connecting, sending and reading. Past it the call fails with
+//!   [`Error::Timeout`]; `outcome_unknown` says whether the script was sent.
+
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use redis::aio::MultiplexedConnection;
+use tokio::sync::Semaphore;
+
+use crate::error::{Error, Result};
+use crate::runtime;
+use crate::script::{is_noscript, Script};
+
+const STAGE_SLOT: u8 = 0;
+const STAGE_CONNECT: u8 = 1;
+const STAGE_SENT: u8 = 2;
+
+#[derive(Clone)]
+pub(crate) struct RedisConnection {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: redis::Client,
+    config: redis::AsyncConnectionConfig,
+    deadline: Duration,
+    target: String,
+    slot: Mutex<Option<Live>>,
+    connecting: Arc<tokio::sync::Mutex<()>>,
+    inflight: Semaphore,
+    generation: AtomicU64,
+    epoch: Instant,
+    last_warn_ms: AtomicU64,
+}
+
+#[derive(Clone)]
+struct Live {
+    generation: u64,
+    conn: MultiplexedConnection,
+    /// Milliseconds since `Inner::epoch` of the last reply (or the connect).
+    last_reply_ms: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for RedisConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConnection")
+            .field("target", &self.inner.target)
+            .field("deadline", &self.inner.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisConnection {
+    /// Build from a `redis://` or `rediss://` URL; does not connect yet.
+    pub(crate) fn new(url: &str, deadline: Duration, max_in_flight: usize) -> Result<Self> {
+        if url.starts_with("rediss://") {
+            // redis-rs's rustls feature selects no crypto provider; install
+            // ring once per process (a no-op if the host installed one).
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        let client = redis::Client::open(url).map_err(|e| Error::Config {
+            message: format!("invalid Redis URL: {e}"),
+            source: Some(Box::new(e)),
+        })?;
+        let info = client.get_connection_info();
+        let target = info.addr().to_string();
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(deadline))
+            // Our own deadline covers the whole call; see on_timeout.
+            .set_response_timeout(None)
+            .set_pipeline_buffer_size(max_in_flight.clamp(64, 4096));
+        Ok(RedisConnection {
+            inner: Arc::new(Inner {
+                client,
+                config,
+                deadline,
+                target,
+                slot: Mutex::new(None),
+                connecting: Arc::new(tokio::sync::Mutex::new(())),
+                inflight: Semaphore::new(max_in_flight),
+                generation: AtomicU64::new(0),
+                epoch: Instant::now(),
+                last_warn_ms: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// Start connecting in the background (errors are only logged).
+    pub(crate) fn warm_up(&self) {
+        let this = self.clone();
+        runtime::handle().spawn(async move {
+            if let Err(e) = tokio::time::timeout(this.inner.deadline, this.live()).await {
+                tracing::debug!(target: "ratewarden", "initial connection attempt: {e}");
+            }
+        });
+    }
+
+    pub(crate) fn deadline(&self) -> Duration {
+        self.inner.deadline
+    }
+
+    /// Run `script` on `keys`/`args` within the deadline. Must run on the
+    /// core runtime.
+    pub(crate) async fn eval(&self, script: &'static Script, keys: &[&[u8]], args: &[u64]) -> Result<Vec<i64>> {
+        let stage = AtomicU8::new(STAGE_SLOT);
+        let deadline = self.inner.deadline;
+        match tokio::time::timeout(deadline, self.eval_inner(&stage, script, keys, args)).await {
+            Ok(result) => result,
+            Err(_) => Err(self.on_timeout(stage.load(Ordering::Relaxed))),
+        }
+    }
+
+    /// `PING` within the deadline.
+    pub(crate) async fn ping(&self) -> Result<()> {
+        let stage = AtomicU8::new(STAGE_SLOT);
+        let fut = async {
+            let _permit = self.permit().await?;
+            stage.store(STAGE_CONNECT, Ordering::Relaxed);
+            let live = self.live().await?;
+            stage.store(STAGE_SENT, Ordering::Relaxed);
+            let mut conn = live.conn.clone();
+            let r: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut conn).await;
+            self.after_reply(&live, r)
+        };
+        match tokio::time::timeout(self.inner.deadline, fut).await {
+            Ok(r) => r.map(drop),
+            Err(_) => Err(self.on_timeout(stage.load(Ordering::Relaxed))),
+        }
+    }
+
+    async fn eval_inner(
+        &self,
+        stage: &AtomicU8,
+        script: &'static Script,
+        keys: &[&[u8]],
+        args: &[u64],
+    ) -> Result<Vec<i64>> {
+        let _permit = self.permit().await?;
+        stage.store(STAGE_CONNECT, Ordering::Relaxed);
+        let live = self.live().await?;
+        stage.store(STAGE_SENT, Ordering::Relaxed);
+        let mut conn = live.conn.clone();
+        let mut result = script.cmd(false, keys, args).query_async::<Vec<i64>>(&mut conn).await;
+        if matches!(&result, Err(e) if is_noscript(e)) {
+            tracing::debug!(target: "ratewarden", "NOSCRIPT from {}: loading the script again", self.inner.target);
+            result = script.cmd(true, keys, args).query_async::<Vec<i64>>(&mut conn).await;
+        }
+        self.after_reply(&live, result)
+    }
+
+    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
+        self.inner
+            .inflight
+            .acquire()
+            .await
+            .map_err(|_| Error::Internal("in-flight semaphore closed".into()))
+    }
+
+    fn after_reply<T>(&self, live: &Live, result: redis::RedisResult<T>) -> Result<T> {
+        match result {
+            Ok(v) => {
+                live.last_reply_ms.store(self.now_ms(), Ordering::Relaxed);
+                Ok(v)
+            }
+            Err(e) => {
+                if e.is_io_error() || e.is_connection_dropped() {
+                    self.discard(live.generation, &e.to_string());
+                } else {
+                    // The server answered, with an error: the link is fine.
+                    live.last_reply_ms.store(self.now_ms(), Ordering::Relaxed);
+                }
+                let err = Error::from_redis(e, self.inner.deadline, true);
+                self.warn(&err);
+                Err(err)
+            }
+        }
+    }
+
+    fn on_timeout(&self, stage: u8) -> Error {
+        let (name, sent) = match stage {
+            STAGE_SLOT => ("waiting for a free in-flight slot", false),
+            STAGE_CONNECT => ("connecting", false),
+            _ => ("waiting for the reply", true),
+        };
+        if sent {
+            let live = self.inner.slot.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if let Some(live) = live {
+                let silent_for = self.now_ms().saturating_sub(live.last_reply_ms.load(Ordering::Relaxed));
+                if u128::from(silent_for) >= self.inner.deadline.as_millis() {
+                    self.discard(live.generation, "no reply within a whole deadline");
+                }
+            }
+        }
+        let err = Error::timeout(self.inner.deadline, name, sent);
+        self.warn(&err);
+        err
+    }
+
+    /// The current connection, connecting if there is none.
+    async fn live(&self) -> Result<Live> {
+        if let Some(live) = self.current() {
+            return Ok(live);
+        }
+        let guard = self.inner.connecting.clone().lock_owned().await;
+        if let Some(live) = self.current() {
+            return Ok(live);
+        }
+        // The attempt runs as its own task: if our caller gives up, it still
+        // completes (bounded by the connection timeout) and installs the
+        // connection for the next call.
+        let this = self.clone();
+        let task = runtime::handle().spawn(async move {
+            let _guard = guard;
+            let result = this
+                .inner
+                .client
+                .get_multiplexed_async_connection_with_config(&this.inner.config)
+                .await;
+            match result {
+                Ok(conn) => {
+                    let live = Live {
+                        generation: this.inner.generation.fetch_add(1, Ordering::Relaxed) + 1,
+                        conn,
+                        last_reply_ms: Arc::new(AtomicU64::new(this.now_ms())),
+                    };
+                    *this.inner.slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(live.clone());
+                    tracing::info!(target: "ratewarden", "connected to Redis at {}", this.inner.target);
+                    Ok(live)
+                }
+                Err(e) => {
+                    let err = Error::from_redis(e, this.inner.deadline, false);
+                    this.warn(&err);
+                    Err(err)
+                }
+            }
+        });
+        task.await
+            .map_err(|e| Error::Internal(format!("connection task failed: {e}")))?
+    }
+
+    fn current(&self) -> Option<Live> {
+        self.inner.slot.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn discard(&self, generation: u64, why: &str) {
+        let mut slot = self.inner.slot.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.as_ref().is_some_and(|l| l.generation == generation) {
+            *slot = None;
+            tracing::warn!(target: "ratewarden", "dropping the connection to {}: {why}; the next call reconnects", self.inner.target);
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.inner.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Failures are logged at warn at most once a second, else at debug.
+    fn warn(&self, err: &Error) {
+        let now = self.now_ms() + 1000;
+        let last = self.inner.last_warn_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= 1000
+            && self
+                .inner
+                .last_warn_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(target: "ratewarden", redis = %self.inner.target, kind = %err.kind(), "{err}");
+        } else {
+            tracing::debug!(target: "ratewarden", redis = %self.inner.target, kind = %err.kind(), "{err}");
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! One error type for every front door.
+//!
+//! The kinds below are deliberately few: each maps one-for-one to a C result
+//! code, a Python exception class and a JavaScript `code`, so adding a kind is
+//! a change to all four languages. Redis errors are classified exactly once,
+//! in [`Error::from_redis`].
+
+use std::time::Duration;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, without the details. Stable across releases.
+///
+/// ```
+/// use ratewarden::{Error, ErrorKind};
+/// let err = Error::invalid_argument("capacity must be at least 1");
+/// assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+/// assert_eq!(err.kind().as_str(), "invalid_argument");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// An argument was out of range or malformed (empty or oversized id,
+    /// zero capacity/rate, cost above capacity, ...). Retrying will not help.
+    InvalidArgument,
+    /// The limiter could not be built from its URL or options (unknown
+    /// scheme, malformed URL, bad TLS setup, a runtime installed twice).
+    Config,
+    /// Redis could not be reached, or the connection broke. Retryable.
+    Connection,
+    /// The deadline passed before an answer arrived. If
+    /// [`Error::outcome_unknown`] is true the decision may have been taken
+    /// (and quota spent) on the server: never retry it blindly.
+    Timeout,
+    /// Redis answered with an error (authentication, OOM, READONLY, a script
+    /// error, ...).
+    Server,
+    /// The API was used in a way that cannot work, e.g. a blocking call made
+    /// from a thread of the runtime that would have to serve it.
+    Usage,
+    /// A bug in ratewarden (an unexpected reply shape, a caught panic).
+    Internal,
+}
+
+impl ErrorKind {
+    /// A short, stable, snake_case name (used for logs and bindings).
+    ///
+    /// ```
+    /// assert_eq!(ratewarden::ErrorKind::Timeout.as_str(), "timeout");
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidArgument => "invalid_argument",
+            ErrorKind::Config => "config",
+            ErrorKind::Connection => "connection",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Server => "server",
+            ErrorKind::Usage => "usage",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The error returned by every fallible ratewarden call.
+///
+/// ```
+/// use ratewarden::blocking::Limiter;
+/// let limiter = Limiter::connect("memory://").unwrap();
+/// let err = limiter.is_allowed("", "/users", 10, 10).unwrap_err();
+/// assert!(err.is_invalid_argument());
+/// assert!(!err.is_retryable());
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// See [`ErrorKind::InvalidArgument`].
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// See [`ErrorKind::Config`].
+    #[error("configuration error: {message}")]
+    Config {
+        /// What is wrong.
+        message: String,
+        /// The underlying error, if any.
+        #[source]
+        source: Option<Source>,
+    },
+    /// See [`ErrorKind::Connection`].
+    #[error("cannot reach Redis: {message}")]
+    Connection {
+        /// What failed.
+        message: String,
+        /// The underlying error, if any.
+        #[source]
+        source: Option<Source>,
+    },
+    /// See [`ErrorKind::Timeout`].
+    #[error("no answer within the deadline of {deadline:?} ({stage}; {})",
+        if *outcome_unknown { "the decision may have been taken" } else { "nothing was sent" })]
+    Timeout {
+        /// The deadline that passed.
+        deadline: Duration,
+        /// Where the call was when it passed.
+        stage: &'static str,
+        /// True when the script may have run on the server.
+        outcome_unknown: bool,
+    },
+    /// See [`ErrorKind::Server`].
+    #[error("Redis replied with an error: {message}")]
+    Server {
+        /// The server's error text (code and detail).
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<Source>,
+    },
+    /// See [`ErrorKind::Usage`].
+    #[error("unsupported use: {0}")]
+    Usage(String),
+    /// See [`ErrorKind::Internal`].
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The kind of this error.
+    ///
+    /// ```
+    /// use ratewarden::{Error, ErrorKind};
+    /// assert_eq!(Error::invalid_argument("x").kind(), ErrorKind::InvalidArgument);
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
+            Error::Config { .. } => ErrorKind::Config,
+            Error::Connection { .. } => ErrorKind::Connection,
+            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::Server { .. } => ErrorKind::Server,
+            Error::Usage(_) => ErrorKind::Usage,
+            Error::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// True for [`ErrorKind::Timeout`].
+    pub fn is_timeout(&self) -> bool {
+        self.kind() == ErrorKind::Timeout
+    }
+
+    /// True for [`ErrorKind::Connection`].
+    pub fn is_connection(&self) -> bool {
+        self.kind() == ErrorKind::Connection
+    }
+
+    /// True for [`ErrorKind::InvalidArgument`].
+    pub fn is_invalid_argument(&self) -> bool {
+        self.kind() == ErrorKind::InvalidArgument
+    }
+
+    /// True when trying again later may succeed (connection and timeout
+    /// errors). A timeout whose [`outcome_unknown`](Self::outcome_unknown) is
+    /// true may already have spent quota.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self.kind(), ErrorKind::Connection | ErrorKind::Timeout)
+    }
+
+    /// True when the decision may have been taken on the server although no
+    /// answer arrived (a timeout after the script was sent).
+    ///
+    /// ```
+    /// let err = ratewarden::Error::invalid_argument("x");
+    /// assert!(!err.outcome_unknown());
+    /// ```
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            Error::Timeout {
+                outcome_unknown: true,
+                ..
+            }
+        )
+    }
+
+    /// Build an [`ErrorKind::InvalidArgument`] error.
+    pub fn invalid_argument(message: impl Into<String>) -> Self {
+        Error::InvalidArgument(message.into())
+    }
+
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Error::Config {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn timeout(deadline: Duration, stage: &'static str, outcome_unknown: bool) -> Self {
+        Error::Timeout {
+            deadline,
+            stage,
+            outcome_unknown,
+        }
+    }
+
+    /// Classify an error from redis-rs. `sent` tells whether the request may
+    /// have reached the server (decides `outcome_unknown` for I/O timeouts).
+    pub(crate) fn from_redis(err: redis::RedisError, deadline: Duration, sent: bool) -> Self {
+        use redis::ErrorKind as K;
+        if err.is_timeout() {
+            return Error::timeout(deadline, "waiting for Redis", sent);
+        }
+        match err.kind() {
+            K::Io | K::ClusterConnectionNotFound => Error::Connection {
+                message: err.to_string(),
+                source: Some(Box::new(err)),
+            },
+            K::InvalidClientConfig => Error::Config {
+                message: err.to_string(),
+                source: Some(Box::new(err)),
+            },
+            K::Parse | K::UnexpectedReturnType => {
+                Error::Internal(format!("unexpected reply from Redis (is this Redis >= 7.0?): {err}"))
+            }
+            _ => Error::Server {
+                message: err.to_string(),
+                source: Some(Box::new(err)),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_and_predicates_agree() {
+        let t = Error::timeout(Duration::from_secs(1), "x", true);
+        assert!(t.is_timeout() && t.is_retryable() && t.outcome_unknown());
+        let t = Error::timeout(Duration::from_secs(1), "x", false);
+        assert!(!t.outcome_unknown());
+        assert!(t.to_string().contains("nothing was sent"));
+        let c = Error::Connection {
+            message: "refused".into(),
+            source: None,
+        };
+        assert!(c.is_connection() && c.is_retryable());
+        assert!(!Error::Usage("x".into()).is_retryable());
+    }
+
+    #[test]
+    fn io_errors_are_connection_errors() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let e = Error::from_redis(redis::RedisError::from(io), Duration::from_secs(1), false);
+        assert_eq!(e.kind(), ErrorKind::Connection);
+        let io = std::io::Error::new(std::io::ErrorKind::TimedOut, "slow");
+        let e = Error::from_redis(redis::RedisError::from(io), Duration::from_secs(1), true);
+        assert_eq!(e.kind(), ErrorKind::Timeout);
+        assert!(e.outcome_unknown());
+    }
+}

@@ -1,0 +1,103 @@
+//! The Redis key scheme.
+//!
+//! A key is `<prefix>{<tag>}:<algorithm>:<len(client)>:<client>:<endpoint>`:
+//!
+//! * the client's length prefix makes the encoding injective (`a:b` + `c` and
+//!   `a` + `b:c` differ), whatever bytes the ids contain;
+//! * the hash tag is 16 hex digits of a stable 64-bit FNV-1a hash of the
+//!   client id, so a `}` or `{` inside an id can never end or start a tag, and
+//!   every key of one client lands in one Redis Cluster slot (multi-limit
+//!   checks across endpoints of a client stay single-slot);
+//! * the prefix may not contain braces, so it cannot steal the tag.
+
+use crate::error::{Error, Result};
+
+/// The default key prefix.
+pub const DEFAULT_PREFIX: &str = "ratewarden:";
+/// Longest accepted key prefix, in bytes.
+pub const MAX_PREFIX_LEN: usize = 128;
+
+pub(crate) fn validate_prefix(prefix: &str) -> Result<()> {
+    if prefix.len() > MAX_PREFIX_LEN {
+        return Err(Error::invalid_argument(format!(
+            "key prefix is {} bytes; at most {MAX_PREFIX_LEN} are allowed",
+            prefix.len()
+        )));
+    }
+    if prefix.contains(['{', '}']) {
+        return Err(Error::invalid_argument(
+            "key prefix must not contain '{' or '}' (they would change the Redis Cluster hash slot)",
+        ));
+    }
+    Ok(())
+}
+
+/// Stable FNV-1a, 64 bit. Never change it: it decides where existing state lives.
+pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// The hash tag of a client, including braces: `{0123456789abcdef}`.
+pub(crate) fn client_tag(client_id: &str) -> String {
+    format!("{{{:016x}}}", fnv1a64(client_id.as_bytes()))
+}
+
+/// The key for one (algorithm, client, endpoint).
+pub(crate) fn key(prefix: &str, algorithm: &str, client_id: &str, api_endpoint: &str) -> Vec<u8> {
+    let tag = client_tag(client_id);
+    let mut k =
+        Vec::with_capacity(prefix.len() + tag.len() + algorithm.len() + client_id.len() + api_endpoint.len() + 12);
+    k.extend_from_slice(prefix.as_bytes());
+    k.extend_from_slice(tag.as_bytes());
+    k.push(b':');
+    k.extend_from_slice(algorithm.as_bytes());
+    k.push(b':');
+    k.extend_from_slice(client_id.len().to_string().as_bytes());
+    k.push(b':');
+    k.extend_from_slice(client_id.as_bytes());
+    k.push(b':');
+    k.extend_from_slice(api_endpoint.as_bytes());
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash_tag(key: &[u8]) -> &[u8] {
+        // Redis Cluster's rule: the first '{' and the first '}' after it.
+        let open = key.iter().position(|&b| b == b'{').unwrap();
+        let close = open + 1 + key[open + 1..].iter().position(|&b| b == b'}').unwrap();
+        &key[open + 1..close]
+    }
+
+    #[test]
+    fn encoding_is_injective_on_separators() {
+        assert_ne!(key("p:", "swl", "a:b", "c"), key("p:", "swl", "a", "b:c"));
+        assert_ne!(key("p:", "swl", "a", "1:b"), key("p:", "swl", "a:1", "b"));
+        assert_eq!(key("p:", "swl", "a", "b"), b"p:{af63dc4c8601ec8c}:swl:1:a:b".to_vec());
+    }
+
+    #[test]
+    fn braces_in_ids_cannot_move_the_slot() {
+        let k = key("ratewarden:", "swl", "}{evil}", "{x}");
+        assert_eq!(hash_tag(&k), client_tag("}{evil}").trim_matches(['{', '}']).as_bytes());
+        // Same client, any endpoint: same tag.
+        let k2 = key("ratewarden:", "swl", "}{evil}", "/other\n");
+        assert_eq!(hash_tag(&k), hash_tag(&k2));
+        assert_ne!(hash_tag(&k), hash_tag(&key("ratewarden:", "swl", "evil", "{x}")));
+    }
+
+    #[test]
+    fn prefix_rules() {
+        assert!(validate_prefix("ratewarden:").is_ok());
+        assert!(validate_prefix("").is_ok());
+        assert!(validate_prefix("a{b").is_err());
+        assert!(validate_prefix(&"x".repeat(129)).is_err());
+    }
+}

@@ -1,0 +1,65 @@
+//! # ratewarden
+//!
+//! Exact distributed rate limiting: many processes, in many languages, ask
+//! *"may this client call this endpoint now?"* and get one consistent answer,
+//! because the state lives in Redis and each decision is one atomic Lua
+//! script timed by the Redis server's clock.
+//!
+//! ```
+//! use ratewarden::{blocking::Limiter, Quota};
+//!
+//! // memory:// is the embedded default; use "redis://127.0.0.1:6379" to share state.
+//! let limiter = Limiter::connect("memory://crate-doc").unwrap();
+//! for _ in 0..3 {
+//!     assert!(limiter.is_allowed("alice", "/search", 3, 3).unwrap());
+//! }
+//! let d = limiter.check("alice", "/search", Quota::new(3, 3), 1).unwrap();
+//! assert!(!d.allowed);
+//! assert_eq!(d.retry_after_secs(), 1);
+//! ```
+//!
+//! ## Semantics
+//!
+//! `capacity` and `rate_per_second` define a window `W = capacity / rate`
+//! (rounded up to whole microseconds). The sliding-window log admits a
+//! request iff fewer than `capacity` units were admitted in the trailing
+//! window `(now - W, now]`; a request of `cost` k is admitted whole or not at
+//! all. With `capacity == rate` this reads "at most N per sliding second".
+//!
+//! ## Granularity and memory
+//!
+//! Up to `capacity` 127 the log is exact: one sorted-set entry per server
+//! microsecond that saw an admission (with a count, so simultaneous requests
+//! are never lost). Above that, admissions are counted in buckets of `W/120`:
+//! an entry stays counted until its *latest* request leaves the window, so a
+//! request can be counted up to `W/120` too long. The limiter may therefore
+//! refuse slightly early at the trailing edge of the window (by at most the
+//! admissions of one bucket), and never admits more than the rule allows. A
+//! key holds at most ~125 entries and stays in Redis's compact listpack
+//! encoding: about 2–4 KB even at capacity 1,000,000.
+//!
+//! ## Modules
+//!
+//! * [`Limiter`] (async) and [`blocking::Limiter`] share one connection
+//!   manager per limiter and one process-wide [`runtime`].
+//! * Errors are one [`Error`] enum with a small [`ErrorKind`] set that the C,
+//!   Python and Node bindings mirror one-for-one.
+
+#![warn(missing_docs)]
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod blocking;
+mod connection;
+mod error;
+mod keys;
+mod limiter;
+mod memory;
+mod quota;
+pub mod runtime;
+mod script;
+
+pub use error::{Error, ErrorKind, Result};
+pub use keys::{DEFAULT_PREFIX, MAX_PREFIX_LEN};
+pub use limiter::{Limiter, LimiterBuilder, DEFAULT_MAX_IN_FLIGHT, DEFAULT_TIMEOUT};
+pub use quota::{Decision, Quota, EXACT_LOG_MAX_CAPACITY, LOG_BUCKETS, MAX_ID_LEN, MAX_LIMIT};

@@ -1,0 +1,206 @@
+//! The question (a [`Quota`] and a cost for one client and endpoint) and the
+//! answer (a [`Decision`]), with the validation every front door shares.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// Longest client id or endpoint, in bytes.
+pub const MAX_ID_LEN: usize = 512;
+/// Largest accepted `capacity` and `rate_per_second`.
+pub const MAX_LIMIT: u64 = 1_000_000_000;
+/// Up to this capacity the sliding-window log keeps one entry per distinct
+/// server microsecond, i.e. it is exact. Above it, admissions are counted in
+/// [`LOG_BUCKETS`] buckets per window (see the crate docs on granularity).
+pub const EXACT_LOG_MAX_CAPACITY: u64 = 127;
+/// Number of time buckets per window used by the log above
+/// [`EXACT_LOG_MAX_CAPACITY`]; keeps a key under ~125 entries, which Redis
+/// stores in its compact listpack encoding.
+pub const LOG_BUCKETS: u64 = 120;
+
+/// A limit: at most `capacity` requests at once, refilled at
+/// `rate_per_second` (the sliding-window log admits at most `capacity`
+/// requests in any trailing window of `capacity / rate_per_second` seconds).
+///
+/// ```
+/// use ratewarden::Quota;
+/// let q = Quota::new(100, 10); // burst of 100, 10/s sustained: a 10 s window
+/// assert_eq!(q.window(), std::time::Duration::from_secs(10));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Quota {
+    /// Burst size, `1..=MAX_LIMIT`.
+    pub capacity: u64,
+    /// Sustained rate per second, `1..=MAX_LIMIT`.
+    pub rate_per_second: u64,
+}
+
+impl Quota {
+    /// A quota of `capacity` with `rate_per_second`; validated when used.
+    ///
+    /// ```
+    /// let per_second = ratewarden::Quota::new(5, 5); // at most 5 in any second
+    /// # let _ = per_second;
+    /// ```
+    pub const fn new(capacity: u64, rate_per_second: u64) -> Self {
+        Quota {
+            capacity,
+            rate_per_second,
+        }
+    }
+
+    /// The sliding window `capacity / rate_per_second`, rounded up to whole
+    /// microseconds (zero if the quota is invalid).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert_eq!(ratewarden::Quota::new(3, 2).window(), Duration::from_millis(1500));
+    /// ```
+    pub fn window(&self) -> Duration {
+        match self.validate() {
+            Ok(()) => Duration::from_micros(self.window_us()),
+            Err(_) => Duration::ZERO,
+        }
+    }
+
+    /// Check ranges; every entry point calls this before doing anything.
+    pub fn validate(&self) -> Result<()> {
+        check_limit("capacity", self.capacity)?;
+        check_limit("rate_per_second", self.rate_per_second)
+    }
+
+    pub(crate) fn window_us(&self) -> u64 {
+        // Both are <= 1e9, so the product fits easily in u64; round up so the
+        // window is never shorter than the rule says.
+        (self.capacity * 1_000_000).div_ceil(self.rate_per_second)
+    }
+
+    /// Bucket width of the log in microseconds: 0 means exact.
+    pub(crate) fn log_bucket_us(&self) -> u64 {
+        if self.capacity <= EXACT_LOG_MAX_CAPACITY {
+            0
+        } else {
+            (self.window_us() / LOG_BUCKETS).max(1)
+        }
+    }
+}
+
+fn check_limit(name: &str, value: u64) -> Result<()> {
+    if value == 0 {
+        return Err(Error::invalid_argument(format!("{name} must be at least 1")));
+    }
+    if value > MAX_LIMIT {
+        return Err(Error::invalid_argument(format!(
+            "{name} must be at most {MAX_LIMIT}, got {value}"
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn validate_id(name: &str, id: &str) -> Result<()> {
+    if id.is_empty() {
+        return Err(Error::invalid_argument(format!("{name} must not be empty")));
+    }
+    if id.len() > MAX_ID_LEN {
+        return Err(Error::invalid_argument(format!(
+            "{name} is {} bytes; at most {MAX_ID_LEN} are allowed",
+            id.len()
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn validate_call(client_id: &str, api_endpoint: &str, quota: &Quota, cost: u64) -> Result<()> {
+    validate_id("client_id", client_id)?;
+    validate_id("api_endpoint", api_endpoint)?;
+    quota.validate()?;
+    if cost == 0 {
+        return Err(Error::invalid_argument("cost must be at least 1"));
+    }
+    if cost > quota.capacity {
+        return Err(Error::invalid_argument(format!(
+            "cost {cost} exceeds capacity {}: such a request could never be admitted",
+            quota.capacity
+        )));
+    }
+    Ok(())
+}
+
+/// The full answer to one check: enough for `Retry-After` and the IETF
+/// `RateLimit` / `RateLimit-Policy` headers.
+///
+/// ```
+/// use ratewarden::{blocking::Limiter, Quota};
+/// let limiter = Limiter::connect("memory://doc-decision").unwrap();
+/// let d = limiter.check("alice", "/search", Quota::new(2, 2), 1).unwrap();
+/// assert!(d.allowed);
+/// assert_eq!((d.limit, d.remaining), (2, 1));
+/// assert_eq!(d.retry_after, std::time::Duration::ZERO);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Decision {
+    /// Whether the request (all of its `cost`) was admitted.
+    pub allowed: bool,
+    /// The capacity that applied.
+    pub limit: u64,
+    /// How many more units could be admitted right now.
+    pub remaining: u64,
+    /// Zero when allowed; otherwise how long until a request of the same
+    /// cost would be admitted if nobody else takes the room first.
+    pub retry_after: Duration,
+    /// How long until the window is empty again (full `limit` available)
+    /// if no further request is admitted.
+    pub reset_after: Duration,
+}
+
+impl Decision {
+    /// `Retry-After` in whole seconds, rounded up (0 when allowed).
+    ///
+    /// ```
+    /// # use ratewarden::Decision; use std::time::Duration;
+    /// let d = Decision { allowed: false, limit: 1, remaining: 0,
+    ///     retry_after: Duration::from_millis(1200), reset_after: Duration::from_millis(1200) };
+    /// assert_eq!(d.retry_after_secs(), 2);
+    /// ```
+    pub fn retry_after_secs(&self) -> u64 {
+        ceil_secs(self.retry_after)
+    }
+
+    /// Seconds until the window resets, rounded up (for `RateLimit` `t=`).
+    pub fn reset_after_secs(&self) -> u64 {
+        ceil_secs(self.reset_after)
+    }
+}
+
+fn ceil_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_rounds_up_and_buckets_switch_on() {
+        assert_eq!(Quota::new(100, 100).window_us(), 1_000_000);
+        assert_eq!(Quota::new(1, 3).window_us(), 333_334);
+        assert_eq!(Quota::new(127, 1).log_bucket_us(), 0);
+        assert_eq!(Quota::new(1_000_000, 1_000_000).log_bucket_us(), 8_333);
+        assert_eq!(Quota::new(MAX_LIMIT, 1).window(), Duration::from_secs(MAX_LIMIT));
+    }
+
+    #[test]
+    fn validation_rejects_out_of_range() {
+        let q = Quota::new(10, 10);
+        assert!(validate_call("a", "b", &q, 1).is_ok());
+        assert!(validate_call("", "b", &q, 1).is_err());
+        assert!(validate_call("a", "", &q, 1).is_err());
+        assert!(validate_call(&"x".repeat(513), "b", &q, 1).is_err());
+        assert!(validate_call(&"x".repeat(512), "b", &q, 1).is_ok());
+        assert!(validate_call("a", "b", &q, 0).is_err());
+        assert!(validate_call("a", "b", &q, 11).is_err());
+        assert!(validate_call("a", "b", &Quota::new(0, 1), 1).is_err());
+        assert!(validate_call("a", "b", &Quota::new(1, 0), 1).is_err());
+        assert!(validate_call("a", "b", &Quota::new(MAX_LIMIT + 1, 1), 1).is_err());
+    }
+}
