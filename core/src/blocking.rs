@@ -60,6 +60,11 @@ impl Builder {
         Builder(self.0.max_in_flight(n))
     }
 
+    /// See [`LimiterBuilder::tls_root_cert_pem`].
+    pub fn tls_root_cert_pem(self, pem: Vec<u8>) -> Self {
+        Builder(self.0.tls_root_cert_pem(pem))
+    }
+
     /// See [`LimiterBuilder::build`].
     pub fn build(self) -> Result<Limiter> {
         Ok(Limiter { inner: self.0.build()? })

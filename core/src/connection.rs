@@ -74,16 +74,34 @@ impl std::fmt::Debug for RedisConnection {
 
 impl RedisConnection {
     /// Build from a `redis://` or `rediss://` URL; does not connect yet.
-    pub(crate) fn new(url: &str, deadline: Duration, max_in_flight: usize) -> Result<Self> {
-        if url.starts_with("rediss://") {
+    pub(crate) fn new(
+        url: &str,
+        deadline: Duration,
+        max_in_flight: usize,
+        tls_root_cert: Option<Vec<u8>>,
+    ) -> Result<Self> {
+        let tls = url.starts_with("rediss://");
+        if tls {
             // redis-rs's rustls feature selects no crypto provider; install
             // ring once per process (a no-op if the host installed one).
             let _ = rustls::crypto::ring::default_provider().install_default();
         }
-        let client = redis::Client::open(url).map_err(|e| Error::Config {
-            message: format!("invalid Redis URL: {e}"),
+        let invalid = |e: redis::RedisError| Error::Config {
+            message: format!("invalid Redis URL or TLS settings: {e}"),
             source: Some(Box::new(e)),
-        })?;
+        };
+        let client = match tls_root_cert {
+            Some(_) if !tls => return Err(Error::config("a TLS root certificate needs a rediss:// URL")),
+            Some(pem) => redis::Client::build_with_tls(
+                url,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem),
+                },
+            )
+            .map_err(invalid)?,
+            None => redis::Client::open(url).map_err(invalid)?,
+        };
         let info = client.get_connection_info();
         let target = info.addr().to_string();
         let config = redis::AsyncConnectionConfig::new()

@@ -38,6 +38,7 @@ pub struct LimiterBuilder {
     timeout: Duration,
     key_prefix: String,
     max_in_flight: usize,
+    tls_root_cert: Option<Vec<u8>>,
 }
 
 impl LimiterBuilder {
@@ -59,6 +60,19 @@ impl LimiterBuilder {
         self
     }
 
+    /// Trust this CA certificate (PEM) for `rediss://` instead of the
+    /// system's trust store.
+    ///
+    /// ```
+    /// let b = ratewarden::Limiter::builder("rediss://redis.internal:6380")
+    ///     .tls_root_cert_pem(b"-----BEGIN CERTIFICATE-----\n...".to_vec());
+    /// # let _ = b;
+    /// ```
+    pub fn tls_root_cert_pem(mut self, pem: Vec<u8>) -> Self {
+        self.tls_root_cert = Some(pem);
+        self
+    }
+
     /// Validate the options and build the limiter. Does not wait for Redis:
     /// a first connection attempt starts in the background, and calls made
     /// while Redis is unreachable fail within their deadline.
@@ -76,7 +90,7 @@ impl LimiterBuilder {
         let backend = if let Some(name) = self.url.strip_prefix("memory://") {
             Backend::Memory(MemoryStore::named(name))
         } else if self.url.starts_with("redis://") || self.url.starts_with("rediss://") {
-            let conn = RedisConnection::new(&self.url, self.timeout, self.max_in_flight)?;
+            let conn = RedisConnection::new(&self.url, self.timeout, self.max_in_flight, self.tls_root_cert)?;
             conn.warm_up();
             Backend::Redis(conn)
         } else if self.url.starts_with("redis+cluster://") || self.url.starts_with("redis+sentinel://") {
@@ -207,6 +221,7 @@ impl Limiter {
             timeout: DEFAULT_TIMEOUT,
             key_prefix: keys::DEFAULT_PREFIX.to_owned(),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            tls_root_cert: None,
         }
     }
 
@@ -348,6 +363,7 @@ mod tests {
         );
         assert_eq!(kind(Limiter::builder("memory://").key_prefix("{x}")), InvalidArgument);
         assert_eq!(kind(Limiter::builder("memory://").max_in_flight(0)), InvalidArgument);
+        assert_eq!(kind(Limiter::builder("redis://x:1").tls_root_cert_pem(vec![1])), Config);
     }
 
     #[test]

@@ -1,0 +1,282 @@
+//! Redis-specific behaviour: expiry, memory bounds, script cache loss,
+//! restarts, kills, pauses, authentication and TLS, on real servers.
+
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::RedisServer;
+use ratewarden::{ErrorKind, Limiter};
+
+fn limiter(server: &RedisServer, timeout_ms: u64) -> Limiter {
+    Limiter::builder(&server.url())
+        .timeout(Duration::from_millis(timeout_ms))
+        .build()
+        .unwrap()
+}
+
+/// Call until a decision succeeds, for at most `within`.
+async fn until_ok(l: &Limiter, client: &str, within: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        match l.is_allowed(client, "/recover", 1_000_000, 1_000_000).await {
+            Ok(_) => return start.elapsed(),
+            Err(e) => {
+                assert!(e.is_retryable(), "unexpected error while recovering: {e}");
+                assert!(start.elapsed() < within, "no recovery within {within:?}: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_key_has_a_ttl_and_all_expire_after_traffic() {
+    let server = RedisServer::start();
+    let l = limiter(&server, 1000);
+    for i in 0..20 {
+        for _ in 0..3 {
+            l.is_allowed(&format!("c{i}"), "/ttl", 10, 10).await.unwrap(); // W = 1 s
+        }
+        l.is_allowed(&format!("c{i}"), "/ttl-long", 6, 2).await.unwrap(); // W = 3 s
+    }
+    let mut c = server.conn();
+    let keys: Vec<Vec<u8>> = redis::cmd("KEYS").arg("*").query(&mut c).unwrap();
+    assert_eq!(keys.len(), 40);
+    for k in &keys {
+        let pttl: i64 = redis::cmd("PTTL").arg(k).query(&mut c).unwrap();
+        let long = String::from_utf8_lossy(k).ends_with("ttl-long");
+        let max = if long { 4000 } else { 2000 };
+        assert!(
+            pttl > 0 && pttl <= max,
+            "{} has PTTL {pttl}",
+            String::from_utf8_lossy(k)
+        );
+    }
+    // Traffic stops: everything is gone once the longest window + 1 s passed.
+    let start = Instant::now();
+    loop {
+        let n: u64 = redis::cmd("DBSIZE").query(&mut c).unwrap();
+        if n == 0 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(8), "{n} keys still alive");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        start.elapsed() >= Duration::from_millis(2500),
+        "keys vanished before W + 1 s"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_million_per_second_key_stays_under_64_kib() {
+    let server = RedisServer::start();
+    let l = limiter(&server, 5000);
+    let mut handles = Vec::new();
+    let admitted = Arc::new(AtomicU64::new(0));
+    for _ in 0..50 {
+        let (l, admitted) = (l.clone(), admitted.clone());
+        handles.push(tokio::spawn(async move {
+            for _ in 0..1000 {
+                if l.is_allowed("hot", "/big", 1_000_000, 1_000_000).await.unwrap() {
+                    admitted.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+    assert_eq!(
+        admitted.load(Ordering::Relaxed),
+        50_000,
+        "50k of a 1M quota must all pass"
+    );
+    let key = l.redis_key("hot", "/big").unwrap();
+    let mut c = server.conn();
+    let bytes: u64 = redis::cmd("MEMORY").arg("USAGE").arg(&key).query(&mut c).unwrap();
+    let entries: u64 = redis::cmd("ZCARD").arg(&key).query(&mut c).unwrap();
+    let encoding: String = redis::cmd("OBJECT").arg("ENCODING").arg(&key).query(&mut c).unwrap();
+    println!("capacity 1M after 50k requests: {bytes} bytes, {entries} entries, {encoding}");
+    assert!(bytes < 64 * 1024, "{bytes} bytes");
+    assert!(entries <= 125, "{entries} entries");
+    assert_eq!(encoding, "listpack");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn script_flush_mid_run_loses_no_decision() {
+    let server = RedisServer::start();
+    let l = limiter(&server, 2000);
+    let stop = Instant::now() + Duration::from_millis(1500);
+    let calls = Arc::new(AtomicU64::new(0));
+    let mut handles = Vec::new();
+    for i in 0..16 {
+        let (l, calls) = (l.clone(), calls.clone());
+        handles.push(tokio::spawn(async move {
+            while Instant::now() < stop {
+                l.is_allowed(&format!("f{i}"), "/flush", 1000, 1000)
+                    .await
+                    .expect("no failed decision");
+                calls.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    let mut c = server.conn();
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut c).unwrap();
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+    assert!(calls.load(Ordering::Relaxed) > 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_redis_fails_within_deadline_and_the_same_limiter_recovers() {
+    let mut server = RedisServer::start();
+    let l = limiter(&server, 300);
+    assert!(l.is_allowed("k", "/kill", 5, 5).await.unwrap());
+    server.kill();
+    for _ in 0..3 {
+        let start = Instant::now();
+        let err = l.is_allowed("k", "/kill", 5, 5).await.unwrap_err();
+        let took = start.elapsed();
+        assert!(
+            matches!(err.kind(), ErrorKind::Connection | ErrorKind::Timeout),
+            "{err}"
+        );
+        assert!(took < Duration::from_millis(300 + 500), "error after {took:?}");
+    }
+    server.restart();
+    let took = until_ok(&l, "k", Duration::from_secs(5)).await;
+    println!("recovered {took:?} after restart");
+    // The restarted server is empty: state starts again, scripts reload.
+    assert!(l.is_allowed("k", "/kill", 5, 5).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_under_load_recovers_without_panics() {
+    let mut server = RedisServer::start();
+    let l = limiter(&server, 250);
+    let stop = Instant::now() + Duration::from_secs(3);
+    let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let mut handles = Vec::new();
+    for i in 0..8 {
+        let (l, ok, failed) = (l.clone(), ok.clone(), failed.clone());
+        handles.push(tokio::spawn(async move {
+            let mut last_ok = Instant::now();
+            while Instant::now() < stop {
+                match l.is_allowed(&format!("r{i}"), "/restart", 100, 100).await {
+                    Ok(_) => {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                        last_ok = Instant::now();
+                    }
+                    Err(e) => {
+                        assert!(e.is_retryable(), "{e}");
+                        failed.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                }
+            }
+            last_ok
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    server.kill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.restart();
+    for h in handles {
+        let last_ok = h.await.expect("no task may panic");
+        assert!(last_ok.elapsed() < Duration::from_millis(500), "a task did not recover");
+    }
+    assert!(failed.load(Ordering::Relaxed) > 0, "the kill must have been noticed");
+    assert!(ok.load(Ordering::Relaxed) > 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_redis_times_out_within_deadline_then_recovers() {
+    let server = RedisServer::start();
+    let l = limiter(&server, 300);
+    assert!(l.is_allowed("p", "/pause", 5, 5).await.unwrap());
+    server.pause();
+    for _ in 0..3 {
+        let start = Instant::now();
+        let err = l.is_allowed("p", "/pause", 5, 5).await.unwrap_err();
+        let took = start.elapsed();
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+        assert!(
+            took >= Duration::from_millis(290) && took < Duration::from_millis(800),
+            "{took:?}"
+        );
+    }
+    server.resume();
+    until_ok(&l, "p", Duration::from_secs(5)).await;
+    // DEBUG SLEEP: the server is busy for longer than the deadline.
+    let mut c = server.conn();
+    let sleeper = std::thread::spawn(move || redis::cmd("DEBUG").arg("SLEEP").arg("1").query::<()>(&mut c));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let err = l.is_allowed("p", "/pause", 5, 5).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    assert!(err.outcome_unknown(), "the script was sent: outcome unknown");
+    sleeper.join().unwrap().unwrap();
+    until_ok(&l, "p", Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn username_and_password_in_the_url() {
+    let server = RedisServer::start();
+    let mut c = server.conn();
+    let _: () = redis::cmd("ACL")
+        .arg(&["SETUSER", "warden", "on", ">s3cret", "~*", "+@all"])
+        .query(&mut c)
+        .unwrap();
+    let good = Limiter::connect(&format!("redis://warden:s3cret@127.0.0.1:{}", server.port))
+        .await
+        .unwrap();
+    assert!(good.is_allowed("u", "/auth", 1, 1).await.unwrap());
+    let bad = Limiter::connect(&format!("redis://warden:wrong@127.0.0.1:{}", server.port))
+        .await
+        .unwrap();
+    let err = bad.is_allowed("u", "/auth", 1, 1).await.unwrap_err();
+    assert!(!err.is_invalid_argument());
+    assert!(
+        err.to_string().to_lowercase().contains("auth") || err.to_string().contains("WRONGPASS"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_tls_connection() {
+    let server = common::TlsRedisServer::start();
+    let l = Limiter::connect(&format!("rediss://127.0.0.1:{}/#insecure", server.port))
+        .await
+        .unwrap();
+    assert!(l.is_allowed("tls", "/t", 2, 2).await.unwrap());
+    assert!(l.is_allowed("tls", "/t", 2, 2).await.unwrap());
+    assert!(!l.is_allowed("tls", "/t", 2, 2).await.unwrap());
+    // Verified against the server's own CA: same state.
+    let verified = Limiter::builder(&format!("rediss://127.0.0.1:{}", server.port))
+        .tls_root_cert_pem(server.ca_pem())
+        .build()
+        .unwrap();
+    assert!(!verified.is_allowed("tls", "/t", 2, 2).await.unwrap());
+    assert!(verified.is_allowed("tls", "/other", 2, 2).await.unwrap());
+    // The system trust store does not know this CA: refused, not hung.
+    let untrusted = Limiter::builder(&format!("rediss://127.0.0.1:{}", server.port))
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    assert!(untrusted.is_allowed("tls", "/t", 2, 2).await.is_err());
+    // Plain TCP to the TLS port must fail within the deadline, not hang.
+    let plain = Limiter::builder(&format!("redis://127.0.0.1:{}", server.port))
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    assert!(plain.is_allowed("tls", "/t", 2, 2).await.is_err());
+    assert!(start.elapsed() < Duration::from_millis(800));
+}
