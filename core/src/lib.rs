@@ -63,3 +63,19 @@ pub use error::{Error, ErrorKind, Result};
 pub use keys::{DEFAULT_PREFIX, MAX_PREFIX_LEN};
 pub use limiter::{Limiter, LimiterBuilder, DEFAULT_MAX_IN_FLIGHT, DEFAULT_TIMEOUT};
 pub use quota::{Decision, Quota, EXACT_LOG_MAX_CAPACITY, LOG_BUCKETS, MAX_ID_LEN, MAX_LIMIT};
+
+/// Pieces for `ratewarden bench`'s bare-client ceiling. Not a stable API.
+#[doc(hidden)]
+pub mod __bench {
+    use crate::Quota;
+
+    /// The sliding-window log script source.
+    pub fn sliding_window_log_script() -> &'static str {
+        crate::script::SLIDING_WINDOW_LOG.body
+    }
+
+    /// The script's ARGV for `quota` and `cost`.
+    pub fn sliding_window_log_args(quota: Quota, cost: u64) -> [u64; 4] {
+        [quota.capacity, quota.window_us(), cost, quota.log_bucket_us()]
+    }
+}

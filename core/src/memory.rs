@@ -13,12 +13,12 @@
 //! stays proportional to the keys that are live.
 
 use std::collections::VecDeque;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use hashbrown::{DefaultHashBuilder, Equivalent, HashMap};
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::quota::{Decision, Quota};
 
@@ -39,49 +39,46 @@ pub(crate) struct MemoryStore {
 
 #[derive(Default, Debug)]
 struct Shard {
-    map: HashMap<Key, State, DefaultHashBuilder>,
+    table: HashTable<Entry>,
     len_after_sweep: usize,
 }
 
-#[derive(Debug, PartialEq, Eq)]
-struct Key {
-    client: Box<str>,
-    endpoint: Box<str>,
+/// One key: client and endpoint in one allocation (one cache miss to compare).
+#[derive(Debug)]
+struct Entry {
+    ids: Box<[u8]>,
+    client_len: usize,
+    state: State,
 }
 
+impl Entry {
+    fn is(&self, client: &str, endpoint: &str) -> bool {
+        self.client_len == client.len()
+            && self.ids.len() == client.len() + endpoint.len()
+            && self.ids[..client.len()] == *client.as_bytes()
+            && self.ids[client.len()..] == *endpoint.as_bytes()
+    }
+
+    fn key(&self) -> KeyRef<'_> {
+        let (c, e) = self.ids.split_at(self.client_len);
+        // Built from two &str, split at their boundary: always valid UTF-8.
+        KeyRef {
+            client: std::str::from_utf8(c).unwrap_or_default(),
+            endpoint: std::str::from_utf8(e).unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Hash)]
 struct KeyRef<'a> {
     client: &'a str,
     endpoint: &'a str,
 }
 
-// Key and KeyRef must hash identically.
-impl Hash for Key {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        KeyRef {
-            client: &self.client,
-            endpoint: &self.endpoint,
-        }
-        .hash(state)
-    }
-}
-
-impl Hash for KeyRef<'_> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.client.hash(state);
-        self.endpoint.hash(state);
-    }
-}
-
-impl Equivalent<Key> for KeyRef<'_> {
-    fn equivalent(&self, key: &Key) -> bool {
-        *self.client == *key.client && *self.endpoint == *key.endpoint
-    }
-}
-
-/// One log: entries `(first_us, last_us, count)`, oldest first, and their sum.
+/// One log: entries `(end_us, count)`, oldest first, and their sum.
 #[derive(Debug, Default)]
 struct State {
-    entries: VecDeque<(u64, u64, u64)>,
+    entries: VecDeque<(u64, u64)>,
     total: u64,
     expires_at: u64,
 }
@@ -122,88 +119,109 @@ impl MemoryStore {
             endpoint: api_endpoint,
         };
         let ops = self.ops.fetch_add(1, Ordering::Relaxed) + 1;
-        if ops % SWEEP_EVERY == 0 {
+        if ops.is_multiple_of(SWEEP_EVERY) {
             let idx = (ops / SWEEP_EVERY) as usize % SHARDS;
             let mut other = self.shards[idx].lock().unwrap_or_else(|e| e.into_inner());
             other.sweep(self.now_us());
         }
         let hash = self.hasher.hash_one(&kref);
-        let shard = &self.shards[(hash as usize) % SHARDS];
+        // Middle bits: hashbrown uses the top 7 for tags and the low ones for slots.
+        let shard = &self.shards[(hash >> 40) as usize % SHARDS];
         let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
         let now = self.now_us();
-        let window = quota.window_us();
-        let bucket = quota.log_bucket_us().max(1);
-
         let shard = &mut *shard;
-        if shard.map.len() > 2 * shard.len_after_sweep.max(1024) {
+        if shard.table.len() > 2 * shard.len_after_sweep.max(1024) {
             shard.sweep(now);
         }
-
-        let state = match shard.map.get_mut(&kref) {
-            Some(s) => s,
+        let state = match shard.table.find_mut(hash, |e| e.is(client_id, api_endpoint)) {
+            Some(e) => &mut e.state,
             None => {
-                let key = Key {
-                    client: client_id.into(),
-                    endpoint: api_endpoint.into(),
+                let mut ids = Vec::with_capacity(client_id.len() + api_endpoint.len());
+                ids.extend_from_slice(client_id.as_bytes());
+                ids.extend_from_slice(api_endpoint.as_bytes());
+                let entry = Entry {
+                    ids: ids.into_boxed_slice(),
+                    client_len: client_id.len(),
+                    state: State::default(),
                 };
-                shard.map.entry(key).or_default()
+                let hasher = &self.hasher;
+                let rehash = |e: &Entry| hasher.hash_one(e.key());
+                &mut shard.table.insert_unique(hash, entry, rehash).into_mut().state
             }
         };
-        decide(state, now, window, bucket, quota.capacity, cost)
+        decide(
+            state,
+            now,
+            quota.window_us(),
+            quota.log_bucket_us(),
+            quota.capacity,
+            cost,
+        )
     }
 
     /// Number of keys currently held (live or not yet swept).
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().unwrap().map.len()).sum()
+        self.shards.iter().map(|s| s.lock().unwrap().table.len()).sum()
     }
 }
 
 impl Shard {
     fn sweep(&mut self, now: u64) {
-        self.map.retain(|_, s| s.expires_at > now);
-        self.len_after_sweep = self.map.len();
+        self.table.retain(|e| e.state.expires_at > now);
+        self.len_after_sweep = self.table.len();
     }
 }
 
-/// The sliding-window log; mirrors `scripts/sliding_window_log.lua` line by line.
+/// The sliding-window log; mirrors `scripts/sliding_window_log.lua`.
+/// `bucket` is the entry width in microseconds, 0 meaning exact.
 fn decide(s: &mut State, now: u64, window: u64, bucket: u64, capacity: u64, cost: u64) -> Decision {
-    // Trim entries whose last request left the window (now - window, now].
+    // Trim entries whose end left the window (now - window, now].
     let cutoff = now.saturating_sub(window);
-    while let Some(&(_, last, count)) = s.entries.front() {
-        if last > cutoff {
+    while let Some(&(end, count)) = s.entries.front() {
+        if end > cutoff {
             break;
         }
         s.total -= count;
         s.entries.pop_front();
     }
 
-    let allowed = s.total + cost <= capacity;
-    let mut retry_after = 0;
-    if allowed {
-        match s.entries.back_mut() {
-            Some((first, last, count)) if now.saturating_sub(*first) < bucket => {
+    if s.total + cost <= capacity {
+        let end = match s.entries.back_mut() {
+            // Same bucket (or, exact, same microsecond): count it there.
+            Some((end, count)) if now <= *end => {
                 *count += cost;
-                *last = (*last).max(now);
+                *end
             }
-            _ => s.entries.push_back((now, now, cost)),
-        }
+            _ => {
+                let end = now + bucket.max(1) - 1;
+                s.entries.push_back((end, cost));
+                end
+            }
+        };
         s.total += cost;
         s.expires_at = now + window + TTL_SLACK_US;
-    } else {
-        let need = s.total + cost - capacity;
-        let mut freed = 0;
-        for &(_, last, count) in &s.entries {
-            freed += count;
-            if freed >= need {
-                retry_after = last + window - now;
-                break;
-            }
+        return Decision {
+            allowed: true,
+            limit: capacity,
+            remaining: capacity - s.total,
+            retry_after: Duration::ZERO,
+            reset_after: Duration::from_micros(end + window - now),
+        };
+    }
+    let need = s.total + cost - capacity;
+    let mut freed = 0;
+    let mut retry_after = 0;
+    for &(end, count) in &s.entries {
+        freed += count;
+        if freed >= need {
+            retry_after = end + window - now;
+            break;
         }
     }
-    let reset_after = s.entries.back().map_or(0, |&(_, last, _)| last + window - now);
+    let reset_after = s.entries.back().map_or(0, |&(end, _)| end + window - now);
     Decision {
-        allowed,
+        allowed: false,
         limit: capacity,
         remaining: capacity.saturating_sub(s.total),
         retry_after: Duration::from_micros(retry_after),
@@ -216,7 +234,7 @@ mod tests {
     use super::*;
 
     fn run(s: &mut State, now: u64, q: Quota, cost: u64) -> Decision {
-        decide(s, now, q.window_us(), q.log_bucket_us().max(1), q.capacity, cost)
+        decide(s, now, q.window_us(), q.log_bucket_us(), q.capacity, cost)
     }
 
     #[test]

@@ -1,0 +1,430 @@
+//! `ratewarden bench`: throughput and latency of the library, and on Redis the
+//! same script sent through a bare multiplexed redis-rs client in the same run
+//! as the ceiling the library is measured against.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ratewarden::{Limiter, Quota};
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// memory:// (single-thread loop) or redis://host:port.
+    #[arg(long, default_value = "memory://bench")]
+    url: String,
+    /// Calls in flight at once (Redis).
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Length of each measured phase.
+    #[arg(long, default_value = "10s", value_parser = crate::parse_duration)]
+    duration: Duration,
+    /// Number of distinct clients the calls are spread over.
+    #[arg(long, default_value_t = 10_000)]
+    keys: usize,
+    #[arg(long, default_value_t = 100)]
+    capacity: u64,
+    #[arg(long, default_value_t = 100)]
+    rate: u64,
+    /// Skip the bare-client ceiling phase.
+    #[arg(long)]
+    no_baseline: bool,
+}
+
+struct Phase {
+    name: &'static str,
+    calls: u64,
+    allowed: u64,
+    elapsed: Duration,
+    latencies_us: Vec<u32>,
+    redis_usec_per_call: Option<f64>,
+    redis_cpu_per_call: Option<f64>,
+}
+
+impl Phase {
+    /// Combine rounds: calls and time add up; Redis figures are averaged
+    /// per call.
+    fn merge(rounds: Vec<Phase>) -> Phase {
+        let calls: u64 = rounds.iter().map(|p| p.calls).sum();
+        let weighted = |f: &dyn Fn(&Phase) -> Option<f64>| {
+            let parts: Vec<(f64, u64)> = rounds.iter().filter_map(|p| f(p).map(|v| (v, p.calls))).collect();
+            let n: u64 = parts.iter().map(|x| x.1).sum();
+            (n > 0).then(|| parts.iter().map(|(v, c)| v * *c as f64).sum::<f64>() / n as f64)
+        };
+        let redis_usec_per_call = weighted(&|p| p.redis_usec_per_call);
+        let redis_cpu_per_call = weighted(&|p| p.redis_cpu_per_call);
+        let mut latencies_us: Vec<u32> = rounds.iter().flat_map(|p| p.latencies_us.iter().copied()).collect();
+        latencies_us.sort_unstable();
+        Phase {
+            name: rounds.first().map_or("", |p| p.name),
+            calls,
+            allowed: rounds.iter().map(|p| p.allowed).sum(),
+            elapsed: rounds.iter().map(|p| p.elapsed).sum(),
+            latencies_us,
+            redis_usec_per_call,
+            redis_cpu_per_call,
+        }
+    }
+
+    fn per_sec(&self) -> f64 {
+        self.calls as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn pct(&self, p: f64) -> u32 {
+        if self.latencies_us.is_empty() {
+            return 0;
+        }
+        let i = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
+        self.latencies_us[i]
+    }
+
+    fn print(&self) {
+        print!(
+            "{:<10} {:>10.0} decisions/s  p50 {:>5} us  p99 {:>5} us  p99.9 {:>6} us  ({} calls, {:.1}% allowed)",
+            self.name,
+            self.per_sec(),
+            self.pct(0.50),
+            self.pct(0.99),
+            self.pct(0.999),
+            self.calls,
+            100.0 * self.allowed as f64 / self.calls.max(1) as f64
+        );
+        if let Some(u) = self.redis_usec_per_call {
+            print!("\n           Redis: script {u:.2} us/call (commandstats)");
+        }
+        if let Some(c) = self.redis_cpu_per_call {
+            print!(", process CPU {c:.2} us/call (INFO cpu, incl. I/O)");
+        }
+        println!();
+    }
+}
+
+pub(crate) fn run(args: Args) -> Result<(), ratewarden::Error> {
+    let quota = Quota::new(args.capacity, args.rate);
+    quota.validate()?;
+    if args.keys == 0 || args.concurrency == 0 {
+        return Err(ratewarden::Error::invalid_argument(
+            "--keys and --concurrency must be at least 1",
+        ));
+    }
+    if args.url.starts_with("memory://") {
+        return bench_memory(&args, quota);
+    }
+    let limiter = Limiter::builder(&args.url).build()?;
+    let handle = ratewarden::runtime::handle();
+    handle.block_on(limiter.ping())?;
+    let clients: Arc<Vec<String>> = Arc::new((0..args.keys).map(|i| format!("bench-client-{i}")).collect());
+    println!(
+        "ratewarden bench on {}: concurrency {}, {} keys, capacity {} rate {}/s, {:?} per phase",
+        args.url, args.concurrency, args.keys, args.capacity, args.rate, args.duration
+    );
+
+    let stats = RedisStats::new(&args.url)?;
+    let lib_op = {
+        let limiter = limiter.clone();
+        let clients = clients.clone();
+        move |i: usize| {
+            let limiter = limiter.clone();
+            let clients = clients.clone();
+            async move {
+                let d = limiter.check(&clients[i % clients.len()], "/bench", quota, 1).await?;
+                Ok(d.allowed)
+            }
+        }
+    };
+    let bare_op = if args.no_baseline {
+        None
+    } else {
+        let client = redis::Client::open(args.url.as_str()).map_err(|e| ratewarden::Error::Config {
+            message: e.to_string(),
+            source: None,
+        })?;
+        let conn = handle
+            .block_on(handle.spawn(async move { client.get_multiplexed_async_connection().await }))
+            .map_err(|e| ratewarden::Error::Internal(e.to_string()))?
+            .map_err(|e| ratewarden::Error::Connection {
+                message: e.to_string(),
+                source: None,
+            })?;
+        let script = redis::Script::new(ratewarden::__bench::sliding_window_log_script());
+        let sha: Arc<str> = script.get_hash().into();
+        let keys: Arc<Vec<Vec<u8>>> = Arc::new(
+            clients
+                .iter()
+                .map(|c| limiter.redis_key(c, "/bench").unwrap_or_default())
+                .collect(),
+        );
+        let argv = ratewarden::__bench::sliding_window_log_args(quota, 1);
+        Some(move |i: usize| {
+            let mut conn = conn.clone();
+            let keys = keys.clone();
+            let sha = sha.clone();
+            async move {
+                let r: Vec<i64> = redis::cmd("EVALSHA")
+                    .arg(&*sha)
+                    .arg(1)
+                    .arg(&keys[i % keys.len()])
+                    .arg(&argv[..])
+                    .query_async(&mut conn)
+                    .await
+                    .map_err(|e| ratewarden::Error::Server {
+                        message: e.to_string(),
+                        source: None,
+                    })?;
+                Ok(r.first() == Some(&1))
+            }
+        })
+    };
+
+    // Warm-up (untimed): connections, script cache, and every key created,
+    // so both measured paths see the same steady state.
+    measure("warm-up", args.concurrency, Duration::from_secs(1), lib_op.clone())?;
+    // Alternate the two paths in short rounds so drift on a shared machine
+    // hits both alike.
+    let rounds = 4u32;
+    let slice = args.duration / rounds;
+    let (mut lib, mut bare) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        lib.push(measure_redis(
+            &stats,
+            "library",
+            args.concurrency,
+            slice,
+            lib_op.clone(),
+        )?);
+        if let Some(op) = &bare_op {
+            bare.push(measure_redis(
+                &stats,
+                "bare redis",
+                args.concurrency,
+                slice,
+                op.clone(),
+            )?);
+        }
+    }
+    let lib = Phase::merge(lib);
+    lib.print();
+    if !bare.is_empty() {
+        let bare = Phase::merge(bare);
+        bare.print();
+        println!(
+            "ratio library / bare client: {:.3} (throughput), p99 {} us vs {} us",
+            lib.per_sec() / bare.per_sec(),
+            lib.pct(0.99),
+            bare.pct(0.99)
+        );
+    }
+    Ok(())
+}
+
+fn measure_redis<F, Fut>(
+    stats: &RedisStats,
+    name: &'static str,
+    concurrency: usize,
+    duration: Duration,
+    op: F,
+) -> Result<Phase, ratewarden::Error>
+where
+    F: Fn(usize) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = Result<bool, ratewarden::Error>> + Send + 'static,
+{
+    let before = stats.evalsha()?;
+    let mut phase = measure(name, concurrency, duration, op)?;
+    let after = stats.evalsha()?;
+    phase.redis_usec_per_call = after.per_call_since(&before);
+    phase.redis_cpu_per_call = after.cpu_per_call_since(&before);
+    Ok(phase)
+}
+
+/// Run `concurrency` tasks on the core runtime, each calling `op(i)` in a
+/// loop for `duration`, with a progress line every second.
+fn measure<F, Fut>(
+    name: &'static str,
+    concurrency: usize,
+    duration: Duration,
+    op: F,
+) -> Result<Phase, ratewarden::Error>
+where
+    F: Fn(usize) -> Fut + Send + Sync + Clone + 'static,
+    Fut: std::future::Future<Output = Result<bool, ratewarden::Error>> + Send + 'static,
+{
+    let handle = ratewarden::runtime::handle();
+    let calls = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|t| {
+            let op = op.clone();
+            let calls = calls.clone();
+            let stop = stop.clone();
+            handle.spawn(async move {
+                let mut lat = Vec::with_capacity(1 << 16);
+                let mut allowed = 0u64;
+                let mut i = t.wrapping_mul(7919);
+                while !stop.load(Ordering::Relaxed) {
+                    let t0 = Instant::now();
+                    if op(i).await? {
+                        allowed += 1;
+                    }
+                    lat.push(t0.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                    calls.fetch_add(1, Ordering::Relaxed);
+                    i = i.wrapping_add(concurrency);
+                }
+                Ok::<_, ratewarden::Error>((lat, allowed))
+            })
+        })
+        .collect();
+    let mut last = 0;
+    while start.elapsed() < duration {
+        std::thread::sleep(Duration::from_secs(1).min(duration.saturating_sub(start.elapsed())));
+        let now = calls.load(Ordering::Relaxed);
+        eprint!(
+            "\r{name}: {:>4.1}s  {:>9} calls  {:>8} /s   ",
+            start.elapsed().as_secs_f64(),
+            now,
+            now - last
+        );
+        let _ = std::io::stderr().flush();
+        last = now;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    let mut allowed = 0;
+    for t in tasks {
+        let (lat, a) = handle
+            .block_on(t)
+            .map_err(|e| ratewarden::Error::Internal(e.to_string()))??;
+        latencies.extend(lat);
+        allowed += a;
+    }
+    let elapsed = start.elapsed();
+    eprint!("\r{:<70}\r", "");
+    latencies.sort_unstable();
+    Ok(Phase {
+        name,
+        calls: latencies.len() as u64,
+        allowed,
+        elapsed,
+        latencies_us: latencies,
+        redis_usec_per_call: None,
+        redis_cpu_per_call: None,
+    })
+}
+
+fn bench_memory(args: &Args, quota: Quota) -> Result<(), ratewarden::Error> {
+    let limiter = ratewarden::blocking::Limiter::connect(&args.url)?;
+    let clients: Vec<String> = (0..args.keys).map(|i| format!("bench-client-{i}")).collect();
+    println!(
+        "ratewarden bench on {}: one thread, {} keys, capacity {} rate {}/s, {:?}",
+        args.url, args.keys, args.capacity, args.rate, args.duration
+    );
+    let start = Instant::now();
+    let mut calls = 0u64;
+    let mut allowed = 0u64;
+    let mut next_report = Duration::from_secs(1);
+    'outer: loop {
+        for c in &clients {
+            if limiter.check(c, "/bench", quota, 1)?.allowed {
+                allowed += 1;
+            }
+            calls += 1;
+            if calls.is_multiple_of(4096) {
+                let e = start.elapsed();
+                if e >= args.duration {
+                    break 'outer;
+                }
+                if e >= next_report {
+                    eprint!("\rmemory: {:>4.1}s {calls:>11} calls", e.as_secs_f64());
+                    next_report += Duration::from_secs(1);
+                }
+            }
+        }
+    }
+    let elapsed = start.elapsed();
+    eprint!("\r{:<60}\r", "");
+    println!(
+        "memory     {:>10.0} decisions/s on one thread ({:.0} ns/decision, {calls} calls, {:.1}% allowed)",
+        calls as f64 / elapsed.as_secs_f64(),
+        elapsed.as_nanos() as f64 / calls as f64,
+        100.0 * allowed as f64 / calls as f64
+    );
+    Ok(())
+}
+
+/// `INFO commandstats` reader for Redis-side CPU per script call.
+struct RedisStats {
+    client: redis::Client,
+}
+
+struct EvalStats {
+    calls: u64,
+    usec: u64,
+    cpu_secs: f64,
+}
+
+impl EvalStats {
+    fn cpu_per_call_since(&self, before: &EvalStats) -> Option<f64> {
+        let calls = self.calls.checked_sub(before.calls)?;
+        (calls > 0).then(|| (self.cpu_secs - before.cpu_secs) * 1e6 / calls as f64)
+    }
+
+    fn per_call_since(&self, before: &EvalStats) -> Option<f64> {
+        let calls = self.calls.checked_sub(before.calls)?;
+        (calls > 0).then(|| (self.usec - before.usec) as f64 / calls as f64)
+    }
+}
+
+impl RedisStats {
+    fn new(url: &str) -> Result<Self, ratewarden::Error> {
+        let client = redis::Client::open(url).map_err(|e| ratewarden::Error::Config {
+            message: e.to_string(),
+            source: None,
+        })?;
+        Ok(RedisStats { client })
+    }
+
+    fn evalsha(&self) -> Result<EvalStats, ratewarden::Error> {
+        let mut c = self
+            .client
+            .get_connection_with_timeout(Duration::from_secs(2))
+            .map_err(|e| ratewarden::Error::Connection {
+                message: e.to_string(),
+                source: None,
+            })?;
+        let info: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .arg("cpu")
+            .query(&mut c)
+            .map_err(|e| ratewarden::Error::Server {
+                message: e.to_string(),
+                source: None,
+            })?;
+        let mut s = EvalStats {
+            calls: 0,
+            usec: 0,
+            cpu_secs: 0.0,
+        };
+        for line in info.lines() {
+            if let Some(v) = line
+                .strip_prefix("used_cpu_user:")
+                .or_else(|| line.strip_prefix("used_cpu_sys:"))
+            {
+                s.cpu_secs += v.trim().parse::<f64>().unwrap_or(0.0);
+            }
+        }
+        for line in info
+            .lines()
+            .filter(|l| l.starts_with("cmdstat_evalsha:") || l.starts_with("cmdstat_eval:"))
+        {
+            for field in line.split_once(':').map_or("", |x| x.1).split(',') {
+                match field.split_once('=') {
+                    Some(("calls", v)) => s.calls += v.parse::<u64>().unwrap_or(0),
+                    Some(("usec", v)) => s.usec += v.parse::<u64>().unwrap_or(0),
+                    _ => {}
+                }
+            }
+        }
+        Ok(s)
+    }
+}

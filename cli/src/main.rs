@@ -1,0 +1,205 @@
+//! `ratewarden`: run a demo, take one decision, or benchmark a backend.
+//!
+//! Exit codes of `check`: 0 allowed, 3 denied, 1 error, 2 bad usage.
+
+mod bench;
+mod demo;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use ratewarden::Quota;
+
+#[derive(Parser)]
+#[command(name = "ratewarden", version, about = "Exact distributed rate limiting on Redis")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Several limiter instances and clients hammer a few endpoints; prints
+    /// admitted/denied per second and shows the global limit holding.
+    Demo {
+        /// Backend URL: memory://, redis://host:port, rediss://...
+        #[arg(long, default_value = "memory://")]
+        url: String,
+        /// How long to run.
+        #[arg(long, default_value = "5s", value_parser = parse_duration)]
+        duration: Duration,
+        /// Number of limiter instances (each with its own connection).
+        #[arg(long, default_value_t = 4)]
+        instances: usize,
+    },
+    /// Take one decision and print it.
+    Check {
+        #[arg(long, default_value = "memory://")]
+        url: String,
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        endpoint: String,
+        #[arg(long)]
+        capacity: u64,
+        #[arg(long)]
+        rate: u64,
+        #[arg(long, default_value_t = 1)]
+        cost: u64,
+        /// Print the decision as one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Per-call deadline.
+        #[arg(long, default_value = "1s", value_parser = parse_duration)]
+        timeout: Duration,
+    },
+    /// Decisions/s and latency percentiles; on Redis also the same script
+    /// through a bare redis-rs client as the ceiling, and Redis CPU per call.
+    Bench(bench::Args),
+}
+
+/// Parse `10s`, `500ms`, `2m` or a bare number of seconds.
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((s, "s"), |i| s.split_at(i));
+    let v: f64 = num.parse().map_err(|_| format!("not a duration: {s:?}"))?;
+    let secs = match unit {
+        "ms" => v / 1000.0,
+        "s" => v,
+        "m" => v * 60.0,
+        _ => return Err(format!("unknown unit in {s:?}; use ms, s or m")),
+    };
+    if !(secs.is_finite() && secs > 0.0 && secs <= 86_400.0) {
+        return Err(format!("duration out of range: {s:?}"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RATEWARDEN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo {
+            url,
+            duration,
+            instances,
+        } => demo::run(&url, duration, instances),
+        Command::Check {
+            url,
+            client,
+            endpoint,
+            capacity,
+            rate,
+            cost,
+            json,
+            timeout,
+        } => {
+            return check(
+                &url,
+                &client,
+                &endpoint,
+                Quota::new(capacity, rate),
+                cost,
+                json,
+                timeout,
+            )
+        }
+        Command::Bench(args) => bench::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check(url: &str, client: &str, endpoint: &str, quota: Quota, cost: u64, json: bool, timeout: Duration) -> ExitCode {
+    let decision = ratewarden::blocking::Limiter::builder(url)
+        .timeout(timeout)
+        .build()
+        .and_then(|l| l.check(client, endpoint, quota, cost));
+    let d = match decision {
+        Ok(d) => d,
+        Err(e) => {
+            if json {
+                println!(
+                    "{{\"error\":{{\"kind\":\"{}\",\"message\":{}}}}}",
+                    e.kind(),
+                    json_string(&e.to_string())
+                );
+            } else {
+                eprintln!("error ({}): {e}", e.kind());
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    if json {
+        println!(
+            "{{\"allowed\":{},\"limit\":{},\"remaining\":{},\"retry_after_ms\":{},\"reset_after_ms\":{}}}",
+            d.allowed,
+            d.limit,
+            d.remaining,
+            d.retry_after.as_millis(),
+            d.reset_after.as_millis()
+        );
+    } else {
+        println!(
+            "{} {client} {endpoint}: limit={} remaining={} retry_after={:?} reset_after={:?}",
+            if d.allowed { "ALLOWED" } else { "DENIED" },
+            d.limit,
+            d.remaining,
+            d.retry_after,
+            d.reset_after
+        );
+    }
+    if d.allowed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(3)
+    }
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("5h").is_err());
+    }
+
+    #[test]
+    fn json_strings_escape() {
+        assert_eq!(json_string("a\"b\\\n"), "\"a\\\"b\\\\\\u000a\"");
+    }
+}
