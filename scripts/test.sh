@@ -6,11 +6,16 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-# --- system packages: redis-server (tests start their own), openssl (TLS tests)
+# --- system packages: redis-server (tests start their own), openssl (TLS
+# tests), a C and C++ compiler, valgrind, make and pkg-config (C ABI tests).
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
+command -v c++ >/dev/null 2>&1 || missing+=(g++)
+command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
+command -v make >/dev/null 2>&1 || missing+=(make)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 if ((${#missing[@]})); then
     step "installing ${missing[*]} with apt-get"
     sudo=""
@@ -27,8 +32,17 @@ cargo fmt --all -- --check
 step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "Rust tests (unit, doc, real-Redis scenarios and faults)"
+step "Rust and C tests (unit, doc, real-Redis scenarios and faults, C programs, header drift)"
+cargo build -p ratewarden-ffi
 cargo test --workspace
+
+step "C packaging: install to a temporary prefix, build examples/c with pkg-config"
+prefix=$(mktemp -d)
+trap 'rm -rf "$prefix"' EXIT
+scripts/install-c.sh --debug --prefix "$prefix" >/dev/null
+make -s -C examples/c clean example PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+LD_LIBRARY_PATH="$prefix/lib" examples/c/example memory:// | tee /dev/stderr | grep -q "429 Too Many Requests"
+make -s -C examples/c clean
 
 step "CLI smoke run: demo on memory://"
 cargo run -q -p ratewarden-cli -- demo --duration 2s --instances 3 >/dev/null

@@ -149,7 +149,7 @@ async fn killed_redis_fails_within_deadline_and_the_same_limiter_recovers() {
             matches!(err.kind(), ErrorKind::Connection | ErrorKind::Timeout),
             "{err}"
         );
-        assert!(took < Duration::from_millis(300 + 500), "error after {took:?}");
+        assert!(took < Duration::from_millis(300 + 1000), "error after {took:?}");
     }
     server.restart();
     let took = until_ok(&l, "k", Duration::from_secs(5)).await;
@@ -209,7 +209,7 @@ async fn paused_redis_times_out_within_deadline_then_recovers() {
         let took = start.elapsed();
         assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
         assert!(
-            took >= Duration::from_millis(290) && took < Duration::from_millis(800),
+            took >= Duration::from_millis(290) && took < Duration::from_millis(1300),
             "{took:?}"
         );
     }
@@ -278,5 +278,5 @@ async fn rediss_tls_connection() {
         .unwrap();
     let start = Instant::now();
     assert!(plain.is_allowed("tls", "/t", 2, 2).await.is_err());
-    assert!(start.elapsed() < Duration::from_millis(800));
+    assert!(start.elapsed() < Duration::from_millis(1300));
 }

@@ -1,0 +1,156 @@
+//! Builds the C programs in tests/c with the system compiler against
+//! include/ratewarden.h and both libratewarden.so and libratewarden.a, and
+//! runs them against real redis-server processes (and once under valgrind).
+
+#[path = "../../core/tests/common/mod.rs"]
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::RedisServer;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Directory holding the libraries cargo built for this test run.
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let deps = exe.parent().expect("deps dir").to_path_buf();
+    for dir in [deps.clone(), deps.join("..")] {
+        if dir.join("libratewarden.so").exists() && dir.join("libratewarden.a").exists() {
+            return dir;
+        }
+    }
+    panic!(
+        "libratewarden.so/.a not found next to {}; run `cargo build -p ratewarden-ffi` first",
+        exe.display()
+    );
+}
+
+fn out_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ratewarden-c-{}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("out dir");
+    d
+}
+
+fn compile(compiler: &str, std: &str, src: &str, out: &Path, link_static: bool) {
+    let mut cmd = Command::new(compiler);
+    cmd.args(["-Wall", "-Wextra", "-Werror", "-g", std])
+        .arg("-I")
+        .arg(repo().join("include"))
+        .arg(repo().join(src))
+        .arg("-o")
+        .arg(out);
+    if link_static {
+        cmd.arg(lib_dir().join("libratewarden.a"))
+            .args(["-lpthread", "-ldl", "-lm"]);
+    } else {
+        cmd.arg("-L").arg(lib_dir()).args(["-lratewarden", "-lpthread"]);
+    }
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("{compiler} not runnable ({e}); scripts/test.sh installs it"));
+    assert!(status.success(), "{compiler} failed on {src}");
+}
+
+fn run(program: &Path, args: &[&str], under_valgrind: bool) {
+    let mut cmd = if under_valgrind {
+        let mut c = Command::new("valgrind");
+        c.args([
+            "-q",
+            "--leak-check=full",
+            "--errors-for-leak-kinds=definite",
+            "--error-exitcode=99",
+        ])
+        .arg(program);
+        c
+    } else {
+        Command::new(program)
+    };
+    let out = cmd
+        .args(args)
+        .env("LD_LIBRARY_PATH", lib_dir())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {} ({e})", program.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    print!("{stdout}");
+    assert!(
+        out.status.success(),
+        "{} {args:?} failed ({}):\n{stdout}\n{stderr}",
+        program.display(),
+        out.status
+    );
+}
+
+fn closed_port_url() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("redis://127.0.0.1:{port}")
+}
+
+#[test]
+fn c_api_on_memory_and_redis_shared_and_static() {
+    let dir = out_dir();
+    let shared = dir.join("test_api_shared");
+    let stat = dir.join("test_api_static");
+    compile("cc", "-std=c11", "tests/c/test_api.c", &shared, false);
+    compile("cc", "-std=c11", "tests/c/test_api.c", &stat, true);
+    let server = RedisServer::start();
+    let down = closed_port_url();
+    for program in [&shared, &stat] {
+        run(program, &["memory://c-suite", &down], false);
+        run(program, &[&server.url(), &down], false);
+    }
+    // Keys written through the options form carry its prefix.
+    let keys: Vec<String> = redis::cmd("KEYS").arg("ctest:*").query(&mut server.conn()).unwrap();
+    assert!(!keys.is_empty(), "no key with the configured prefix");
+}
+
+#[test]
+fn c_api_is_clean_under_valgrind() {
+    let dir = out_dir();
+    let shared = dir.join("test_api_valgrind");
+    compile("cc", "-std=c11", "tests/c/test_api.c", &shared, false);
+    let server = RedisServer::start();
+    run(&shared, &[&server.url(), &closed_port_url()], true);
+}
+
+#[test]
+fn header_compiles_as_cpp_and_links() {
+    let out = out_dir().join("cpp_compat");
+    compile("c++", "-std=c++17", "tests/c/cpp_compat.cpp", &out, false);
+    run(&out, &[], false);
+}
+
+#[test]
+fn c_handle_survives_redis_kill_and_restart() {
+    let out = out_dir().join("test_faults");
+    compile("cc", "-std=c11", "tests/c/test_faults.c", &out, false);
+    let mut server = RedisServer::start();
+    let mut child = Command::new(&out)
+        .arg(server.url())
+        .env("LD_LIBRARY_PATH", lib_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run test_faults");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "KILL");
+    server.kill();
+    writeln!(stdin, "go").unwrap();
+    assert_eq!(lines.next().unwrap().unwrap(), "RESTART");
+    server.restart();
+    writeln!(stdin, "go").unwrap();
+    let last = lines.next().unwrap().unwrap();
+    println!("{last}");
+    assert!(last.starts_with("DONE"), "{last}");
+    assert!(child.wait().unwrap().success());
+}

@@ -1,0 +1,235 @@
+/* The C ABI against a real backend: argv[1] is the URL (memory:// or redis://),
+ * argv[2] a URL where nothing listens. Exit 0 when every check passed. */
+#define _POSIX_C_SOURCE 200809L
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ratewarden.h"
+
+static int failures = 0;
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
+      fprintf(stderr, "%s:%d: CHECK failed: %s (last error: %s)\n", __FILE__,  \
+              __LINE__, #cond,                                                 \
+              ratewarden_last_error() ? ratewarden_last_error() : "none");     \
+      failures++;                                                              \
+    }                                                                          \
+  } while (0)
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+struct worker {
+  ratewarden_limiter *lim;
+  const char *client;
+  int calls;
+  int admitted;
+  int errors;
+};
+
+static void *hammer(void *arg) {
+  struct worker *w = arg;
+  for (int i = 0; i < w->calls; i++) {
+    bool ok = false;
+    if (ratewarden_is_allowed(w->lim, w->client, "/c-exact", 100, 1, &ok) != RATEWARDEN_OK)
+      w->errors++;
+    else if (ok)
+      w->admitted++;
+  }
+  return NULL;
+}
+
+static void test_codes_and_version(void) {
+  CHECK(strcmp(ratewarden_version(), RATEWARDEN_VERSION) == 0);
+  uint32_t codes[] = {0, 1, 2, 3, 4, 5, 6, 7, 100, 101, 102};
+  for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+    const char *m = ratewarden_result_message(codes[i]);
+    CHECK(m != NULL && strlen(m) > 0);
+    CHECK(strcmp(m, ratewarden_result_message(9999)) != 0);
+  }
+  CHECK(ratewarden_result_is_retryable(RATEWARDEN_TIMEOUT));
+  CHECK(ratewarden_result_is_retryable(RATEWARDEN_CONNECTION));
+  CHECK(!ratewarden_result_is_retryable(RATEWARDEN_INVALID_ARGUMENT));
+}
+
+static void test_constructor_errors(const char *url, const char *run) {
+  ratewarden_limiter *sentinel = (ratewarden_limiter *)(uintptr_t)0x1234;
+  ratewarden_limiter *l = sentinel;
+  CHECK(ratewarden_limiter_new(NULL, &l) == RATEWARDEN_NULL_PARAMETER && l == sentinel);
+  CHECK(ratewarden_last_error() != NULL);
+  CHECK(ratewarden_limiter_new(url, NULL) == RATEWARDEN_NULL_PARAMETER);
+  CHECK(ratewarden_limiter_new("\xff\xfe://x", &l) == RATEWARDEN_INVALID_UTF8 && l == sentinel);
+  CHECK(ratewarden_limiter_new("http://example", &l) == RATEWARDEN_CONFIG && l == sentinel);
+  CHECK(ratewarden_limiter_new("", &l) == RATEWARDEN_CONFIG && l == sentinel);
+  ratewarden_limiter_free(NULL);
+  ratewarden_options_free(NULL);
+
+  ratewarden_options *o = NULL;
+  CHECK(ratewarden_options_new(NULL) == RATEWARDEN_NULL_PARAMETER);
+  CHECK(ratewarden_options_new(&o) == RATEWARDEN_OK && o != NULL);
+  CHECK(ratewarden_options_set_timeout_ms(NULL, 10) == RATEWARDEN_NULL_PARAMETER);
+  CHECK(ratewarden_options_set_timeout_ms(o, 0) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_options_set_max_in_flight(o, 0) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_options_set_key_prefix(o, NULL) == RATEWARDEN_NULL_PARAMETER);
+  CHECK(ratewarden_options_set_key_prefix(o, "\xc3\x28") == RATEWARDEN_INVALID_UTF8);
+  CHECK(ratewarden_options_set_tls_root_cert_pem(o, NULL, 3) == RATEWARDEN_NULL_PARAMETER);
+  CHECK(ratewarden_options_set_key_prefix(o, "{bad}") == RATEWARDEN_OK);
+  CHECK(ratewarden_limiter_new_with_options(url, o, &l) == RATEWARDEN_INVALID_ARGUMENT && l == sentinel);
+  CHECK(ratewarden_options_set_key_prefix(o, "ctest:") == RATEWARDEN_OK);
+  CHECK(ratewarden_options_set_timeout_ms(o, 500) == RATEWARDEN_OK);
+  CHECK(ratewarden_options_set_max_in_flight(o, 64) == RATEWARDEN_OK);
+  CHECK(ratewarden_limiter_new_with_options(url, o, &l) == RATEWARDEN_OK && l != sentinel);
+  ratewarden_options_free(o); /* the limiter keeps its own copy */
+  bool ok = false;
+  CHECK(ratewarden_is_allowed(l, run, "/opts", 1, 1, &ok) == RATEWARDEN_OK && ok);
+  CHECK(ratewarden_last_error() == NULL);
+  ratewarden_limiter_free(l);
+}
+
+static void test_call_errors(ratewarden_limiter *lim, const char *run) {
+  bool ok;
+  unsigned char pattern[sizeof(ratewarden_decision)];
+  ratewarden_decision d;
+  memset(pattern, 0xAB, sizeof pattern);
+  memset(&d, 0xAB, sizeof d);
+  memset(&ok, 0x5A, sizeof ok);
+  unsigned char okpattern = 0x5A;
+
+  CHECK(ratewarden_is_allowed(NULL, "c", "/e", 1, 1, &ok) == RATEWARDEN_NULL_PARAMETER);
+  CHECK(ratewarden_is_allowed(lim, NULL, "/e", 1, 1, &ok) == RATEWARDEN_NULL_PARAMETER);
+  CHECK(ratewarden_is_allowed(lim, "c", NULL, 1, 1, &ok) == RATEWARDEN_NULL_PARAMETER);
+  CHECK(ratewarden_is_allowed(lim, "c", "/e", 1, 1, NULL) == RATEWARDEN_NULL_PARAMETER);
+  CHECK(ratewarden_is_allowed(lim, "\xff", "/e", 1, 1, &ok) == RATEWARDEN_INVALID_UTF8);
+  CHECK(ratewarden_is_allowed(lim, "c", "/\xe2\x82", 1, 1, &ok) == RATEWARDEN_INVALID_UTF8);
+  CHECK(ratewarden_is_allowed(lim, "", "/e", 1, 1, &ok) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_is_allowed(lim, "c", "/e", 0, 1, &ok) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_is_allowed(lim, "c", "/e", 1, 0, &ok) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_is_allowed(lim, "c", "/e", UINT64_MAX, 1, &ok) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(memcmp(&ok, &okpattern, 1) == 0); /* untouched on every failure */
+
+  char big[514];
+  memset(big, 'x', 513);
+  big[513] = 0;
+  CHECK(ratewarden_check(lim, big, "/e", 1, 1, 1, &d) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_check(lim, "c", big, 1, 1, 1, &d) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_check(lim, "c", "/e", 5, 1, 0, &d) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_check(lim, "c", "/e", 5, 1, 6, &d) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_check(NULL, "c", "/e", 5, 1, 1, &d) == RATEWARDEN_NULL_PARAMETER);
+  CHECK(ratewarden_check(lim, "c", "/e", 5, 1, 1, NULL) == RATEWARDEN_NULL_PARAMETER);
+  CHECK(memcmp(&d, pattern, sizeof d) == 0);
+  CHECK(ratewarden_last_error() != NULL);
+  CHECK(ratewarden_ping(NULL) == RATEWARDEN_NULL_PARAMETER);
+  big[512] = 0; /* exactly 512 bytes is fine */
+  memcpy(big, run, strlen(run)); /* unique per run */
+  CHECK(ratewarden_is_allowed(lim, big, big, 1, 1, &ok) == RATEWARDEN_OK && ok);
+}
+
+static void test_decisions(ratewarden_limiter *lim, const char *run) {
+  char client[64];
+  snprintf(client, sizeof client, "dec-%s", run);
+  ratewarden_decision d;
+  CHECK(ratewarden_ping(lim) == RATEWARDEN_OK);
+  CHECK(ratewarden_check(lim, client, "/d", 5, 1, 3, &d) == RATEWARDEN_OK);
+  CHECK(d.allowed && d.limit == 5 && d.remaining == 2 && d.retry_after_us == 0);
+  CHECK(d.reset_after_us > 4000000 && d.reset_after_us <= 5000000);
+  CHECK(ratewarden_check(lim, client, "/d", 5, 1, 3, &d) == RATEWARDEN_OK);
+  CHECK(!d.allowed && d.remaining == 2 && d.retry_after_us > 4000000 && d.retry_after_us <= 5000000);
+  /* Injective keys: "a:b"+"c" and "a"+"b:c" are different limits. */
+  bool ok1 = false, ok2 = false;
+  char a[80], ab[80];
+  snprintf(a, sizeof a, "%s-a", run);
+  snprintf(ab, sizeof ab, "%s-a:b", run);
+  CHECK(ratewarden_is_allowed(lim, ab, "c", 1, 1, &ok1) == RATEWARDEN_OK && ok1);
+  CHECK(ratewarden_is_allowed(lim, a, "b:c", 1, 1, &ok2) == RATEWARDEN_OK && ok2);
+}
+
+static void test_exact_with_threads(const char *url, ratewarden_limiter *shared, const char *run) {
+  /* 8 threads sharing one handle; a 100 s window so nothing refills. */
+  char client1[64], client2[64];
+  snprintf(client1, sizeof client1, "one-handle-%s", run);
+  snprintf(client2, sizeof client2, "four-handles-%s", run);
+  pthread_t th[8];
+  struct worker w[8];
+  int admitted = 0, errors = 0;
+  for (int i = 0; i < 8; i++) {
+    w[i] = (struct worker){shared, client1, 30, 0, 0};
+    CHECK(pthread_create(&th[i], NULL, hammer, &w[i]) == 0);
+  }
+  for (int i = 0; i < 8; i++) {
+    pthread_join(th[i], NULL);
+    admitted += w[i].admitted;
+    errors += w[i].errors;
+  }
+  CHECK(errors == 0);
+  CHECK(admitted == 100);
+  if (admitted != 100) fprintf(stderr, "one handle: %d admitted\n", admitted);
+
+  /* 4 handles (4 connections), 2 threads each, one key. */
+  ratewarden_limiter *lims[4];
+  for (int i = 0; i < 4; i++) CHECK(ratewarden_limiter_new(url, &lims[i]) == RATEWARDEN_OK);
+  admitted = errors = 0;
+  for (int i = 0; i < 8; i++) {
+    w[i] = (struct worker){lims[i / 2], client2, 30, 0, 0};
+    CHECK(pthread_create(&th[i], NULL, hammer, &w[i]) == 0);
+  }
+  for (int i = 0; i < 8; i++) {
+    pthread_join(th[i], NULL);
+    admitted += w[i].admitted;
+    errors += w[i].errors;
+  }
+  CHECK(errors == 0);
+  CHECK(admitted == 100);
+  if (admitted != 100) fprintf(stderr, "four handles: %d admitted\n", admitted);
+  for (int i = 0; i < 4; i++) ratewarden_limiter_free(lims[i]);
+}
+
+static void test_unreachable(const char *down_url) {
+  ratewarden_options *o = NULL;
+  ratewarden_limiter *l = NULL;
+  CHECK(ratewarden_options_new(&o) == RATEWARDEN_OK);
+  CHECK(ratewarden_options_set_timeout_ms(o, 300) == RATEWARDEN_OK);
+  CHECK(ratewarden_limiter_new_with_options(down_url, o, &l) == RATEWARDEN_OK);
+  ratewarden_options_free(o);
+  bool ok;
+  double t0 = now_s();
+  ratewarden_result r = ratewarden_is_allowed(l, "down", "/d", 1, 1, &ok);
+  double took = now_s() - t0;
+  CHECK(r == RATEWARDEN_CONNECTION || r == RATEWARDEN_TIMEOUT);
+  CHECK(ratewarden_result_is_retryable(r));
+  CHECK(took < 1.3);
+  CHECK(ratewarden_last_error() != NULL);
+  ratewarden_limiter_free(l);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: %s URL DOWN_URL\n", argv[0]);
+    return 2;
+  }
+  char run[32];
+  snprintf(run, sizeof run, "%ld-%ld", (long)getpid(), (long)time(NULL));
+  test_codes_and_version();
+  test_constructor_errors(argv[1], run);
+  ratewarden_limiter *lim = NULL;
+  CHECK(ratewarden_limiter_new(argv[1], &lim) == RATEWARDEN_OK && lim != NULL);
+  if (lim == NULL) return 1;
+  test_call_errors(lim, run);
+  test_decisions(lim, run);
+  test_exact_with_threads(argv[1], lim, run);
+  test_unreachable(argv[2]);
+  ratewarden_limiter_free(lim);
+  if (failures) {
+    fprintf(stderr, "%d check(s) failed\n", failures);
+    return 1;
+  }
+  printf("test_api: all checks passed on %s\n", argv[1]);
+  return 0;
+}
