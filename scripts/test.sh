@@ -40,8 +40,10 @@ step "C packaging: install to a temporary prefix, build examples/c with pkg-conf
 prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
 scripts/install-c.sh --debug --prefix "$prefix" >/dev/null
-make -s -C examples/c clean example PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
-LD_LIBRARY_PATH="$prefix/lib" examples/c/example memory:// | tee /dev/stderr | grep -q "429 Too Many Requests"
+PKG_CONFIG_PATH="$prefix/lib/pkgconfig" make -s -C examples/c clean example
+example_out=$(LD_LIBRARY_PATH="$prefix/lib" examples/c/example memory://)
+echo "$example_out"
+grep -q "429 Too Many Requests" <<<"$example_out"
 make -s -C examples/c clean
 
 step "CLI smoke run: demo on memory://"
