@@ -21,6 +21,9 @@
 //! * Every call is bounded by the deadline end to end: waiting for a slot,
 //!   connecting, sending and reading. Past it the call fails with
 //!   [`Error::Timeout`]; `outcome_unknown` says whether the script was sent.
+//! * In a forked child (see [`runtime::after_fork_in_child`]) the parent's
+//!   connection, in-flight slots and connect lock are abandoned (leaked, not
+//!   dropped) and fresh ones are made on the next call.
 
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
@@ -47,12 +50,31 @@ struct Inner {
     config: redis::AsyncConnectionConfig,
     deadline: Duration,
     target: String,
+    max_in_flight: usize,
+    epoch: Instant,
+    last_warn_ms: AtomicU64,
+    /// Everything tied to the process that made it (see `state`).
+    per_process: Mutex<Arc<PerProcess>>,
+}
+
+struct PerProcess {
+    fork_generation: u64,
     slot: Mutex<Option<Live>>,
     connecting: Arc<tokio::sync::Mutex<()>>,
     inflight: Semaphore,
     generation: AtomicU64,
-    epoch: Instant,
-    last_warn_ms: AtomicU64,
+}
+
+impl PerProcess {
+    fn new(max_in_flight: usize) -> Self {
+        PerProcess {
+            fork_generation: runtime::fork_generation(),
+            slot: Mutex::new(None),
+            connecting: Arc::new(tokio::sync::Mutex::new(())),
+            inflight: Semaphore::new(max_in_flight),
+            generation: AtomicU64::new(0),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -115,12 +137,10 @@ impl RedisConnection {
                 config,
                 deadline,
                 target,
-                slot: Mutex::new(None),
-                connecting: Arc::new(tokio::sync::Mutex::new(())),
-                inflight: Semaphore::new(max_in_flight),
-                generation: AtomicU64::new(0),
+                max_in_flight,
                 epoch: Instant::now(),
                 last_warn_ms: AtomicU64::new(0),
+                per_process: Mutex::new(Arc::new(PerProcess::new(max_in_flight))),
             }),
         })
     }
@@ -129,10 +149,22 @@ impl RedisConnection {
     pub(crate) fn warm_up(&self) {
         let this = self.clone();
         runtime::handle().spawn(async move {
-            if let Err(e) = tokio::time::timeout(this.inner.deadline, this.live()).await {
+            let state = this.state();
+            if let Err(e) = tokio::time::timeout(this.inner.deadline, this.live(&state)).await {
                 tracing::debug!(target: "ratewarden", "initial connection attempt: {e}");
             }
         });
+    }
+
+    /// This process's connection state; a forked child abandons the parent's.
+    fn state(&self) -> Arc<PerProcess> {
+        let mut pp = self.inner.per_process.lock().unwrap_or_else(|e| e.into_inner());
+        if pp.fork_generation != runtime::fork_generation() {
+            let parents = std::mem::replace(&mut *pp, Arc::new(PerProcess::new(self.inner.max_in_flight)));
+            // Dropping it could touch a runtime whose threads do not exist here.
+            std::mem::forget(parents);
+        }
+        pp.clone()
     }
 
     pub(crate) fn deadline(&self) -> Duration {
@@ -142,42 +174,45 @@ impl RedisConnection {
     /// Run `script` on `keys`/`args` within the deadline. Must run on the
     /// core runtime.
     pub(crate) async fn eval(&self, script: &'static Script, keys: &[&[u8]], args: &[u64]) -> Result<Vec<i64>> {
+        let state = self.state();
         let stage = AtomicU8::new(STAGE_SLOT);
         let deadline = self.inner.deadline;
-        match tokio::time::timeout(deadline, self.eval_inner(&stage, script, keys, args)).await {
+        match tokio::time::timeout(deadline, self.eval_inner(&state, &stage, script, keys, args)).await {
             Ok(result) => result,
-            Err(_) => Err(self.on_timeout(stage.load(Ordering::Relaxed))),
+            Err(_) => Err(self.on_timeout(&state, stage.load(Ordering::Relaxed))),
         }
     }
 
     /// `PING` within the deadline.
     pub(crate) async fn ping(&self) -> Result<()> {
+        let state = self.state();
         let stage = AtomicU8::new(STAGE_SLOT);
         let fut = async {
-            let _permit = self.permit().await?;
+            let _permit = Self::permit(&state).await?;
             stage.store(STAGE_CONNECT, Ordering::Relaxed);
-            let live = self.live().await?;
+            let live = self.live(&state).await?;
             stage.store(STAGE_SENT, Ordering::Relaxed);
             let mut conn = live.conn.clone();
             let r: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut conn).await;
-            self.after_reply(&live, r)
+            self.after_reply(&state, &live, r)
         };
         match tokio::time::timeout(self.inner.deadline, fut).await {
             Ok(r) => r.map(drop),
-            Err(_) => Err(self.on_timeout(stage.load(Ordering::Relaxed))),
+            Err(_) => Err(self.on_timeout(&state, stage.load(Ordering::Relaxed))),
         }
     }
 
     async fn eval_inner(
         &self,
+        state: &Arc<PerProcess>,
         stage: &AtomicU8,
         script: &'static Script,
         keys: &[&[u8]],
         args: &[u64],
     ) -> Result<Vec<i64>> {
-        let _permit = self.permit().await?;
+        let _permit = Self::permit(state).await?;
         stage.store(STAGE_CONNECT, Ordering::Relaxed);
-        let live = self.live().await?;
+        let live = self.live(state).await?;
         stage.store(STAGE_SENT, Ordering::Relaxed);
         let mut conn = live.conn.clone();
         let mut result = script.cmd(false, keys, args).query_async::<Vec<i64>>(&mut conn).await;
@@ -185,18 +220,18 @@ impl RedisConnection {
             tracing::debug!(target: "ratewarden", "NOSCRIPT from {}: loading the script again", self.inner.target);
             result = script.cmd(true, keys, args).query_async::<Vec<i64>>(&mut conn).await;
         }
-        self.after_reply(&live, result)
+        self.after_reply(state, &live, result)
     }
 
-    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
-        self.inner
+    async fn permit(state: &PerProcess) -> Result<tokio::sync::SemaphorePermit<'_>> {
+        state
             .inflight
             .acquire()
             .await
             .map_err(|_| Error::Internal("in-flight semaphore closed".into()))
     }
 
-    fn after_reply<T>(&self, live: &Live, result: redis::RedisResult<T>) -> Result<T> {
+    fn after_reply<T>(&self, state: &PerProcess, live: &Live, result: redis::RedisResult<T>) -> Result<T> {
         match result {
             Ok(v) => {
                 live.last_reply_ms.store(self.now_ms(), Ordering::Relaxed);
@@ -204,7 +239,7 @@ impl RedisConnection {
             }
             Err(e) => {
                 if e.is_io_error() || e.is_connection_dropped() {
-                    self.discard(live.generation, &e.to_string());
+                    self.discard(state, live.generation, &e.to_string());
                 } else {
                     // The server answered, with an error: the link is fine.
                     live.last_reply_ms.store(self.now_ms(), Ordering::Relaxed);
@@ -216,18 +251,17 @@ impl RedisConnection {
         }
     }
 
-    fn on_timeout(&self, stage: u8) -> Error {
+    fn on_timeout(&self, state: &PerProcess, stage: u8) -> Error {
         let (name, sent) = match stage {
             STAGE_SLOT => ("waiting for a free in-flight slot", false),
             STAGE_CONNECT => ("connecting", false),
             _ => ("waiting for the reply", true),
         };
         if sent {
-            let live = self.inner.slot.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            if let Some(live) = live {
+            if let Some(live) = Self::current(state) {
                 let silent_for = self.now_ms().saturating_sub(live.last_reply_ms.load(Ordering::Relaxed));
                 if u128::from(silent_for) >= self.inner.deadline.as_millis() {
-                    self.discard(live.generation, "no reply within a whole deadline");
+                    self.discard(state, live.generation, "no reply within a whole deadline");
                 }
             }
         }
@@ -237,18 +271,19 @@ impl RedisConnection {
     }
 
     /// The current connection, connecting if there is none.
-    async fn live(&self) -> Result<Live> {
-        if let Some(live) = self.current() {
+    async fn live(&self, state: &Arc<PerProcess>) -> Result<Live> {
+        if let Some(live) = Self::current(state) {
             return Ok(live);
         }
-        let guard = self.inner.connecting.clone().lock_owned().await;
-        if let Some(live) = self.current() {
+        let guard = state.connecting.clone().lock_owned().await;
+        if let Some(live) = Self::current(state) {
             return Ok(live);
         }
         // The attempt runs as its own task: if our caller gives up, it still
         // completes (bounded by the connection timeout) and installs the
         // connection for the next call.
         let this = self.clone();
+        let state = state.clone();
         let task = runtime::handle().spawn(async move {
             let _guard = guard;
             let result = this
@@ -259,11 +294,11 @@ impl RedisConnection {
             match result {
                 Ok(conn) => {
                     let live = Live {
-                        generation: this.inner.generation.fetch_add(1, Ordering::Relaxed) + 1,
+                        generation: state.generation.fetch_add(1, Ordering::Relaxed) + 1,
                         conn,
                         last_reply_ms: Arc::new(AtomicU64::new(this.now_ms())),
                     };
-                    *this.inner.slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(live.clone());
+                    *state.slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(live.clone());
                     tracing::info!(target: "ratewarden", "connected to Redis at {}", this.inner.target);
                     Ok(live)
                 }
@@ -278,12 +313,12 @@ impl RedisConnection {
             .map_err(|e| Error::Internal(format!("connection task failed: {e}")))?
     }
 
-    fn current(&self) -> Option<Live> {
-        self.inner.slot.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    fn current(state: &PerProcess) -> Option<Live> {
+        state.slot.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    fn discard(&self, generation: u64, why: &str) {
-        let mut slot = self.inner.slot.lock().unwrap_or_else(|e| e.into_inner());
+    fn discard(&self, state: &PerProcess, generation: u64, why: &str) {
+        let mut slot = state.slot.lock().unwrap_or_else(|e| e.into_inner());
         if slot.as_ref().is_some_and(|l| l.generation == generation) {
             *slot = None;
             tracing::warn!(target: "ratewarden", "dropping the connection to {}: {why}; the next call reconnects", self.inner.target);

@@ -6,16 +6,34 @@
 //! connection ratewarden makes is created on this runtime, which lives as long
 //! as the process. It is built lazily with named worker threads; a host that
 //! must own its runtime can [`install`] a handle before first use.
+//!
+//! `fork()` copies a process without its threads: the child's copy of the
+//! runtime has no workers and its connections' driver tasks never run. A
+//! child calls [`after_fork_in_child`] (the Python binding does it through
+//! `os.register_at_fork`); from then on a new runtime is built lazily and
+//! every limiter abandons — never drops, since dropping would wait for
+//! threads that do not exist — the parent's connections and opens its own.
 
 use std::cell::Cell;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::RwLock;
 
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 
 use crate::error::{Error, Result};
 
-static HANDLE: OnceLock<Handle> = OnceLock::new();
-static OWNED: OnceLock<Runtime> = OnceLock::new();
+/// Incremented in a forked child; everything tied to an older value belongs
+/// to the parent.
+static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+struct Current {
+    generation: u64,
+    handle: Handle,
+    /// True when ratewarden built the runtime (false: installed by the host).
+    owned: bool,
+}
+
+static CURRENT: RwLock<Option<Current>> = RwLock::new(None);
 
 thread_local! {
     static ON_CORE_WORKER: Cell<bool> = const { Cell::new(false) };
@@ -33,22 +51,72 @@ thread_local! {
 /// # std::mem::forget(rt);
 /// ```
 pub fn install(handle: Handle) -> Result<()> {
-    HANDLE
-        .set(handle)
-        .map_err(|_| Error::config("a ratewarden runtime is already in use; install() must come first"))
+    let generation = FORK_GENERATION.load(Ordering::Acquire);
+    let mut current = CURRENT.write().unwrap_or_else(|e| e.into_inner());
+    if current.as_ref().is_some_and(|c| c.generation == generation) {
+        return Err(Error::config(
+            "a ratewarden runtime is already in use; install() must come first",
+        ));
+    }
+    *current = Some(Current {
+        generation,
+        handle,
+        owned: false,
+    });
+    Ok(())
 }
 
-/// The runtime handle, building the default runtime on first use.
+/// The runtime handle, building the default runtime on first use (and again
+/// in a forked child after [`after_fork_in_child`]).
 ///
 /// ```
 /// let handle = ratewarden::runtime::handle();
 /// assert_eq!(handle.block_on(async { 1 + 1 }), 2);
 /// ```
-pub fn handle() -> &'static Handle {
-    HANDLE.get_or_init(|| {
-        let rt = OWNED.get_or_init(build_runtime);
-        rt.handle().clone()
-    })
+pub fn handle() -> Handle {
+    let generation = FORK_GENERATION.load(Ordering::Acquire);
+    if let Some(c) = CURRENT.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+        if c.generation == generation {
+            return c.handle.clone();
+        }
+    }
+    let mut current = CURRENT.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(c) = current.as_ref() {
+        if c.generation == generation {
+            return c.handle.clone();
+        }
+    }
+    // Leaked on purpose: the runtime lives as long as the process, and a
+    // parent's runtime must never be dropped in a forked child.
+    let rt: &'static Runtime = Box::leak(Box::new(build_runtime()));
+    let handle = rt.handle().clone();
+    if let Some(old) = current.take() {
+        std::mem::forget(old);
+    }
+    *current = Some(Current {
+        generation,
+        handle: handle.clone(),
+        owned: true,
+    });
+    handle
+}
+
+/// Tell ratewarden that this process is the child of a `fork()`. Call it in
+/// the child before it uses any limiter (Python does so automatically). The
+/// parent's runtime and connections are abandoned, not dropped; new ones are
+/// made on first use.
+///
+/// ```
+/// // In a child process, right after fork():
+/// ratewarden::runtime::after_fork_in_child();
+/// ```
+pub fn after_fork_in_child() {
+    FORK_GENERATION.fetch_add(1, Ordering::AcqRel);
+}
+
+/// The fork generation this process is in (0 in a process never forked).
+pub(crate) fn fork_generation() -> u64 {
+    FORK_GENERATION.load(Ordering::Acquire)
 }
 
 fn build_runtime() -> Runtime {
@@ -75,24 +143,28 @@ fn build_runtime() -> Runtime {
     }
 }
 
-/// True on a worker thread of the runtime ratewarden built itself.
+/// True on a worker thread of a runtime ratewarden built itself.
 pub(crate) fn on_core_worker() -> bool {
     ON_CORE_WORKER.with(|f| f.get())
 }
 
 /// Whether blocking this thread until the core runtime answers could
 /// deadlock: on one of its own workers, or inside a current-thread runtime
-/// when that runtime *is* the core runtime.
+/// when the host installed a current-thread runtime as the core runtime.
 pub(crate) fn blocking_would_deadlock() -> bool {
     if on_core_worker() {
         return true;
     }
-    match (Handle::try_current(), HANDLE.get()) {
-        (Ok(current), Some(core)) => {
-            OWNED.get().is_none()
-                && core.runtime_flavor() == RuntimeFlavor::CurrentThread
-                && current.runtime_flavor() == RuntimeFlavor::CurrentThread
+    let Ok(current_thread) = Handle::try_current() else {
+        return false;
+    };
+    let core = CURRENT.read().unwrap_or_else(|e| e.into_inner());
+    match core.as_ref() {
+        Some(c) => {
+            !c.owned
+                && c.handle.runtime_flavor() == RuntimeFlavor::CurrentThread
+                && current_thread.runtime_flavor() == RuntimeFlavor::CurrentThread
         }
-        _ => false,
+        None => false,
     }
 }

@@ -280,3 +280,38 @@ async fn rediss_tls_connection() {
     assert!(plain.is_allowed("tls", "/t", 2, 2).await.is_err());
     assert!(start.elapsed() < Duration::from_millis(1300));
 }
+
+/// A limiter used before fork() keeps working in the child once the child
+/// called `after_fork_in_child` (what the Python binding does on its own).
+#[test]
+fn limiter_used_before_fork_works_in_the_child() {
+    let server = RedisServer::start();
+    let l = ratewarden::blocking::Limiter::connect(&server.url()).unwrap();
+    assert!(l.is_allowed("fork", "/f", 3, 1).unwrap());
+    // SAFETY: the child only calls into ratewarden and then _exit()s.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        ratewarden::runtime::after_fork_in_child();
+        let code = match l.is_allowed("fork", "/f", 3, 1) {
+            Ok(true) => 0,
+            Ok(false) => 2,
+            Err(_) => 3,
+        };
+        // SAFETY: leave the child without running the test harness's atexit.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: waiting for our own child.
+    let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert_eq!(waited, pid);
+    assert!(libc::WIFEXITED(status), "child did not exit normally");
+    assert_eq!(
+        libc::WEXITSTATUS(status),
+        0,
+        "child could not decide (2 = denied, 3 = error)"
+    );
+    // The parent still works, and the child's admission counted: 1 left.
+    let d = l.check("fork", "/f", ratewarden::Quota::new(3, 1), 1).unwrap();
+    assert!(d.allowed && d.remaining == 0, "{d:?}");
+}
