@@ -46,6 +46,22 @@ echo "$example_out"
 grep -q "429 Too Many Requests" <<<"$example_out"
 make -s -C examples/c clean
 
+step "Python: pip install ./python into a venv, stubtest, pytest"
+venv="$PWD/target/py-venv"
+if ! python3 -m venv --clear "$venv" >/dev/null 2>&1; then
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-venv
+    python3 -m venv --clear "$venv"
+fi
+"$venv/bin/python" -m pip install -q --upgrade pip
+"$venv/bin/python" -m pip install -q "./python[test]"
+# Stubs drift check and docstring examples, against the installed package.
+(cd / && "$venv/bin/python" -m mypy.stubtest ratewarden._native ratewarden.errors)
+(cd / && "$venv/bin/python" -m pytest -q -p no:cacheprovider -o asyncio_default_fixture_loop_scope=function --doctest-modules --pyargs ratewarden)
+"$venv/bin/python" -m pytest -q python/tests
+
 step "CLI smoke run: demo on memory://"
 cargo run -q -p ratewarden-cli -- demo --duration 2s --instances 3 >/dev/null
 

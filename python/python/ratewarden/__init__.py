@@ -1,0 +1,53 @@
+"""ratewarden: exact distributed rate limiting on Redis.
+
+Many processes, in many languages, ask "may this client call this endpoint
+now?" and get one consistent answer: the state lives in Redis and each
+decision is one atomic script on the server, timed by the server's clock.
+
+>>> import ratewarden
+>>> limiter = ratewarden.Limiter("memory://doctest")       # or "redis://127.0.0.1:6379"
+>>> limiter.is_allowed("alice", "GET /search", capacity=2, rate_per_second=2)
+True
+>>> limiter.check("alice", "GET /search", 2, 2).remaining
+0
+
+Log records of the core go to the ``ratewarden`` logger of :mod:`logging`.
+"""
+
+from __future__ import annotations
+
+import os as _os
+
+from ._native import AsyncLimiter, Decision, Limiter, __version__
+from ._native import _after_fork_in_child
+from .errors import (
+    ConfigError,
+    ConnectionError,
+    InternalError,
+    InvalidArgumentError,
+    RateLimitError,
+    ServerError,
+    TimeoutError,
+    UsageError,
+)
+
+# A Limiter made before fork() (gunicorn --preload, multiprocessing "fork")
+# keeps working in the child: the child abandons the parent's runtime and
+# connections and makes its own on first use.
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=_after_fork_in_child)
+
+# ConnectionError and TimeoutError are importable by name but not exported by
+# "from ratewarden import *", which would shadow the builtins they extend.
+__all__ = [
+    "AsyncLimiter",
+    "ConfigError",
+    "Decision",
+    "InternalError",
+    "InvalidArgumentError",
+    "Limiter",
+    "RateLimitError",
+    "ServerError",
+    "UsageError",
+    "__version__",
+]

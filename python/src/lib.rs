@@ -1,0 +1,26 @@
+//! `ratewarden._native`: the PyO3 extension behind the `ratewarden` package.
+//!
+//! Why it exists: Python gets the same decisions as every other front door by
+//! calling the one Rust core. This crate converts arguments, releases the GIL
+//! while waiting, maps errors to the exception classes of
+//! `ratewarden/errors.py` — nothing more.
+
+use pyo3::prelude::*;
+
+mod error;
+mod limiter;
+mod runtime;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // Core `tracing` events reach Python's logging as `log` records under the
+    // "ratewarden" logger (see Cargo.toml). A host that already installed a
+    // `log` logger keeps its own.
+    let _ = pyo3_log::try_init();
+    m.add_class::<limiter::Limiter>()?;
+    m.add_class::<limiter::AsyncLimiter>()?;
+    m.add_class::<limiter::Decision>()?;
+    m.add_function(wrap_pyfunction!(runtime::_after_fork_in_child, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,101 @@
+"""The Python API on the embedded backend: types, errors, Decision."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+import ratewarden
+
+
+def fresh() -> str:
+    return f"memory://{uuid.uuid4()}"
+
+
+def test_memory_is_the_default_and_keywords_work() -> None:
+    lim = ratewarden.Limiter()
+    cid = str(uuid.uuid4())
+    assert lim.is_allowed(client_id=cid, api_endpoint="/k", capacity=2, rate_per_second=2)
+    d = lim.check(client_id=cid, api_endpoint="/k", capacity=2, rate_per_second=2, cost=1)
+    assert d.allowed and d.remaining == 0
+    assert not lim.check(cid, "/k", 2, 2)
+    assert repr(lim) == 'Limiter("memory://")'
+    assert lim.timeout == 1.0
+
+
+def test_decision_is_immutable_and_has_header_values() -> None:
+    lim = ratewarden.Limiter(fresh())
+    d = lim.check("c", "/e", 3, 1, cost=3)
+    assert (d.allowed, d.limit, d.remaining, d.retry_after) == (True, 3, 0, 0.0)
+    assert 2.9 < d.reset_after <= 3.0
+    assert d.headers() == {"RateLimit-Limit": "3", "RateLimit-Remaining": "0", "RateLimit-Reset": "3"}
+    denied = lim.check("c", "/e", 3, 1)
+    assert not denied and 2.0 < denied.retry_after <= 3.0
+    assert denied.retry_after_secs == 3
+    assert denied.headers()["Retry-After"] == "3"
+    assert repr(denied).startswith("Decision(allowed=False, limit=3, remaining=0")
+    with pytest.raises(AttributeError):
+        denied.allowed = True  # type: ignore[misc]
+    assert denied == denied and hash(denied) == hash(denied)
+
+
+def test_wrong_types_are_type_errors() -> None:
+    lim = ratewarden.Limiter(fresh())
+    for args in [(1, "/e", 1, 1), ("c", b"/e", 1, 1), ("c", "/e", "1", 1), ("c", "/e", 1, 1.5),
+                 ("c", "/e", True, 1), ("c", "/e", None, 1)]:
+        with pytest.raises(TypeError):
+            lim.is_allowed(*args)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        lim.check("c", "/e", 1, 1, cost="2")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        ratewarden.Limiter(42)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("", "/e", 1, 1, 1), ("c", "", 1, 1, 1), ("x" * 513, "/e", 1, 1, 1), ("c", "/e", 0, 1, 1),
+     ("c", "/e", 1, 0, 1), ("c", "/e", -5, 1, 1), ("c", "/e", 2**70, 1, 1), ("c", "/e", 5, 1, 0),
+     ("c", "/e", 5, 1, 6), ("\ud800", "/e", 1, 1, 1)],
+)
+def test_bad_values_are_invalid_argument_errors(args: tuple) -> None:
+    lim = ratewarden.Limiter(fresh())
+    with pytest.raises(ratewarden.InvalidArgumentError) as info:
+        lim.check(*args)
+    assert isinstance(info.value, ValueError) and isinstance(info.value, ratewarden.RateLimitError)
+    assert info.value.kind == "invalid_argument"
+
+
+def test_bad_urls_and_options() -> None:
+    with pytest.raises(ratewarden.ConfigError):
+        ratewarden.Limiter("http://example")
+    with pytest.raises(ratewarden.InvalidArgumentError):
+        ratewarden.Limiter("memory://", timeout=0)
+    with pytest.raises(ratewarden.InvalidArgumentError):
+        ratewarden.Limiter("memory://", timeout=float("nan"))
+    with pytest.raises(ratewarden.InvalidArgumentError):
+        ratewarden.Limiter("memory://", key_prefix="{tag}")
+    lim = ratewarden.Limiter("redis://user:secret@127.0.0.1:1")
+    assert "secret" not in repr(lim)
+
+
+def test_error_hierarchy() -> None:
+    errors = ratewarden.errors
+    for cls in [errors.InvalidArgumentError, errors.ConfigError, errors.ConnectionError, errors.TimeoutError,
+                errors.ServerError, errors.UsageError, errors.InternalError]:
+        assert issubclass(cls, ratewarden.RateLimitError)
+    assert issubclass(ratewarden.TimeoutError, TimeoutError)
+    assert issubclass(ratewarden.ConnectionError, ConnectionError)
+    assert "ConnectionError" not in ratewarden.__all__
+
+
+async def test_async_on_memory() -> None:
+    lim = ratewarden.AsyncLimiter(fresh())
+    assert await lim.is_allowed("c", "/e", 1, 1)
+    d = await lim.check("c", "/e", 1, 1)
+    assert not d.allowed and d.retry_after > 0
+    await lim.ping()
+    with pytest.raises(ratewarden.InvalidArgumentError):
+        await lim.check("", "/e", 1, 1)
+    with pytest.raises(TypeError):
+        await lim.check("c", "/e", "x", 1)  # type: ignore[arg-type]

@@ -1,0 +1,167 @@
+"""Against real redis-server processes: exactness across processes, threads
+and asyncio, GIL release, fork safety, Redis down and back, logging."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+import ratewarden
+
+
+def _hammer_process(url: str, client: str, threads: int, calls: int) -> int:
+    lim = ratewarden.Limiter(url)
+    with ThreadPoolExecutor(threads) as pool:
+        futures = [pool.submit(lambda: sum(lim.is_allowed(client, "/mp", 100, 1) for _ in range(calls)))
+                   for _ in range(threads)]
+        return sum(f.result() for f in futures)
+
+
+def test_exact_with_4_processes_of_8_threads(redis_server) -> None:
+    client = str(uuid.uuid4())
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(4) as pool:
+        counts = pool.starmap(_hammer_process, [(redis_server.url, client, 8, 10)] * 4)
+    assert sum(counts) == 100, counts
+
+
+def test_32_threads_share_one_limiter_exactly(redis_server) -> None:
+    lim = ratewarden.Limiter(redis_server.url)
+    client = str(uuid.uuid4())
+    with ThreadPoolExecutor(32) as pool:
+        results = list(pool.map(lambda _: lim.is_allowed(client, "/t", 200, 1), range(640)))
+    assert sum(results) == 200
+
+
+def test_gil_is_released_while_waiting(redis_server) -> None:
+    lim = ratewarden.Limiter(redis_server.url, timeout=1.0)
+    assert lim.is_allowed("gil", "/g", 5, 5)
+    redis_server.pause()
+    ticks = 0
+    stop = threading.Event()
+
+    def ticker() -> None:
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            time.sleep(0.001)
+
+    t = threading.Thread(target=ticker)
+    t.start()
+    try:
+        with pytest.raises(ratewarden.TimeoutError) as info:
+            lim.is_allowed("gil", "/g", 5, 5)
+        assert info.value.outcome_unknown
+    finally:
+        stop.set()
+        t.join()
+        redis_server.resume()
+    # Python code kept running during the 1 s wait: the GIL was released.
+    assert ticks > 100, ticks
+
+
+async def test_asyncio_gather_of_2000_admits_exactly_capacity(redis_server) -> None:
+    lim = ratewarden.AsyncLimiter(redis_server.url)
+    client = str(uuid.uuid4())
+    results = await asyncio.gather(*(lim.is_allowed(client, "/a", 150, 1) for _ in range(2000)))
+    assert sum(results) == 150
+    d = await lim.check(client, "/a", 150, 1)
+    assert not d.allowed and d.remaining == 0
+
+
+async def test_event_loop_keeps_running_while_redis_hangs(redis_server) -> None:
+    lim = ratewarden.AsyncLimiter(redis_server.url, timeout=0.5)
+    assert await lim.is_allowed("loop", "/l", 5, 5)
+    redis_server.pause()
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.005)
+
+    task = asyncio.ensure_future(ticker())
+    try:
+        started = time.monotonic()
+        with pytest.raises(ratewarden.TimeoutError):
+            await lim.is_allowed("loop", "/l", 5, 5)
+        assert time.monotonic() - started < 1.5
+    finally:
+        task.cancel()
+        redis_server.resume()
+    assert ticks > 20, ticks
+
+
+def test_limiter_used_before_fork_works_in_the_child(redis_server) -> None:
+    lim = ratewarden.Limiter(redis_server.url)
+    client = str(uuid.uuid4())
+    assert lim.is_allowed(client, "/fork", 3, 1)
+    pid = os.fork()
+    if pid == 0:  # child
+        code = 1
+        try:
+            code = 0 if lim.is_allowed(client, "/fork", 3, 1) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    d = lim.check(client, "/fork", 3, 1)
+    assert d.allowed and d.remaining == 0  # the child's admission counted
+
+
+_INHERITED: dict = {}
+
+
+def _fork_child_check(client: str) -> bool:
+    return _INHERITED["lim"].is_allowed(client, "/mpfork", 10, 1)
+
+
+def test_multiprocessing_fork_pool_inherits_a_used_limiter(redis_server) -> None:
+    # Like gunicorn --preload: made and used in the parent, used in forked workers.
+    _INHERITED["lim"] = lim = ratewarden.Limiter(redis_server.url)
+    client = str(uuid.uuid4())
+    assert lim.is_allowed(client, "/mpfork", 10, 1)
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(2) as pool:
+        results = pool.map(_fork_child_check, [client] * 4, chunksize=1)
+    assert results == [True] * 4
+    d = lim.check(client, "/mpfork", 10, 1)
+    assert d.allowed and d.remaining == 4
+
+
+def test_redis_down_raises_within_deadline_then_recovers(redis_server) -> None:
+    lim = ratewarden.Limiter(redis_server.url, timeout=0.3)
+    assert lim.is_allowed("down", "/d", 5, 5)
+    redis_server.kill()
+    for _ in range(3):
+        started = time.monotonic()
+        with pytest.raises((ratewarden.ConnectionError, ratewarden.TimeoutError)):
+            lim.is_allowed("down", "/d", 5, 5)
+        assert time.monotonic() - started < 1.3
+    redis_server.start()
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            assert lim.is_allowed("down", "/d", 5, 5)
+            break
+        except (ratewarden.ConnectionError, ratewarden.TimeoutError):
+            assert time.monotonic() < deadline, "no recovery within 5 s"
+            time.sleep(0.05)
+
+
+def test_failures_are_logged_to_the_ratewarden_logger(closed_url, caplog) -> None:
+    caplog.set_level(logging.DEBUG, logger="ratewarden")
+    lim = ratewarden.Limiter(closed_url, timeout=0.3)
+    with pytest.raises(ratewarden.ConnectionError):
+        lim.is_allowed("log", "/l", 1, 1)
+    records = [r for r in caplog.records if r.name.startswith("ratewarden")]
+    assert any(r.levelno >= logging.WARNING for r in records), records
