@@ -6,9 +6,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use pyo3::prelude::*;
-use pyo3::IntoPyObjectExt;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyInt, PyString};
+use pyo3::IntoPyObjectExt;
 
 use crate::error::{invalid_argument, to_pyerr, type_error};
 
@@ -154,7 +154,12 @@ fn timeout_arg(py: Python<'_>, timeout: f64) -> PyResult<Duration> {
     Duration::try_from_secs_f64(timeout)
         .ok()
         .filter(|d| !d.is_zero())
-        .ok_or_else(|| invalid_argument(py, format!("timeout must be a positive number of seconds, got {timeout}")))
+        .ok_or_else(|| {
+            invalid_argument(
+                py,
+                format!("timeout must be a positive number of seconds, got {timeout}"),
+            )
+        })
 }
 
 fn builder(
