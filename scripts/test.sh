@@ -8,6 +8,7 @@ step() { printf '\n==> %s\n' "$*"; }
 
 # --- system packages: redis-server (tests start their own), openssl (TLS
 # tests), a C and C++ compiler, valgrind, make and pkg-config (C ABI tests).
+# Rust, Python 3 and Node (with npm) are expected on the machine.
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
@@ -61,6 +62,15 @@ fi
 (cd / && "$venv/bin/python" -m mypy.stubtest ratewarden._native ratewarden.errors)
 (cd / && "$venv/bin/python" -m pytest -q -p no:cacheprovider -o asyncio_default_fixture_loop_scope=function --doctest-modules --pyargs ratewarden)
 "$venv/bin/python" -m pytest -q python/tests
+
+step "Node: npm ci (builds the addon from source), .d.ts drift, node --test, tsc"
+(cd node && npm ci --no-audit --no-fund)
+if ! git diff --quiet -- node/native.d.ts 2>/dev/null; then
+    git diff -- node/native.d.ts
+    echo "node/native.d.ts is out of date: commit the file napi build regenerated" >&2
+    exit 1
+fi
+(cd node && npm test && npm run typecheck)
 
 step "CLI smoke run: demo on memory://"
 cargo run -q -p ratewarden-cli -- demo --duration 2s --instances 3 >/dev/null

@@ -1,0 +1,64 @@
+'use strict'
+// The API on the embedded backend: defaults, types, error codes.
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const { randomUUID } = require('node:crypto')
+const { Limiter, ErrorCode } = require('..')
+
+test('memory:// is the default; isAllowed and check agree', async () => {
+  const l = new Limiter()
+  const c = randomUUID()
+  assert.equal(await l.isAllowed(c, '/x', 2, 2), true)
+  const d = await l.check(c, '/x', { capacity: 2, ratePerSecond: 2 })
+  assert.deepEqual([d.allowed, d.limit, d.remaining, d.retryAfterMs], [true, 2, 0, 0])
+  const denied = await l.check(c, '/x', { capacity: 2, ratePerSecond: 2 })
+  assert.equal(denied.allowed, false)
+  assert.ok(denied.retryAfterMs > 0 && denied.retryAfterMs <= 1000)
+  await l.ping()
+})
+
+test('cost is all or nothing', async () => {
+  const l = new Limiter(`memory://${randomUUID()}`)
+  assert.equal((await l.check('c', '/e', { capacity: 5, ratePerSecond: 1, cost: 3 })).remaining, 2)
+  assert.equal((await l.check('c', '/e', { capacity: 5, ratePerSecond: 1, cost: 3 })).allowed, false)
+  assert.equal((await l.check('c', '/e', { capacity: 5, ratePerSecond: 1, cost: 2 })).allowed, true)
+})
+
+test('wrong JS types reject with TypeError', async () => {
+  const l = new Limiter(`memory://${randomUUID()}`)
+  for (const args of [[1, '/e', 1, 1], ['c', null, 1, 1], ['c', '/e', '1', 1], ['c', '/e', 1, 1n], ['c', '/e', 1]]) {
+    await assert.rejects(l.isAllowed(...args), TypeError)
+  }
+  await assert.rejects(l.check('c', '/e'), TypeError)
+  await assert.rejects(l.check('c', '/e', { capacity: 1, ratePerSecond: 1, cost: '1' }), TypeError)
+  assert.throws(() => new Limiter(42), TypeError)
+  assert.throws(() => new Limiter('memory://', 'x'), TypeError)
+  assert.throws(() => new Limiter('memory://', { timeoutMs: '5' }), TypeError)
+})
+
+test('bad values reject with RATEWARDEN_INVALID_ARGUMENT', async () => {
+  const l = new Limiter(`memory://${randomUUID()}`)
+  const cases = [['', '/e', 1, 1, 1], ['c', '', 1, 1, 1], ['x'.repeat(513), '/e', 1, 1, 1], ['c', '/e', 0, 1, 1],
+    ['c', '/e', 1, 0, 1], ['c', '/e', -1, 1, 1], ['c', '/e', 1.5, 1, 1], ['c', '/e', NaN, 1, 1],
+    ['c', '/e', Infinity, 1, 1], ['c', '/e', 5, 1, 0], ['c', '/e', 5, 1, 6], ['c', '/e', 2e9, 1, 1]]
+  for (const [c, e, capacity, ratePerSecond, cost] of cases) {
+    await assert.rejects(l.check(c, e, { capacity, ratePerSecond, cost }), (err) => {
+      assert.equal(err.code, ErrorCode.InvalidArgument, `${JSON.stringify([c.length, e, capacity, ratePerSecond, cost])}: ${err.message}`)
+      assert.ok(err instanceof Error)
+      return true
+    })
+  }
+  assert.throws(() => new Limiter('http://x'), (err) => err.code === ErrorCode.Config)
+  assert.throws(() => new Limiter('memory://', { keyPrefix: '{x}' }), (err) => err.code === ErrorCode.InvalidArgument)
+  assert.throws(() => new Limiter('memory://', { timeoutMs: 0 }), (err) => err.code === ErrorCode.InvalidArgument)
+  assert.throws(() => new Limiter('memory://', { maxInFlight: 0 }), (err) => err.code === ErrorCode.InvalidArgument)
+})
+
+test('unreachable Redis rejects with a connection code within the deadline', async () => {
+  const { freePort } = require('./helpers')
+  const l = new Limiter(`redis://127.0.0.1:${await freePort()}`, { timeoutMs: 300 })
+  const t0 = Date.now()
+  await assert.rejects(l.isAllowed('c', '/e', 1, 1), (err) =>
+    [ErrorCode.Connection, ErrorCode.Timeout].includes(err.code))
+  assert.ok(Date.now() - t0 < 1300)
+})

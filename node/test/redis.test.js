@@ -1,0 +1,97 @@
+'use strict'
+// Against real redis-server processes: exactness across promises, worker
+// threads and processes; worker exit; Redis down and back.
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const path = require('node:path')
+const { randomUUID } = require('node:crypto')
+const { Worker } = require('node:worker_threads')
+const { execFile } = require('node:child_process')
+const { Limiter, ErrorCode } = require('..')
+const { RedisServer } = require('./helpers')
+
+const worker = path.join(__dirname, 'hammer-worker.js')
+
+function inWorker (data) {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(worker, { workerData: data })
+    w.once('message', (m) => (m.error ? reject(new Error(m.error)) : resolve(m.admitted)))
+    w.once('error', reject)
+  })
+}
+
+function inProcess (data) {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [worker, JSON.stringify(data)], (err, stdout, stderr) => {
+      if (err) reject(new Error(`${err.message} ${stderr}`))
+      else resolve(JSON.parse(stdout).admitted)
+    })
+  })
+}
+
+test('Promise.all of 2000 calls admits exactly capacity', async () => {
+  const server = await RedisServer.start()
+  try {
+    const l = new Limiter(server.url)
+    const client = randomUUID()
+    const results = await Promise.all(Array.from({ length: 2000 }, () => l.isAllowed(client, '/all', 150, 1)))
+    assert.equal(results.filter(Boolean).length, 150)
+  } finally {
+    await server.stop()
+  }
+})
+
+test('4 worker threads + 2 child processes share one limit exactly', async () => {
+  const server = await RedisServer.start()
+  try {
+    const data = { url: server.url, client: randomUUID(), calls: 100, capacity: 250 }
+    const counts = await Promise.all([inWorker(data), inWorker(data), inWorker(data), inWorker(data),
+      inProcess(data), inProcess(data)])
+    assert.equal(counts.reduce((a, b) => a + b, 0), 250, JSON.stringify(counts))
+  } finally {
+    await server.stop()
+  }
+})
+
+test('a worker thread ending leaves other limiters working', async () => {
+  const server = await RedisServer.start()
+  try {
+    const l = new Limiter(server.url)
+    assert.equal(await l.isAllowed('main', '/w', 100, 1), true)
+    const data = { url: server.url, client: randomUUID(), calls: 10, capacity: 100 }
+    assert.equal(await inWorker(data), 10) // the worker exits after this
+    assert.equal(await inWorker(data), 10)
+    assert.equal(await l.isAllowed('main', '/w', 100, 1), true)
+  } finally {
+    await server.stop()
+  }
+})
+
+test('Redis down rejects within the deadline, then the same Limiter recovers', async () => {
+  const server = await RedisServer.start()
+  try {
+    const l = new Limiter(server.url, { timeoutMs: 300 })
+    assert.equal(await l.isAllowed('down', '/d', 5, 5), true)
+    await server.kill()
+    for (let i = 0; i < 3; i++) {
+      const t0 = Date.now()
+      await assert.rejects(l.isAllowed('down', '/d', 5, 5), (err) =>
+        [ErrorCode.Connection, ErrorCode.Timeout].includes(err.code))
+      assert.ok(Date.now() - t0 < 1300)
+    }
+    await server.spawn()
+    const deadline = Date.now() + 5000
+    for (;;) {
+      try {
+        assert.equal(await l.isAllowed('down', '/d', 5, 5), true)
+        break
+      } catch (err) {
+        assert.ok([ErrorCode.Connection, ErrorCode.Timeout].includes(err.code), err.message)
+        assert.ok(Date.now() < deadline, 'no recovery within 5 s')
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    }
+  } finally {
+    await server.stop()
+  }
+})

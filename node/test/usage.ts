@@ -1,0 +1,18 @@
+// Type-checked by `npm run typecheck` (tsc --noEmit): the public types as a user sees them.
+import { Limiter, ErrorCode, type Decision, type RatewardenError } from 'ratewarden'
+
+async function handle(ip: string): Promise<number> {
+  const limiter = new Limiter('redis://127.0.0.1:6379', { timeoutMs: 250, keyPrefix: 'app:' })
+  try {
+    const d: Decision = await limiter.check(ip, 'GET /search', { capacity: 10, ratePerSecond: 10 })
+    if (!d.allowed) return Math.ceil(d.retryAfterMs / 1000)
+    const ok: boolean = await limiter.isAllowed(ip, 'GET /search', 10, 10)
+    return ok ? 0 : 1
+  } catch (e) {
+    const err = e as RatewardenError
+    if (err.code === ErrorCode.Timeout && err.outcomeUnknown) return -1
+    throw e
+  }
+}
+
+void handle
