@@ -16,7 +16,7 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 
 use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
 
@@ -31,9 +31,14 @@ struct Current {
     handle: Handle,
     /// True when ratewarden built the runtime (false: installed by the host).
     owned: bool,
+    /// The runtime ratewarden built, kept reachable (it is never dropped).
+    _runtime: Option<&'static Runtime>,
 }
 
 static CURRENT: RwLock<Option<Current>> = RwLock::new(None);
+/// Runtimes of earlier fork generations (only ever touched under `CURRENT`'s
+/// write lock). Holding them keeps them reachable and undropped.
+static ABANDONED: Mutex<Vec<Current>> = Mutex::new(Vec::new());
 
 thread_local! {
     static ON_CORE_WORKER: Cell<bool> = const { Cell::new(false) };
@@ -62,6 +67,7 @@ pub fn install(handle: Handle) -> Result<()> {
         generation,
         handle,
         owned: false,
+        _runtime: None,
     });
     Ok(())
 }
@@ -91,12 +97,14 @@ pub fn handle() -> Handle {
     let rt: &'static Runtime = Box::leak(Box::new(build_runtime()));
     let handle = rt.handle().clone();
     if let Some(old) = current.take() {
-        std::mem::forget(old);
+        // A parent's runtime after fork(): kept, never dropped.
+        ABANDONED.lock().unwrap_or_else(|e| e.into_inner()).push(old);
     }
     *current = Some(Current {
         generation,
         handle: handle.clone(),
         owned: true,
+        _runtime: Some(rt),
     });
     handle
 }
