@@ -33,19 +33,26 @@ function num (name, v) {
   if (typeof v !== 'number') throw new TypeError(`${name} must be a number, got ${v === null ? 'null' : typeof v}`)
 }
 
+function optStr (name, v) {
+  if (v !== undefined) str(name, v)
+}
+
+const allowedOf = (d) => d.allowed
+
 class Limiter {
   #native
 
   /**
    * @param {string} [url='memory://'] memory://, redis://[user:pass@]host:port[/db] or rediss://...
-   * @param {{timeoutMs?: number, keyPrefix?: string, maxInFlight?: number}} [options]
+   * @param {{timeoutMs?: number, keyPrefix?: string, maxInFlight?: number, algorithm?: string}} [options]
    */
   constructor (url = 'memory://', options = {}) {
     str('url', url)
     if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
-    const { timeoutMs, keyPrefix, maxInFlight } = options
+    const { timeoutMs, keyPrefix, maxInFlight, algorithm } = options
     if (timeoutMs !== undefined) num('options.timeoutMs', timeoutMs)
-    if (keyPrefix !== undefined) str('options.keyPrefix', keyPrefix)
+    optStr('options.keyPrefix', keyPrefix)
+    optStr('options.algorithm', algorithm)
     if (maxInFlight !== undefined) {
       num('options.maxInFlight', maxInFlight)
       if (!Number.isInteger(maxInFlight) || maxInFlight < 1 || maxInFlight > 1048576) {
@@ -53,48 +60,78 @@ class Limiter {
       }
     }
     try {
-      this.#native = new native.Limiter(url, { timeoutMs, keyPrefix, maxInFlight })
+      this.#native = new native.Limiter(url, { timeoutMs, keyPrefix, maxInFlight, algorithm })
     } catch (e) {
       throw wrapError(e)
     }
+  }
+
+  /** The algorithm of calls that name none. */
+  get algorithm () {
+    return this.#native.algorithm
   }
 
   /** May `clientId` call `apiEndpoint` now? Counts the request if so. */
-  async isAllowed (clientId, apiEndpoint, capacity, ratePerSecond) {
-    str('clientId', clientId)
-    str('apiEndpoint', apiEndpoint)
-    num('capacity', capacity)
-    num('ratePerSecond', ratePerSecond)
+  isAllowed (clientId, apiEndpoint, capacity, ratePerSecond) {
     try {
-      return (await this.#native.check(clientId, apiEndpoint, capacity, ratePerSecond, 1)).allowed
+      str('clientId', clientId)
+      str('apiEndpoint', apiEndpoint)
+      num('capacity', capacity)
+      num('ratePerSecond', ratePerSecond)
     } catch (e) {
-      throw wrapError(e)
+      return Promise.reject(e)
     }
+    return this.#native.check(clientId, apiEndpoint, capacity, ratePerSecond, 1, undefined).then(allowedOf)
   }
 
-  /** The full decision for a request of `cost` units (default 1). */
-  async check (clientId, apiEndpoint, quota) {
-    str('clientId', clientId)
-    str('apiEndpoint', apiEndpoint)
-    if (quota === null || typeof quota !== 'object') throw new TypeError('the third argument must be { capacity, ratePerSecond, cost? }')
-    const { capacity, ratePerSecond, cost = 1 } = quota
-    num('capacity', capacity)
-    num('ratePerSecond', ratePerSecond)
-    num('cost', cost)
+  /** The full decision for a request of `cost` units (default 1), with `algorithm` or the limiter's. */
+  check (clientId, apiEndpoint, quota) {
+    let capacity, ratePerSecond, cost, algorithm
     try {
-      return await this.#native.check(clientId, apiEndpoint, capacity, ratePerSecond, cost)
+      str('clientId', clientId)
+      str('apiEndpoint', apiEndpoint)
+      if (quota === null || typeof quota !== 'object') throw new TypeError('the third argument must be { capacity, ratePerSecond, cost?, algorithm? }')
+      ;({ capacity, ratePerSecond, cost = 1, algorithm } = quota)
+      num('capacity', capacity)
+      num('ratePerSecond', ratePerSecond)
+      num('cost', cost)
+      optStr('algorithm', algorithm)
     } catch (e) {
-      throw wrapError(e)
+      return Promise.reject(e)
     }
+    return this.#native.check(clientId, apiEndpoint, capacity, ratePerSecond, cost, algorithm)
+  }
+
+  /**
+   * Several limits for one client in one atomic step: admitted only if every
+   * limit has room, and then counted in all of them.
+   * @param {string} clientId
+   * @param {Array<{endpoint: string, capacity: number, ratePerSecond: number, cost?: number, algorithm?: string}>} limits
+   */
+  checkAll (clientId, limits) {
+    let specs
+    try {
+      str('clientId', clientId)
+      if (!Array.isArray(limits)) throw new TypeError('limits must be an array of { endpoint, capacity, ratePerSecond, cost?, algorithm? }')
+      specs = limits.map((l, i) => {
+        if (l === null || typeof l !== 'object') throw new TypeError(`limits[${i}] must be an object`)
+        const { endpoint, capacity, ratePerSecond, cost = 1, algorithm } = l
+        str(`limits[${i}].endpoint`, endpoint)
+        num(`limits[${i}].capacity`, capacity)
+        num(`limits[${i}].ratePerSecond`, ratePerSecond)
+        num(`limits[${i}].cost`, cost)
+        optStr(`limits[${i}].algorithm`, algorithm)
+        return { endpoint, capacity, ratePerSecond, cost, algorithm }
+      })
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return this.#native.checkAll(clientId, specs)
   }
 
   /** Round trip to the backend within the deadline. */
-  async ping () {
-    try {
-      await this.#native.ping()
-    } catch (e) {
-      throw wrapError(e)
-    }
+  ping () {
+    return this.#native.ping()
   }
 }
 

@@ -13,8 +13,12 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class Limiter {
   /** `url`: "memory://" (default), "redis://host:port" or "rediss://...". */
   constructor(url: string, options?: LimiterOptions | undefined | null)
-  /** The full decision for a request of `cost` units. */
-  check(clientId: string, apiEndpoint: string, capacity: number, ratePerSecond: number, cost: number): Promise<Decision>
+  /** The full decision for a request of `cost` units, with `algorithm` or the limiter's. */
+  check(clientId: string, apiEndpoint: string, capacity: number, ratePerSecond: number, cost: number, algorithmName?: string | undefined | null): Promise<Decision>
+  /** Several limits for one client, all or nothing, in one round trip. */
+  checkAll(clientId: string, limits: Array<LimitSpec>): Promise<MultiDecision>
+  /** The limiter's default algorithm. */
+  get algorithm(): string
   /** Round trip to the backend within the deadline. */
   ping(): Promise<void>
 }
@@ -41,4 +45,30 @@ export interface LimiterOptions {
   keyPrefix?: string
   /** Bound on calls outstanding on the connection (default 1024). */
   maxInFlight?: number
+  /** Algorithm of calls that name none (default "sliding_window_log"). */
+  algorithm?: string
+}
+
+/** One limit of `checkAll`. */
+export interface LimitSpec {
+  /** The scope: an endpoint, or any label such as "*". */
+  endpoint: string
+  /** Burst size, 1..1e9. */
+  capacity: number
+  /** Sustained rate per second, 1..1e9. */
+  ratePerSecond: number
+  /** Units this request counts as here (default 1). */
+  cost?: number
+  /** Algorithm for this limit (default: the limiter's). */
+  algorithm?: string
+}
+
+/** The answer to `checkAll`. */
+export interface MultiDecision {
+  /** Whether every limit had room (and the request was counted in all). */
+  allowed: boolean
+  /** Index of the deciding limit (the refusing one with the longest wait, or the one with fewest remaining). */
+  limiting: number
+  /** One decision per limit, in order. */
+  decisions: Array<Decision>
 }

@@ -147,21 +147,22 @@ pub(crate) fn run(args: Args) -> Result<(), ratewarden::Error> {
                 message: e.to_string(),
                 source: None,
             })?;
-        let script = redis::Script::new(ratewarden::__bench::sliding_window_log_script());
+        let script = redis::Script::new(ratewarden::__bench::script());
         let sha: Arc<str> = script.get_hash().into();
         let keys: Arc<Vec<Vec<u8>>> = Arc::new(
             clients
                 .iter()
-                .map(|c| limiter.redis_key(c, "/bench").unwrap_or_default())
+                .map(|c| limiter.redis_key(c, "/bench", quota).unwrap_or_default())
                 .collect(),
         );
-        let argv = ratewarden::__bench::sliding_window_log_args(quota, 1);
+        let argv: Arc<Vec<u64>> = ratewarden::__bench::single_args(limiter.algorithm(), quota, 1).into();
         Some(move |i: usize| {
             let mut conn = conn.clone();
             let keys = keys.clone();
             let sha = sha.clone();
+            let argv = argv.clone();
             async move {
-                let r: Vec<i64> = redis::cmd("EVALSHA")
+                let r: Vec<redis::Value> = redis::cmd("EVALSHA")
                     .arg(&*sha)
                     .arg(1)
                     .arg(&keys[i % keys.len()])
@@ -172,7 +173,7 @@ pub(crate) fn run(args: Args) -> Result<(), ratewarden::Error> {
                         message: e.to_string(),
                         source: None,
                     })?;
-                Ok(r.first() == Some(&1))
+                Ok(r.first() == Some(&redis::Value::Int(1)))
             }
         })
     };

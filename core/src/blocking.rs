@@ -11,8 +11,9 @@
 
 use std::time::Duration;
 
+use crate::algorithm::Algorithm;
 use crate::error::{Error, Result};
-use crate::limiter::{LimiterBuilder, Prepared};
+use crate::limiter::{Answer, Limit, LimiterBuilder, MultiDecision, Prepared};
 use crate::quota::{Decision, Quota};
 use crate::runtime;
 
@@ -65,6 +66,11 @@ impl Builder {
         Builder(self.0.tls_root_cert_pem(pem))
     }
 
+    /// See [`LimiterBuilder::algorithm`].
+    pub fn algorithm(self, algorithm: Algorithm) -> Self {
+        Builder(self.0.algorithm(algorithm))
+    }
+
     /// See [`LimiterBuilder::build`].
     pub fn build(self) -> Result<Limiter> {
         Ok(Limiter { inner: self.0.build()? })
@@ -107,7 +113,58 @@ impl Limiter {
     /// assert_eq!(l.check("bob", "/", Quota::new(5, 5), 2).unwrap().remaining, 3);
     /// ```
     pub fn check(&self, client_id: &str, api_endpoint: &str, quota: Quota, cost: u64) -> Result<Decision> {
-        match self.inner.prepare(client_id, api_endpoint, quota, cost)? {
+        self.finish(self.inner.prepare(client_id, api_endpoint, quota, cost, None)?)
+    }
+
+    /// See [`crate::Limiter::check_with`].
+    ///
+    /// ```
+    /// use ratewarden::{Algorithm, Quota};
+    /// let l = ratewarden::blocking::Limiter::connect("memory://doc-b-with").unwrap();
+    /// assert!(l.check_with("bob", "/", Quota::new(5, 5), 1, Algorithm::FixedWindow).unwrap().allowed);
+    /// ```
+    pub fn check_with(
+        &self,
+        client_id: &str,
+        api_endpoint: &str,
+        quota: Quota,
+        cost: u64,
+        algorithm: Algorithm,
+    ) -> Result<Decision> {
+        self.finish(
+            self.inner
+                .prepare(client_id, api_endpoint, quota, cost, Some(algorithm))?,
+        )
+    }
+
+    /// See [`crate::Limiter::check_all`].
+    ///
+    /// ```
+    /// use ratewarden::{Limit, Quota};
+    /// let l = ratewarden::blocking::Limiter::connect("memory://doc-b-all").unwrap();
+    /// let m = l.check_all("bob", &[Limit::new("/a", Quota::new(5, 5)), Limit::new("*", Quota::new(50, 5))]).unwrap();
+    /// assert!(m.allowed && m.decisions.len() == 2);
+    /// ```
+    pub fn check_all(&self, client_id: &str, limits: &[Limit<'_>]) -> Result<MultiDecision> {
+        self.finish(self.inner.prepare_all(client_id, limits, None)?)
+    }
+
+    /// Test support; see `crate::Limiter::__check_all_at`. Not a stable API.
+    #[doc(hidden)]
+    pub fn __check_all_at(&self, now_us: u64, client_id: &str, limits: &[Limit<'_>]) -> Result<MultiDecision> {
+        if now_us == 0 {
+            return Err(Error::invalid_argument("now_us must be positive"));
+        }
+        self.finish(self.inner.prepare_all(client_id, limits, Some(now_us))?)
+    }
+
+    /// The limiter's default algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        self.inner.algorithm()
+    }
+
+    fn finish<T: Answer>(&self, prepared: Prepared<T>) -> Result<T> {
+        match prepared {
             Prepared::Done(d) => Ok(d),
             p => self.wait(p.run()),
         }

@@ -6,7 +6,12 @@
 //! * The connection is made lazily (a first attempt starts in the background
 //!   when the limiter is built) and always on the core runtime, so its driver
 //!   task outlives whatever runtime the caller is on.
-//! * All concurrent calls share it; redis-rs pipelines them on one socket.
+//! * All concurrent calls share it. Decisions are batched: a call queues its
+//!   decision, and up to [`MAX_DRIVERS`] driver tasks each take whatever is
+//!   queued (up to [`MAX_BATCH_LIMITS`] limits) and send it as one script call.
+//!   Alone, a decision goes out at once; under load, one round trip and one
+//!   script call carry many decisions, each still atomic on its own. Batches
+//!   are pipelined on the one socket.
 //! * Connection attempts are single-flight: while one is running, other calls
 //!   wait for it (within their own deadline) instead of opening more sockets.
 //!   An attempt whose caller gave up still finishes and installs its result.
@@ -25,16 +30,23 @@
 //!   connection, in-flight slots and connect lock are abandoned (leaked, not
 //!   dropped) and fresh ones are made on the next call.
 
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
-use tokio::sync::Semaphore;
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
+use crate::algorithm::{Outcome, Spec};
 use crate::error::{Error, Result};
 use crate::runtime;
-use crate::script::{is_noscript, Script};
+use crate::script::{is_noscript, RATEWARDEN};
+
+/// Batches in flight at once per connection.
+pub(crate) const MAX_DRIVERS: usize = 4;
+/// Limits (keys) carried by one script call at most.
+pub(crate) const MAX_BATCH_LIMITS: usize = 256;
 
 const STAGE_SLOT: u8 = 0;
 const STAGE_CONNECT: u8 = 1;
@@ -61,8 +73,26 @@ struct PerProcess {
     fork_generation: u64,
     slot: Mutex<Option<Live>>,
     connecting: Arc<tokio::sync::Mutex<()>>,
-    inflight: Semaphore,
+    inflight: Arc<Semaphore>,
     generation: AtomicU64,
+    queue: Mutex<Queue>,
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    drivers: usize,
+}
+
+/// One queued decision.
+struct Job {
+    keys: Vec<Vec<u8>>,
+    specs: Vec<Spec>,
+    /// The script's time override (0 = server time; tests only).
+    now: u64,
+    reply: oneshot::Sender<Result<Vec<Outcome>>>,
+    sent: Arc<AtomicBool>,
+    _permit: OwnedSemaphorePermit,
 }
 
 impl PerProcess {
@@ -71,8 +101,9 @@ impl PerProcess {
             fork_generation: runtime::fork_generation(),
             slot: Mutex::new(None),
             connecting: Arc::new(tokio::sync::Mutex::new(())),
-            inflight: Semaphore::new(max_in_flight),
+            inflight: Arc::new(Semaphore::new(max_in_flight)),
             generation: AtomicU64::new(0),
+            queue: Mutex::new(Queue::default()),
         }
     }
 }
@@ -171,15 +202,121 @@ impl RedisConnection {
         self.inner.deadline
     }
 
-    /// Run `script` on `keys`/`args` within the deadline. Must run on the
-    /// core runtime.
-    pub(crate) async fn eval(&self, script: &'static Script, keys: &[&[u8]], args: &[u64]) -> Result<Vec<i64>> {
+    /// One decision (one key and spec per limit, all or nothing) within the
+    /// deadline: queued for the next batch. Must run on the core runtime.
+    pub(crate) async fn decide(&self, keys: Vec<Vec<u8>>, specs: Vec<Spec>, now: Option<u64>) -> Result<Vec<Outcome>> {
         let state = self.state();
-        let stage = AtomicU8::new(STAGE_SLOT);
-        let deadline = self.inner.deadline;
-        match tokio::time::timeout(deadline, self.eval_inner(&state, &stage, script, keys, args)).await {
-            Ok(result) => result,
-            Err(_) => Err(self.on_timeout(&state, stage.load(Ordering::Relaxed))),
+        let deadline = tokio::time::Instant::now() + self.inner.deadline;
+        let permit = match tokio::time::timeout_at(deadline, state.inflight.clone().acquire_owned()).await {
+            Ok(Ok(p)) => p,
+            Ok(Err(_)) => return Err(Error::Internal("in-flight semaphore closed".into())),
+            Err(_) => return Err(self.on_timeout(&state, STAGE_SLOT)),
+        };
+        let (tx, rx) = oneshot::channel();
+        let sent = Arc::new(AtomicBool::new(false));
+        let job = Job {
+            keys,
+            specs,
+            now: now.unwrap_or(0),
+            reply: tx,
+            sent: sent.clone(),
+            _permit: permit,
+        };
+        let spawn = {
+            let mut q = state.queue.lock().unwrap_or_else(|e| e.into_inner());
+            q.jobs.push_back(job);
+            let spawn = q.drivers < MAX_DRIVERS;
+            q.drivers += usize::from(spawn);
+            spawn
+        };
+        if spawn {
+            let this = self.clone();
+            let st = state.clone();
+            runtime::handle().spawn(async move { this.drive(st).await });
+        }
+        match tokio::time::timeout_at(deadline, rx).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(Error::Internal("the batch driver stopped".into())),
+            Err(_) => {
+                let stage = if sent.load(Ordering::Relaxed) {
+                    STAGE_SENT
+                } else {
+                    STAGE_CONNECT
+                };
+                Err(self.on_timeout(&state, stage))
+            }
+        }
+    }
+
+    /// A driver: send what is queued, batch after batch, until the queue is
+    /// empty.
+    async fn drive(&self, state: Arc<PerProcess>) {
+        /// Gives the driver's place back even if it panics.
+        struct Leave<'a>(&'a PerProcess);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                let mut q = self.0.queue.lock().unwrap_or_else(|e| e.into_inner());
+                q.drivers -= 1;
+            }
+        }
+        let _leave = Leave(&state);
+        loop {
+            let batch = {
+                let mut q = state.queue.lock().unwrap_or_else(|e| e.into_inner());
+                take_batch(&mut q.jobs)
+            };
+            if batch.is_empty() {
+                return;
+            }
+            self.run_batch(&state, batch).await;
+        }
+    }
+
+    async fn run_batch(&self, state: &Arc<PerProcess>, batch: Vec<Job>) {
+        let fail = |batch: Vec<Job>, e: Error| {
+            for job in batch {
+                let _ = job.reply.send(Err(e.duplicate()));
+            }
+        };
+        let live = match tokio::time::timeout(self.inner.deadline, self.live(state)).await {
+            Ok(Ok(live)) => live,
+            Ok(Err(e)) => return fail(batch, e),
+            Err(_) => return fail(batch, Error::timeout(self.inner.deadline, "connecting", false)),
+        };
+        let mut keys: Vec<&[u8]> = Vec::with_capacity(batch.len());
+        let mut args: Vec<u64> = Vec::with_capacity(2 + batch.len() * 6);
+        args.extend([batch[0].now, batch.len() as u64]);
+        for job in &batch {
+            job.sent.store(true, Ordering::Relaxed);
+            keys.extend(job.keys.iter().map(Vec::as_slice));
+            args.push(job.specs.len() as u64);
+            for spec in &job.specs {
+                args.extend(spec.args());
+            }
+        }
+        let mut conn = live.conn.clone();
+        let call = async {
+            let mut r = RATEWARDEN
+                .cmd(false, &keys, &args)
+                .query_async::<redis::Value>(&mut conn)
+                .await;
+            if matches!(&r, Err(e) if is_noscript(e)) {
+                tracing::debug!(target: "ratewarden", "NOSCRIPT from {}: loading the script again", self.inner.target);
+                r = RATEWARDEN
+                    .cmd(true, &keys, &args)
+                    .query_async::<redis::Value>(&mut conn)
+                    .await;
+            }
+            r
+        };
+        let reply = match tokio::time::timeout(self.inner.deadline, call).await {
+            Ok(r) => self.after_reply(state, &live, r),
+            Err(_) => Err(self.on_timeout(state, STAGE_SENT)),
+        };
+        match reply {
+            Ok(redis::Value::Array(items)) => deliver(batch, &items),
+            Ok(other) => fail(batch, Error::Internal(format!("unexpected script reply {other:?}"))),
+            Err(e) => fail(batch, e),
         }
     }
 
@@ -200,27 +337,6 @@ impl RedisConnection {
             Ok(r) => r.map(drop),
             Err(_) => Err(self.on_timeout(&state, stage.load(Ordering::Relaxed))),
         }
-    }
-
-    async fn eval_inner(
-        &self,
-        state: &Arc<PerProcess>,
-        stage: &AtomicU8,
-        script: &'static Script,
-        keys: &[&[u8]],
-        args: &[u64],
-    ) -> Result<Vec<i64>> {
-        let _permit = Self::permit(state).await?;
-        stage.store(STAGE_CONNECT, Ordering::Relaxed);
-        let live = self.live(state).await?;
-        stage.store(STAGE_SENT, Ordering::Relaxed);
-        let mut conn = live.conn.clone();
-        let mut result = script.cmd(false, keys, args).query_async::<Vec<i64>>(&mut conn).await;
-        if matches!(&result, Err(e) if is_noscript(e)) {
-            tracing::debug!(target: "ratewarden", "NOSCRIPT from {}: loading the script again", self.inner.target);
-            result = script.cmd(true, keys, args).query_async::<Vec<i64>>(&mut conn).await;
-        }
-        self.after_reply(state, &live, result)
     }
 
     async fn permit(state: &PerProcess) -> Result<tokio::sync::SemaphorePermit<'_>> {
@@ -345,4 +461,79 @@ impl RedisConnection {
             tracing::debug!(target: "ratewarden", redis = %self.inner.target, kind = %err.kind(), "{err}");
         }
     }
+}
+
+/// Up to [`MAX_BATCH_LIMITS`] limits' worth of queued jobs sharing one time
+/// override, skipping jobs whose caller gave up before they were sent.
+fn take_batch(jobs: &mut VecDeque<Job>) -> Vec<Job> {
+    let mut batch: Vec<Job> = Vec::new();
+    let mut limits = 0;
+    while let Some(job) = jobs.front() {
+        if job.reply.is_closed() {
+            jobs.pop_front();
+            continue;
+        }
+        let fits = batch.is_empty() || (job.now == batch[0].now && limits + job.specs.len() <= MAX_BATCH_LIMITS);
+        if !fits {
+            break;
+        }
+        limits += job.specs.len();
+        batch.extend(jobs.pop_front());
+    }
+    batch
+}
+
+/// Hand each job its 4 integers per limit; a decision that raised an error
+/// in the script carries the error text in its first slot.
+fn deliver(batch: Vec<Job>, items: &[redis::Value]) {
+    let mut at = 0;
+    for job in batch {
+        let n = 4 * job.specs.len();
+        let result = match items.get(at..at + n) {
+            Some(slots) => parse_outcomes(slots),
+            None => Err(Error::Internal(format!(
+                "script reply has {} values; expected at least {}",
+                items.len(),
+                at + n
+            ))),
+        };
+        at += n;
+        let _ = job.reply.send(result);
+    }
+}
+
+fn parse_outcomes(slots: &[redis::Value]) -> Result<Vec<Outcome>> {
+    use redis::Value;
+    match &slots[0] {
+        Value::BulkString(b) => {
+            return Err(Error::Server {
+                message: String::from_utf8_lossy(b).into_owned(),
+                source: None,
+            })
+        }
+        Value::SimpleString(s) => {
+            return Err(Error::Server {
+                message: s.clone(),
+                source: None,
+            })
+        }
+        _ => {}
+    }
+    let int = |v: &Value| match v {
+        Value::Int(i) => Ok(u64::try_from(*i).unwrap_or(0)),
+        other => Err(Error::Internal(format!(
+            "unexpected value {other:?} in the script reply"
+        ))),
+    };
+    slots
+        .chunks_exact(4)
+        .map(|c| {
+            Ok(Outcome {
+                ok: int(&c[0])? == 1,
+                remaining: int(&c[1])?,
+                retry_us: int(&c[2])?,
+                reset_us: int(&c[3])?,
+            })
+        })
+        .collect()
 }

@@ -209,6 +209,34 @@ impl Error {
         }
     }
 
+    /// The same error for another caller (one failed batch fails each of its
+    /// decisions): same kind and text, the source kept as text.
+    pub(crate) fn duplicate(&self) -> Self {
+        let text = |s: &Option<Source>| -> Option<Source> { s.as_ref().map(|e| e.to_string().into()) };
+        match self {
+            Error::InvalidArgument(m) => Error::InvalidArgument(m.clone()),
+            Error::Config { message, source } => Error::Config {
+                message: message.clone(),
+                source: text(source),
+            },
+            Error::Connection { message, source } => Error::Connection {
+                message: message.clone(),
+                source: text(source),
+            },
+            Error::Timeout {
+                deadline,
+                stage,
+                outcome_unknown,
+            } => Error::timeout(*deadline, stage, *outcome_unknown),
+            Error::Server { message, source } => Error::Server {
+                message: message.clone(),
+                source: text(source),
+            },
+            Error::Usage(m) => Error::Usage(m.clone()),
+            Error::Internal(m) => Error::Internal(m.clone()),
+        }
+    }
+
     /// Classify an error from redis-rs. `sent` tells whether the request may
     /// have reached the server (decides `outcome_unknown` for I/O timeouts).
     pub(crate) fn from_redis(err: redis::RedisError, deadline: Duration, sent: bool) -> Self {

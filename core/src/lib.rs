@@ -49,19 +49,24 @@
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+mod algorithm;
 pub mod blocking;
 mod connection;
 mod error;
 mod keys;
 mod limiter;
 mod memory;
+mod mirror;
 mod quota;
 pub mod runtime;
 mod script;
 
+pub use algorithm::Algorithm;
 pub use error::{Error, ErrorKind, Result};
 pub use keys::{DEFAULT_PREFIX, MAX_PREFIX_LEN};
-pub use limiter::{Limiter, LimiterBuilder, DEFAULT_MAX_IN_FLIGHT, DEFAULT_TIMEOUT};
+pub use limiter::{
+    Limit, Limiter, LimiterBuilder, MultiDecision, DEFAULT_MAX_IN_FLIGHT, DEFAULT_TIMEOUT, MAX_LIMITS_PER_CHECK,
+};
 pub use quota::{Decision, Quota, EXACT_LOG_MAX_CAPACITY, LOG_BUCKETS, MAX_ID_LEN, MAX_LIMIT};
 
 /// Pieces for `ratewarden bench`'s bare-client ceiling. Not a stable API.
@@ -69,13 +74,17 @@ pub use quota::{Decision, Quota, EXACT_LOG_MAX_CAPACITY, LOG_BUCKETS, MAX_ID_LEN
 pub mod __bench {
     use crate::Quota;
 
-    /// The sliding-window log script source.
-    pub fn sliding_window_log_script() -> &'static str {
-        crate::script::SLIDING_WINDOW_LOG.body
+    /// The script source (every algorithm, batched).
+    pub fn script() -> &'static str {
+        crate::script::RATEWARDEN.body
     }
 
-    /// The script's ARGV for `quota` and `cost`.
-    pub fn sliding_window_log_args(quota: Quota, cost: u64) -> [u64; 4] {
-        [quota.capacity, quota.window_us(), cost, quota.log_bucket_us()]
+    /// ARGV for one single-limit decision of `quota` and `cost` with
+    /// `algorithm` (batch of one, server time).
+    pub fn single_args(algorithm: crate::Algorithm, quota: Quota, cost: u64) -> Vec<u64> {
+        let spec = crate::algorithm::Spec::new(algorithm, quota, cost);
+        let mut args = vec![0, 1, 1];
+        args.extend(spec.args());
+        args
     }
 }

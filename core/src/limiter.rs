@@ -4,20 +4,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::algorithm::{Algorithm, Outcome, Spec};
 use crate::connection::RedisConnection;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::memory::MemoryStore;
-use crate::quota::{validate_call, Decision, Quota};
+use crate::quota::{validate_call, validate_id, Decision, Quota};
 use crate::runtime;
-use crate::script::SLIDING_WINDOW_LOG;
 
 /// Default per-call deadline.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Default bound on calls outstanding on one limiter's connection.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
-/// Key tag of the sliding-window log.
-const SWL: &str = "swl";
+/// Most limits one multi-limit check may carry.
+pub const MAX_LIMITS_PER_CHECK: usize = 16;
 
 /// Configures a limiter before it is built. Obtain one from
 /// [`Limiter::builder`] or [`blocking::Limiter::builder`](crate::blocking::Limiter::builder).
@@ -39,9 +39,23 @@ pub struct LimiterBuilder {
     key_prefix: String,
     max_in_flight: usize,
     tls_root_cert: Option<Vec<u8>>,
+    algorithm: Algorithm,
 }
 
 impl LimiterBuilder {
+    /// The algorithm of calls that do not name one (default
+    /// [`Algorithm::SlidingWindowLog`]).
+    ///
+    /// ```
+    /// use ratewarden::{Algorithm, Limiter};
+    /// let l = Limiter::builder("memory://").algorithm(Algorithm::Gcra).build().unwrap();
+    /// assert_eq!(l.algorithm(), Algorithm::Gcra);
+    /// ```
+    pub fn algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = algorithm;
+        self
+    }
+
     /// The deadline of every call, end to end (default 1 s; 1 ms..=1 h).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -109,6 +123,7 @@ impl LimiterBuilder {
                 backend,
                 prefix: self.key_prefix,
                 timeout: self.timeout,
+                algorithm: self.algorithm,
             }),
         })
     }
@@ -145,6 +160,7 @@ struct Inner {
     backend: Backend,
     prefix: String,
     timeout: Duration,
+    algorithm: Algorithm,
 }
 
 #[derive(Debug)]
@@ -153,43 +169,195 @@ enum Backend {
     Redis(RedisConnection),
 }
 
-/// A decision that is either known already (memory) or needs Redis.
-pub(crate) enum Prepared {
-    Done(Decision),
-    Redis {
-        conn: RedisConnection,
-        key: Vec<u8>,
-        args: [u64; 4],
-    },
+/// One limit of a multi-limit check ([`Limiter::check_all`]): a scope name
+/// (an endpoint, or any label such as `"*"` for "all endpoints"), a quota,
+/// the cost, and optionally an algorithm other than the limiter's.
+///
+/// ```
+/// use ratewarden::{Algorithm, Limit, Quota};
+/// let per_endpoint = Limit::new("/search", Quota::new(10, 10));
+/// let overall = Limit::new("*", Quota::new(1000, 1000)).algorithm(Algorithm::Gcra).cost(2);
+/// # let _ = (per_endpoint, overall);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit<'a> {
+    /// The scope: keys are per (client, scope, algorithm).
+    pub api_endpoint: &'a str,
+    /// The quota of this scope.
+    pub quota: Quota,
+    /// Units this request counts as here (default 1).
+    pub cost: u64,
+    /// `None`: the limiter's algorithm.
+    pub algorithm: Option<Algorithm>,
 }
 
-impl Prepared {
-    /// Finish the decision. Runs on the core runtime.
-    pub(crate) async fn run(self) -> Result<Decision> {
-        match self {
-            Prepared::Done(d) => Ok(d),
-            Prepared::Redis { conn, key, args } => {
-                let reply = conn.eval(&SLIDING_WINDOW_LOG, &[&key], &args).await?;
-                let d = parse_reply(&reply, args[0])?;
-                tracing::trace!(target: "ratewarden", key = %String::from_utf8_lossy(&key), allowed = d.allowed, remaining = d.remaining, "decision");
-                Ok(d)
-            }
+impl<'a> Limit<'a> {
+    /// A limit of cost 1 with the limiter's algorithm.
+    pub const fn new(api_endpoint: &'a str, quota: Quota) -> Self {
+        Limit {
+            api_endpoint,
+            quota,
+            cost: 1,
+            algorithm: None,
+        }
+    }
+
+    /// Count the request as `cost` units in this scope.
+    #[must_use]
+    pub const fn cost(mut self, cost: u64) -> Self {
+        self.cost = cost;
+        self
+    }
+
+    /// Use `algorithm` for this scope.
+    #[must_use]
+    pub const fn algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = Some(algorithm);
+        self
+    }
+}
+
+/// The answer to a multi-limit check: admitted iff every limit had room, and
+/// then counted in every limit; otherwise counted in none.
+///
+/// `decisions[i]` answers `limits[i]`: its `allowed` says whether that limit
+/// alone had room; `remaining` and `reset_after` are after this request if
+/// it was admitted, else as they stand.
+///
+/// ```
+/// use ratewarden::{blocking::Limiter, Limit, Quota};
+/// let l = Limiter::connect("memory://doc-multi").unwrap();
+/// let limits = [Limit::new("/search", Quota::new(5, 5)), Limit::new("*", Quota::new(1, 1))];
+/// assert!(l.check_all("alice", &limits).unwrap().allowed);
+/// let second = l.check_all("alice", &limits).unwrap();
+/// assert!(!second.allowed);
+/// assert_eq!(second.limiting(), 1); // the "*" limit refused
+/// assert_eq!(second.decisions[0].remaining, 4); // nothing was spent on /search
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultiDecision {
+    /// Whether the request was admitted (by every limit).
+    pub allowed: bool,
+    /// One decision per limit, in the order given.
+    pub decisions: Vec<Decision>,
+}
+
+impl MultiDecision {
+    /// The index of the limit that decided: when refused, the refusing limit
+    /// with the longest `retry_after`; when admitted, the one with the fewest
+    /// `remaining`. Report its numbers in headers.
+    pub fn limiting(&self) -> usize {
+        let by = |pick: fn(&Decision) -> (bool, i128)| {
+            (0..self.decisions.len())
+                .max_by_key(|&i| pick(&self.decisions[i]))
+                .unwrap_or(0)
+        };
+        if self.allowed {
+            by(|d| (true, -i128::from(d.remaining)))
+        } else {
+            by(|d| (!d.allowed, d.retry_after.as_micros() as i128))
+        }
+    }
+
+    /// The decision of [`limiting`](Self::limiting), with `allowed` of the
+    /// whole check.
+    pub fn decision(&self) -> Decision {
+        let mut d = self.decisions[self.limiting()];
+        d.allowed = self.allowed;
+        d
+    }
+}
+
+fn decision_of(o: &Outcome, spec: &Spec) -> Decision {
+    Decision {
+        allowed: o.ok,
+        limit: spec.capacity,
+        remaining: o.remaining,
+        retry_after: Duration::from_micros(o.retry_us),
+        reset_after: Duration::from_micros(o.reset_us),
+    }
+}
+
+/// What a prepared call returns, built from the limits' outcomes.
+pub(crate) trait Answer: Sized + Send + 'static {
+    fn from_outcomes(outcomes: &[Outcome], specs: &[Spec]) -> Result<Self>;
+}
+
+impl Answer for Decision {
+    fn from_outcomes(outcomes: &[Outcome], specs: &[Spec]) -> Result<Self> {
+        match (outcomes, specs) {
+            ([o], [s]) => Ok(decision_of(o, s)),
+            _ => Err(Error::Internal(format!("{} outcomes for one limit", outcomes.len()))),
         }
     }
 }
 
-fn parse_reply(reply: &[i64], limit: u64) -> Result<Decision> {
-    let [allowed, remaining, retry_us, reset_us] = *reply else {
-        return Err(Error::Internal(format!("unexpected script reply {reply:?}")));
-    };
-    let nonneg = |v: i64| u64::try_from(v).unwrap_or(0);
-    Ok(Decision {
-        allowed: allowed == 1,
-        limit,
-        remaining: nonneg(remaining),
-        retry_after: Duration::from_micros(nonneg(retry_us)),
-        reset_after: Duration::from_micros(nonneg(reset_us)),
-    })
+impl Answer for MultiDecision {
+    fn from_outcomes(outcomes: &[Outcome], specs: &[Spec]) -> Result<Self> {
+        if outcomes.len() != specs.len() {
+            return Err(Error::Internal(format!(
+                "{} outcomes for {} limits",
+                outcomes.len(),
+                specs.len()
+            )));
+        }
+        Ok(MultiDecision {
+            allowed: outcomes.iter().all(|o| o.ok),
+            decisions: outcomes.iter().zip(specs).map(|(o, s)| decision_of(o, s)).collect(),
+        })
+    }
+}
+
+/// A decision that is either known already (memory) or needs Redis.
+pub(crate) enum Prepared<T> {
+    Done(T),
+    Redis {
+        conn: RedisConnection,
+        keys: Vec<Vec<u8>>,
+        specs: Vec<Spec>,
+        now: Option<u64>,
+    },
+}
+
+impl<T: Answer> Prepared<T> {
+    /// Finish the decision. Runs on the core runtime.
+    pub(crate) async fn run(self) -> Result<T> {
+        match self {
+            Prepared::Done(d) => Ok(d),
+            Prepared::Redis { conn, keys, specs, now } => {
+                let outcomes = conn.decide(keys.clone(), specs.clone(), now).await?;
+                if tracing::enabled!(target: "ratewarden", tracing::Level::TRACE) {
+                    for (k, o) in keys.iter().zip(&outcomes) {
+                        tracing::trace!(target: "ratewarden", key = %String::from_utf8_lossy(k), ok = o.ok, remaining = o.remaining, "decision");
+                    }
+                }
+                T::from_outcomes(&outcomes, &specs)
+            }
+        }
+    }
+
+    /// Call `done` with the answer: at once if it is known (memory), else
+    /// from a task on the core runtime.
+    pub(crate) fn run_then(self, done: impl FnOnce(Result<T>) + Send + 'static) {
+        match self {
+            Prepared::Done(d) => done(Ok(d)),
+            p => {
+                runtime::handle().spawn(async move { done(p.run().await) });
+            }
+        }
+    }
+
+    /// Run on the core runtime, from wherever the caller is.
+    pub(crate) async fn spawn_run(self) -> Result<T> {
+        match self {
+            Prepared::Done(d) => Ok(d),
+            p if runtime::on_core_worker() => p.run().await,
+            p => runtime::handle()
+                .spawn(p.run())
+                .await
+                .map_err(|e| Error::Internal(format!("decision task failed: {e}")))?,
+        }
+    }
 }
 
 impl Limiter {
@@ -222,6 +390,7 @@ impl Limiter {
             key_prefix: keys::DEFAULT_PREFIX.to_owned(),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             tls_root_cert: None,
+            algorithm: Algorithm::SlidingWindowLog,
         }
     }
 
@@ -265,15 +434,119 @@ impl Limiter {
     /// # }
     /// ```
     pub async fn check(&self, client_id: &str, api_endpoint: &str, quota: Quota, cost: u64) -> Result<Decision> {
-        let prepared = self.prepare(client_id, api_endpoint, quota, cost)?;
-        match prepared {
-            Prepared::Done(d) => Ok(d),
-            p if runtime::on_core_worker() => p.run().await,
-            p => runtime::handle()
-                .spawn(p.run())
-                .await
-                .map_err(|e| Error::Internal(format!("decision task failed: {e}")))?,
+        self.prepare(client_id, api_endpoint, quota, cost, None)?
+            .spawn_run()
+            .await
+    }
+
+    /// [`check`](Self::check) with another algorithm than the limiter's.
+    /// Each algorithm keeps its own state (its own keys).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use ratewarden::{Algorithm, Limiter, Quota};
+    /// let limiter = Limiter::connect("memory://doc-check-with").await.unwrap();
+    /// let d = limiter.check_with("alice", "/upload", Quota::new(10, 1), 1, Algorithm::TokenBucket).await.unwrap();
+    /// assert!(d.allowed && d.remaining == 9);
+    /// # }
+    /// ```
+    pub async fn check_with(
+        &self,
+        client_id: &str,
+        api_endpoint: &str,
+        quota: Quota,
+        cost: u64,
+        algorithm: Algorithm,
+    ) -> Result<Decision> {
+        self.prepare(client_id, api_endpoint, quota, cost, Some(algorithm))?
+            .spawn_run()
+            .await
+    }
+
+    /// Several limits for one client in one atomic step (one round trip):
+    /// admitted only if every limit has room, and then counted in all of
+    /// them. At most [`MAX_LIMITS_PER_CHECK`] limits, with distinct
+    /// (scope, algorithm) pairs. All keys of one client share a hash tag, so
+    /// this works on Redis Cluster too.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use ratewarden::{Limit, Limiter, Quota};
+    /// let limiter = Limiter::connect("memory://doc-check-all").await.unwrap();
+    /// // 10 per second on this endpoint and 1200 per minute (W = 1200/20 s) over all endpoints
+    /// let limits = [Limit::new("/search", Quota::new(10, 10)), Limit::new("*", Quota::new(1200, 20))];
+    /// let m = limiter.check_all("alice", &limits).await.unwrap();
+    /// assert!(m.allowed);
+    /// # }
+    /// ```
+    pub async fn check_all(&self, client_id: &str, limits: &[Limit<'_>]) -> Result<MultiDecision> {
+        self.prepare_all(client_id, limits, None)?.spawn_run().await
+    }
+
+    /// [`check_with`](Self::check_with) (or, with `algorithm` `None`,
+    /// [`check`](Self::check)) for callers that cannot await: `done` is
+    /// called exactly once with the answer — on this thread before returning
+    /// when no I/O is needed (memory, invalid arguments), otherwise on a
+    /// thread of the core runtime. Meant for language bindings; keep `done`
+    /// short.
+    ///
+    /// ```
+    /// use ratewarden::{Limiter, Quota};
+    /// let limiter = Limiter::builder("memory://doc-callback").build().unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// limiter.check_callback("alice", "/a", Quota::new(1, 1), 1, None, move |r| tx.send(r).unwrap());
+    /// assert!(rx.recv().unwrap().unwrap().allowed);
+    /// ```
+    pub fn check_callback(
+        &self,
+        client_id: &str,
+        api_endpoint: &str,
+        quota: Quota,
+        cost: u64,
+        algorithm: Option<Algorithm>,
+        done: impl FnOnce(Result<Decision>) + Send + 'static,
+    ) {
+        match self.prepare(client_id, api_endpoint, quota, cost, algorithm) {
+            Ok(p) => p.run_then(done),
+            Err(e) => done(Err(e)),
         }
+    }
+
+    /// [`check_all`](Self::check_all) with a callback; see
+    /// [`check_callback`](Self::check_callback).
+    ///
+    /// ```
+    /// use ratewarden::{Limit, Limiter, Quota};
+    /// let limiter = Limiter::builder("memory://doc-all-callback").build().unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// limiter.check_all_callback("alice", &[Limit::new("/a", Quota::new(1, 1))], move |r| tx.send(r).unwrap());
+    /// assert!(rx.recv().unwrap().unwrap().allowed);
+    /// ```
+    pub fn check_all_callback(
+        &self,
+        client_id: &str,
+        limits: &[Limit<'_>],
+        done: impl FnOnce(Result<MultiDecision>) + Send + 'static,
+    ) {
+        match self.prepare_all(client_id, limits, None) {
+            Ok(p) => p.run_then(done),
+            Err(e) => done(Err(e)),
+        }
+    }
+
+    /// Test support: decide at `now_us` instead of the backend's clock (the
+    /// server's `TIME` for Redis). Not a stable API.
+    #[doc(hidden)]
+    pub async fn __check_all_at(&self, now_us: u64, client_id: &str, limits: &[Limit<'_>]) -> Result<MultiDecision> {
+        if now_us == 0 {
+            return Err(Error::invalid_argument("now_us must be positive"));
+        }
+        self.prepare_all(client_id, limits, Some(now_us))?.spawn_run().await
+    }
+
+    /// The limiter's default algorithm.
+    pub fn algorithm(&self) -> Algorithm {
+        self.inner.algorithm
     }
 
     /// Round trip to the backend within the deadline (always `Ok` for memory).
@@ -306,34 +579,97 @@ impl Limiter {
         self.inner.timeout
     }
 
-    /// The Redis key a decision for (`client_id`, `api_endpoint`) uses, for
-    /// inspection and tests (`None` for the memory backend).
+    /// The Redis key a decision for (`client_id`, `api_endpoint`, `quota`)
+    /// with the limiter's algorithm uses, for inspection and tests (`None`
+    /// for the memory backend or invalid arguments).
     ///
     /// ```
     /// let l = ratewarden::Limiter::builder("redis://127.0.0.1:1").build().unwrap();
-    /// let key = l.redis_key("a", "b").unwrap();
+    /// let key = l.redis_key("a", "b", ratewarden::Quota::new(1, 1)).unwrap();
     /// assert!(key.starts_with(b"ratewarden:{"));
     /// ```
-    pub fn redis_key(&self, client_id: &str, api_endpoint: &str) -> Option<Vec<u8>> {
-        match self.inner.backend {
-            Backend::Memory(_) => None,
-            Backend::Redis(_) => Some(keys::key(&self.inner.prefix, SWL, client_id, api_endpoint)),
+    pub fn redis_key(&self, client_id: &str, api_endpoint: &str, quota: Quota) -> Option<Vec<u8>> {
+        match self
+            .prepare_all(client_id, &[Limit::new(api_endpoint, quota)], None)
+            .ok()?
+        {
+            Prepared::Redis { mut keys, .. } => keys.pop(),
+            Prepared::Done(_) => None,
         }
     }
 
-    /// Validate and do everything that needs no I/O.
-    pub(crate) fn prepare(&self, client_id: &str, api_endpoint: &str, quota: Quota, cost: u64) -> Result<Prepared> {
+    /// Validate and do everything that needs no I/O (one limit).
+    pub(crate) fn prepare(
+        &self,
+        client_id: &str,
+        api_endpoint: &str,
+        quota: Quota,
+        cost: u64,
+        algorithm: Option<Algorithm>,
+    ) -> Result<Prepared<Decision>> {
         validate_call(client_id, api_endpoint, &quota, cost)?;
+        let spec = Spec::new(algorithm.unwrap_or(self.inner.algorithm), quota, cost);
         match &self.inner.backend {
             Backend::Memory(store) => {
-                let d = store.check(client_id, api_endpoint, quota, cost);
-                tracing::trace!(target: "ratewarden", client_id, api_endpoint, allowed = d.allowed, remaining = d.remaining, "decision");
-                Ok(Prepared::Done(d))
+                let o = store.decide_one(client_id, api_endpoint, spec, None);
+                tracing::trace!(target: "ratewarden", client_id, api_endpoint, allowed = o.ok, remaining = o.remaining, "decision");
+                Ok(Prepared::Done(decision_of(&o, &spec)))
             }
             Backend::Redis(conn) => Ok(Prepared::Redis {
                 conn: conn.clone(),
-                key: keys::key(&self.inner.prefix, SWL, client_id, api_endpoint),
-                args: [quota.capacity, quota.window_us(), cost, quota.log_bucket_us()],
+                keys: vec![keys::key(&self.inner.prefix, spec.tag(), client_id, api_endpoint)],
+                specs: vec![spec],
+                now: None,
+            }),
+        }
+    }
+
+    /// Validate and do everything that needs no I/O (several limits).
+    pub(crate) fn prepare_all(
+        &self,
+        client_id: &str,
+        limits: &[Limit<'_>],
+        now: Option<u64>,
+    ) -> Result<Prepared<MultiDecision>> {
+        validate_id("client_id", client_id)?;
+        if limits.is_empty() || limits.len() > MAX_LIMITS_PER_CHECK {
+            return Err(Error::invalid_argument(format!(
+                "a check takes 1 to {MAX_LIMITS_PER_CHECK} limits, got {}",
+                limits.len()
+            )));
+        }
+        let mut specs: Vec<Spec> = Vec::with_capacity(limits.len());
+        for (i, l) in limits.iter().enumerate() {
+            validate_call(client_id, l.api_endpoint, &l.quota, l.cost)?;
+            let spec = Spec::new(l.algorithm.unwrap_or(self.inner.algorithm), l.quota, l.cost);
+            let same = |j: usize| limits[j].api_endpoint == l.api_endpoint && specs[j].tag() == spec.tag();
+            if (0..i).any(same) {
+                return Err(Error::invalid_argument(format!(
+                    "limit {i} repeats scope {:?} with the same algorithm; each limit needs its own",
+                    l.api_endpoint
+                )));
+            }
+            specs.push(spec);
+        }
+        match &self.inner.backend {
+            Backend::Memory(store) => {
+                let scoped: Vec<(&str, Spec)> = limits
+                    .iter()
+                    .map(|l| l.api_endpoint)
+                    .zip(specs.iter().copied())
+                    .collect();
+                let outcomes = store.decide(client_id, &scoped, now);
+                Ok(Prepared::Done(MultiDecision::from_outcomes(&outcomes, &specs)?))
+            }
+            Backend::Redis(conn) => Ok(Prepared::Redis {
+                conn: conn.clone(),
+                keys: limits
+                    .iter()
+                    .zip(&specs)
+                    .map(|(l, s)| keys::key(&self.inner.prefix, s.tag(), client_id, l.api_endpoint))
+                    .collect(),
+                specs,
+                now,
             }),
         }
     }
@@ -367,10 +703,38 @@ mod tests {
     }
 
     #[test]
-    fn replies_are_parsed_defensively() {
-        let d = parse_reply(&[1, 4, 0, 900], 5).unwrap();
-        assert!(d.allowed && d.remaining == 4 && d.reset_after == Duration::from_micros(900));
-        assert!(parse_reply(&[1, 2], 5).is_err());
-        assert_eq!(parse_reply(&[0, -1, -5, 3], 5).unwrap().remaining, 0);
+    fn multi_decisions_report_the_limiting_limit() {
+        let d = |allowed, remaining, retry_ms| Decision {
+            allowed,
+            limit: 10,
+            remaining,
+            retry_after: Duration::from_millis(retry_ms),
+            reset_after: Duration::ZERO,
+        };
+        let m = MultiDecision {
+            allowed: false,
+            decisions: vec![d(true, 5, 0), d(false, 0, 300), d(false, 0, 900)],
+        };
+        assert_eq!(m.limiting(), 2);
+        assert!(!m.decision().allowed);
+        let m = MultiDecision {
+            allowed: true,
+            decisions: vec![d(true, 5, 0), d(true, 1, 0)],
+        };
+        assert_eq!((m.limiting(), m.decision().remaining), (1, 1));
+    }
+
+    #[test]
+    fn bad_multi_checks_are_rejected() {
+        let l = Limiter::builder("memory://").build().unwrap();
+        let q = Quota::new(1, 1);
+        assert!(l.prepare_all("c", &[], None).is_err());
+        let twice = [Limit::new("/a", q), Limit::new("/a", q)];
+        assert!(l.prepare_all("c", &twice, None).is_err());
+        let other_alg = [Limit::new("/a", q), Limit::new("/a", q).algorithm(Algorithm::Gcra)];
+        assert!(l.prepare_all("c", &other_alg, None).is_ok());
+        let many = vec![Limit::new("/a", q); MAX_LIMITS_PER_CHECK + 1];
+        assert!(l.prepare_all("c", &many, None).is_err());
+        assert!(l.prepare_all("c", &[Limit::new("/a", q).cost(2)], None).is_err());
     }
 }

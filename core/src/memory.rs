@@ -1,5 +1,5 @@
-//! The embedded `memory://` backend: the same sliding-window log as the Redis
-//! script, in process.
+//! The embedded `memory://` backend: the same algorithms as the Redis script
+//! (see [`crate::mirror`]), in process.
 //!
 //! Why it exists: a default that works with no server, and a reference the
 //! Redis backend is tested against. Limiters created with the same
@@ -12,22 +12,20 @@
 //! shard is swept once it has done enough work since its last sweep, so memory
 //! stays proportional to the keys that are live.
 
-use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
-use crate::quota::{Decision, Quota};
+use crate::algorithm::{Outcome, Spec};
+use crate::mirror::{self, State, TTL_SLACK_US};
 
 const SHARDS: usize = 64;
 /// Every this many operations on the store, the next shard (round robin) is
 /// swept; a shard is also swept when it doubled in size since its last sweep.
 const SWEEP_EVERY: u64 = 4096;
-/// Keys live this long past their window, as on Redis.
-const TTL_SLACK_US: u64 = 1_000_000;
 
 #[derive(Debug)]
 pub(crate) struct MemoryStore {
@@ -43,17 +41,21 @@ struct Shard {
     len_after_sweep: usize,
 }
 
-/// One key: client and endpoint in one allocation (one cache miss to compare).
+/// One key: algorithm, client and endpoint (one allocation, one cache miss
+/// to compare) and its state.
 #[derive(Debug)]
 struct Entry {
+    code: u8,
     ids: Box<[u8]>,
     client_len: usize,
-    state: State,
+    state: Option<State>,
+    expires_at: u64,
 }
 
 impl Entry {
-    fn is(&self, client: &str, endpoint: &str) -> bool {
-        self.client_len == client.len()
+    fn is(&self, code: u8, client: &str, endpoint: &str) -> bool {
+        self.code == code
+            && self.client_len == client.len()
             && self.ids.len() == client.len() + endpoint.len()
             && self.ids[..client.len()] == *client.as_bytes()
             && self.ids[client.len()..] == *endpoint.as_bytes()
@@ -63,6 +65,7 @@ impl Entry {
         let (c, e) = self.ids.split_at(self.client_len);
         // Built from two &str, split at their boundary: always valid UTF-8.
         KeyRef {
+            code: self.code,
             client: std::str::from_utf8(c).unwrap_or_default(),
             endpoint: std::str::from_utf8(e).unwrap_or_default(),
         }
@@ -71,16 +74,9 @@ impl Entry {
 
 #[derive(Hash)]
 struct KeyRef<'a> {
+    code: u8,
     client: &'a str,
     endpoint: &'a str,
-}
-
-/// One log: entries `(end_us, count)`, oldest first, and their sum.
-#[derive(Debug, Default)]
-struct State {
-    entries: VecDeque<(u64, u64)>,
-    total: u64,
-    expires_at: u64,
 }
 
 impl MemoryStore {
@@ -112,51 +108,118 @@ impl MemoryStore {
         self.epoch.elapsed().as_micros() as u64 + 1
     }
 
-    /// One decision; the caller has validated the arguments.
-    pub(crate) fn check(&self, client_id: &str, api_endpoint: &str, quota: Quota, cost: u64) -> Decision {
-        let kref = KeyRef {
+    /// One decision over one limit: the common case, without allocating
+    /// once the key exists.
+    pub(crate) fn decide_one(&self, client_id: &str, endpoint: &str, spec: Spec, now: Option<u64>) -> Outcome {
+        self.maybe_sweep_other();
+        let hash = self.hasher.hash_one(KeyRef {
+            code: spec.code,
             client: client_id,
-            endpoint: api_endpoint,
-        };
+            endpoint,
+        });
+        let mut shard = self.shards[(hash >> 40) as usize % SHARDS]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let now = now.unwrap_or_else(|| self.now_us());
+        let entry = self.entry(&mut shard, hash, spec.code, client_id, endpoint, now);
+        let p = mirror::peek(&mut entry.state, now, &spec);
+        if p.ok() {
+            let live_for = mirror::commit(&mut entry.state, now, &spec);
+            entry.expires_at = now + live_for + TTL_SLACK_US;
+        }
+        p.outcome(p.ok())
+    }
+
+    fn maybe_sweep_other(&self) {
         let ops = self.ops.fetch_add(1, Ordering::Relaxed) + 1;
         if ops.is_multiple_of(SWEEP_EVERY) {
             let idx = (ops / SWEEP_EVERY) as usize % SHARDS;
             let mut other = self.shards[idx].lock().unwrap_or_else(|e| e.into_inner());
             other.sweep(self.now_us());
         }
-        let hash = self.hasher.hash_one(&kref);
-        // Middle bits: hashbrown uses the top 7 for tags and the low ones for slots.
-        let shard = &self.shards[(hash >> 40) as usize % SHARDS];
-        let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
-        let now = self.now_us();
-        let shard = &mut *shard;
+    }
+
+    /// One decision over `limits` (endpoint and spec each; distinct keys),
+    /// all or nothing, at `now` (the store's clock unless a test replays a
+    /// schedule). The caller has validated the arguments.
+    pub(crate) fn decide(&self, client_id: &str, limits: &[(&str, Spec)], now: Option<u64>) -> Vec<Outcome> {
+        self.maybe_sweep_other();
+        let hashes: Vec<(u64, usize)> = limits
+            .iter()
+            .map(|(endpoint, spec)| {
+                let hash = self.hasher.hash_one(KeyRef {
+                    code: spec.code,
+                    client: client_id,
+                    endpoint,
+                });
+                // Middle bits: hashbrown uses the top 7 for tags and the low ones for slots.
+                (hash, (hash >> 40) as usize % SHARDS)
+            })
+            .collect();
+        // Lock every shard involved, in ascending order (no deadlock).
+        let mut order: Vec<usize> = hashes.iter().map(|&(_, s)| s).collect();
+        order.sort_unstable();
+        order.dedup();
+        let mut guards: Vec<_> = order
+            .iter()
+            .map(|&i| self.shards[i].lock().unwrap_or_else(|e| e.into_inner()))
+            .collect();
+        let now = now.unwrap_or_else(|| self.now_us());
+        let mut peeks = Vec::with_capacity(limits.len());
+        for (&(endpoint, spec), &(hash, shard)) in limits.iter().zip(&hashes) {
+            let g = order.binary_search(&shard).unwrap_or_default();
+            let entry = self.entry(&mut guards[g], hash, spec.code, client_id, endpoint, now);
+            peeks.push(mirror::peek(&mut entry.state, now, &spec));
+        }
+        let admitted = peeks.iter().all(|p| p.ok());
+        if admitted {
+            for (&(endpoint, spec), &(hash, shard)) in limits.iter().zip(&hashes) {
+                let g = order.binary_search(&shard).unwrap_or_default();
+                let entry = self.entry(&mut guards[g], hash, spec.code, client_id, endpoint, now);
+                let live_for = mirror::commit(&mut entry.state, now, &spec);
+                entry.expires_at = now + live_for + TTL_SLACK_US;
+            }
+        }
+        peeks.iter().map(|p| p.outcome(admitted)).collect()
+    }
+
+    /// The entry for a key, made if missing; expired state reads as none.
+    fn entry<'s>(
+        &self,
+        shard: &'s mut Shard,
+        hash: u64,
+        code: u8,
+        client_id: &str,
+        endpoint: &str,
+        now: u64,
+    ) -> &'s mut Entry {
         if shard.table.len() > 2 * shard.len_after_sweep.max(1024) {
             shard.sweep(now);
         }
-        let state = match shard.table.find_mut(hash, |e| e.is(client_id, api_endpoint)) {
-            Some(e) => &mut e.state,
-            None => {
-                let mut ids = Vec::with_capacity(client_id.len() + api_endpoint.len());
+        let hasher = &self.hasher;
+        let entry = match shard.table.find_entry(hash, |e| e.is(code, client_id, endpoint)) {
+            Ok(e) => e.into_mut(),
+            Err(absent) => {
+                let table = absent.into_table();
+                let mut ids = Vec::with_capacity(client_id.len() + endpoint.len());
                 ids.extend_from_slice(client_id.as_bytes());
-                ids.extend_from_slice(api_endpoint.as_bytes());
+                ids.extend_from_slice(endpoint.as_bytes());
                 let entry = Entry {
+                    code,
                     ids: ids.into_boxed_slice(),
                     client_len: client_id.len(),
-                    state: State::default(),
+                    state: None,
+                    expires_at: 0,
                 };
-                let hasher = &self.hasher;
-                let rehash = |e: &Entry| hasher.hash_one(e.key());
-                &mut shard.table.insert_unique(hash, entry, rehash).into_mut().state
+                table
+                    .insert_unique(hash, entry, |e: &Entry| hasher.hash_one(e.key()))
+                    .into_mut()
             }
         };
-        decide(
-            state,
-            now,
-            quota.window_us(),
-            quota.log_bucket_us(),
-            quota.capacity,
-            cost,
-        )
+        if entry.expires_at <= now {
+            entry.state = None;
+        }
+        entry
     }
 
     /// Number of keys currently held (live or not yet swept).
@@ -168,135 +231,29 @@ impl MemoryStore {
 
 impl Shard {
     fn sweep(&mut self, now: u64) {
-        self.table.retain(|e| e.state.expires_at > now);
+        self.table.retain(|e| e.expires_at > now);
         self.len_after_sweep = self.table.len();
-    }
-}
-
-/// The sliding-window log; mirrors `scripts/sliding_window_log.lua`.
-/// `bucket` is the entry width in microseconds, 0 meaning exact.
-fn decide(s: &mut State, now: u64, window: u64, bucket: u64, capacity: u64, cost: u64) -> Decision {
-    // Trim entries whose end left the window (now - window, now].
-    let cutoff = now.saturating_sub(window);
-    while let Some(&(end, count)) = s.entries.front() {
-        if end > cutoff {
-            break;
-        }
-        s.total -= count;
-        s.entries.pop_front();
-    }
-
-    if s.total + cost <= capacity {
-        let end = match s.entries.back_mut() {
-            // Same bucket (or, exact, same microsecond): count it there.
-            Some((end, count)) if now <= *end => {
-                *count += cost;
-                *end
-            }
-            _ => {
-                let end = now + bucket.max(1) - 1;
-                s.entries.push_back((end, cost));
-                end
-            }
-        };
-        s.total += cost;
-        s.expires_at = now + window + TTL_SLACK_US;
-        return Decision {
-            allowed: true,
-            limit: capacity,
-            remaining: capacity - s.total,
-            retry_after: Duration::ZERO,
-            reset_after: Duration::from_micros(end + window - now),
-        };
-    }
-    let need = s.total + cost - capacity;
-    let mut freed = 0;
-    let mut retry_after = 0;
-    for &(end, count) in &s.entries {
-        freed += count;
-        if freed >= need {
-            retry_after = end + window - now;
-            break;
-        }
-    }
-    let reset_after = s.entries.back().map_or(0, |&(end, _)| end + window - now);
-    Decision {
-        allowed: false,
-        limit: capacity,
-        remaining: capacity.saturating_sub(s.total),
-        retry_after: Duration::from_micros(retry_after),
-        reset_after: Duration::from_micros(reset_after),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn run(s: &mut State, now: u64, q: Quota, cost: u64) -> Decision {
-        decide(s, now, q.window_us(), q.log_bucket_us(), q.capacity, cost)
-    }
-
-    #[test]
-    fn exact_log_admits_capacity_then_frees_one_by_one() {
-        let q = Quota::new(3, 3); // W = 1 s
-        let mut s = State::default();
-        for (i, t) in [10, 20, 30].into_iter().enumerate() {
-            let d = run(&mut s, t, q, 1);
-            assert!(d.allowed);
-            assert_eq!(d.remaining, 2 - i as u64);
-        }
-        let d = run(&mut s, 40, q, 1);
-        assert!(!d.allowed);
-        assert_eq!(d.retry_after, Duration::from_micros(10 + 1_000_000 - 40));
-        assert_eq!(d.reset_after, Duration::from_micros(30 + 1_000_000 - 40));
-        // At exactly first + W the first entry has left: (now - W, now].
-        assert!(!run(&mut s, 1_000_009, q, 1).allowed);
-        assert!(run(&mut s, 1_000_010, q, 1).allowed);
-        assert!(!run(&mut s, 1_000_011, q, 1).allowed);
-    }
+    use crate::algorithm::Algorithm;
+    use crate::quota::Quota;
+    use std::time::Duration;
 
     #[test]
-    fn cost_is_all_or_nothing() {
-        let q = Quota::new(5, 5);
-        let mut s = State::default();
-        assert!(run(&mut s, 1, q, 3).allowed);
-        let d = run(&mut s, 2, q, 3);
-        assert!(!d.allowed);
-        assert_eq!(d.remaining, 2);
-        assert_eq!(d.retry_after, Duration::from_micros(1 + 1_000_000 - 2));
-        assert!(run(&mut s, 3, q, 2).allowed);
-        assert_eq!(s.total, 5);
-    }
-
-    #[test]
-    fn same_microsecond_requests_are_counted_not_collapsed() {
-        let q = Quota::new(2, 2);
-        let mut s = State::default();
-        assert!(run(&mut s, 7, q, 1).allowed);
-        assert!(run(&mut s, 7, q, 1).allowed);
-        assert!(!run(&mut s, 7, q, 1).allowed);
-        assert_eq!(s.entries.len(), 1);
-        assert_eq!(s.total, 2);
-    }
-
-    #[test]
-    fn bucketed_log_stays_small_and_never_over_admits() {
-        let q = Quota::new(1_000_000, 1_000_000);
-        let mut s = State::default();
-        let mut admitted = 0u64;
-        // 3 s of one request every 2 µs: 1.5M attempts.
-        let mut t = 1;
-        while t < 3_000_000 {
-            if run(&mut s, t, q, 1).allowed {
-                admitted += 1;
-            }
-            assert!(s.entries.len() <= 123, "{} entries", s.entries.len());
-            t += 2;
-        }
-        // capacity + rate * T = 1M + 3M; the log admits at most 1M per second here.
-        assert!(admitted <= 3_000_000, "{admitted}");
-        assert!(admitted >= 1_400_000, "{admitted}");
+    fn multi_limit_is_all_or_nothing() {
+        let store = MemoryStore::new();
+        let log = |cap| Spec::new(Algorithm::SlidingWindowLog, Quota::new(cap, cap), 1);
+        let limits = [("/a", log(5)), ("*", log(2))];
+        assert!(store.decide("c", &limits, Some(10)).iter().all(|o| o.ok));
+        assert!(store.decide("c", &limits, Some(11)).iter().all(|o| o.ok));
+        let third = store.decide("c", &limits, Some(12));
+        assert!(third[0].ok && !third[1].ok);
+        // Nothing was spent on "/a" by the refused decision.
+        assert_eq!(store.decide_one("c", "/a", log(5), Some(13)).remaining, 2);
     }
 
     #[test]
@@ -304,13 +261,13 @@ mod tests {
         let a = MemoryStore::named("unit-shared");
         let b = MemoryStore::named("unit-shared");
         assert!(Arc::ptr_eq(&a, &b));
-        let q = Quota::new(1, 1000); // 1 ms window
+        let spec = Spec::new(Algorithm::SlidingWindowLog, Quota::new(1, 1000), 1); // 1 ms window
         for i in 0..20_000 {
-            a.check(&format!("c{i}"), "e", q, 1);
+            a.decide_one(&format!("c{i}"), "e", spec, None);
         }
         std::thread::sleep(Duration::from_millis(1100 + 5));
         for i in 0..(SWEEP_EVERY as usize * SHARDS) {
-            a.check("hot", if i % 2 == 0 { "x" } else { "y" }, q, 1);
+            a.decide_one("hot", if i % 2 == 0 { "x" } else { "y" }, spec, None);
         }
         assert!(a.len() < 1000, "{} keys left", a.len());
     }

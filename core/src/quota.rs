@@ -74,15 +74,6 @@ impl Quota {
         // window is never shorter than the rule says.
         (self.capacity * 1_000_000).div_ceil(self.rate_per_second)
     }
-
-    /// Bucket width of the log in microseconds: 0 means exact.
-    pub(crate) fn log_bucket_us(&self) -> u64 {
-        if self.capacity <= EXACT_LOG_MAX_CAPACITY {
-            0
-        } else {
-            (self.window_us() / LOG_BUCKETS).max(1)
-        }
-    }
 }
 
 fn check_limit(name: &str, value: u64) -> Result<()> {
@@ -184,8 +175,6 @@ mod tests {
     fn window_rounds_up_and_buckets_switch_on() {
         assert_eq!(Quota::new(100, 100).window_us(), 1_000_000);
         assert_eq!(Quota::new(1, 3).window_us(), 333_334);
-        assert_eq!(Quota::new(127, 1).log_bucket_us(), 0);
-        assert_eq!(Quota::new(1_000_000, 1_000_000).log_bucket_us(), 8_333);
         assert_eq!(Quota::new(MAX_LIMIT, 1).window(), Duration::from_secs(MAX_LIMIT));
     }
 

@@ -50,8 +50,8 @@ impl Script {
     }
 }
 
-/// The sliding-window log (the default algorithm).
-pub(crate) static SLIDING_WINDOW_LOG: Script = Script::new(include_str!("scripts/sliding_window_log.lua"));
+/// Every algorithm, batched, multi-limit (see the script's header).
+pub(crate) static RATEWARDEN: Script = Script::new(include_str!("scripts/ratewarden.lua"));
 
 /// True when `err` says the server does not have the script cached.
 pub(crate) fn is_noscript(err: &redis::RedisError) -> bool {
@@ -64,9 +64,9 @@ mod tests {
 
     #[test]
     fn scripts_declare_a_shebang_and_have_a_stable_sha() {
-        assert!(SLIDING_WINDOW_LOG.body.starts_with("#!lua\n"));
-        assert_eq!(SLIDING_WINDOW_LOG.sha().len(), 40);
-        let packed = SLIDING_WINDOW_LOG.cmd(false, &[b"k"], &[1, 2]).get_packed_command();
+        assert!(RATEWARDEN.body.starts_with("#!lua\n"));
+        assert_eq!(RATEWARDEN.sha().len(), 40);
+        let packed = RATEWARDEN.cmd(false, &[b"k"], &[1, 2]).get_packed_command();
         assert!(String::from_utf8_lossy(&packed).contains("EVALSHA"));
     }
 }

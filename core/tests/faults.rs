@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::RedisServer;
-use ratewarden::{ErrorKind, Limiter};
+use ratewarden::{ErrorKind, Limiter, Quota};
 
 fn limiter(server: &RedisServer, timeout_ms: u64) -> Limiter {
     Limiter::builder(&server.url())
@@ -95,7 +95,7 @@ async fn a_million_per_second_key_stays_under_64_kib() {
         50_000,
         "50k of a 1M quota must all pass"
     );
-    let key = l.redis_key("hot", "/big").unwrap();
+    let key = l.redis_key("hot", "/big", Quota::new(1_000_000, 1_000_000)).unwrap();
     let mut c = server.conn();
     let bytes: u64 = redis::cmd("MEMORY").arg("USAGE").arg(&key).query(&mut c).unwrap();
     let entries: u64 = redis::cmd("ZCARD").arg(&key).query(&mut c).unwrap();

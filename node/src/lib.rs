@@ -10,3 +10,4 @@
 
 mod error;
 mod limiter;
+mod settle;

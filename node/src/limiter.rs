@@ -1,11 +1,18 @@
 //! `Limiter` with Promise-returning methods.
+//!
+//! Every method returns a Promise. With `memory://` (and for invalid
+//! arguments) it is settled before the method returns; with Redis the core
+//! runtime answers and [`crate::settle`] settles it on the JavaScript thread.
+//! The event loop never waits.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::error::{invalid, to_napi};
+use crate::settle::{self, Pending, Value};
 
 /// Options for `new Limiter(url, options)`.
 #[napi(object)]
@@ -16,6 +23,8 @@ pub struct LimiterOptions {
     pub key_prefix: Option<String>,
     /// Bound on calls outstanding on the connection (default 1024).
     pub max_in_flight: Option<u32>,
+    /// Algorithm of calls that name none (default "sliding_window_log").
+    pub algorithm: Option<String>,
 }
 
 /// The answer to one check.
@@ -45,11 +54,97 @@ impl From<ratewarden::Decision> for Decision {
     }
 }
 
-fn count(name: &str, v: f64) -> Result<u64> {
+/// One limit of `checkAll`.
+#[napi(object)]
+pub struct LimitSpec {
+    /// The scope: an endpoint, or any label such as "*".
+    pub endpoint: String,
+    /// Burst size, 1..1e9.
+    pub capacity: f64,
+    /// Sustained rate per second, 1..1e9.
+    pub rate_per_second: f64,
+    /// Units this request counts as here (default 1).
+    pub cost: Option<f64>,
+    /// Algorithm for this limit (default: the limiter's).
+    pub algorithm: Option<String>,
+}
+
+/// The answer to `checkAll`.
+#[napi(object)]
+pub struct MultiDecision {
+    /// Whether every limit had room (and the request was counted in all).
+    pub allowed: bool,
+    /// Index of the deciding limit (the refusing one with the longest wait, or the one with fewest remaining).
+    pub limiting: u32,
+    /// One decision per limit, in order.
+    pub decisions: Vec<Decision>,
+}
+
+impl From<ratewarden::MultiDecision> for MultiDecision {
+    fn from(m: ratewarden::MultiDecision) -> Self {
+        MultiDecision {
+            allowed: m.allowed,
+            limiting: m.limiting() as u32,
+            decisions: m.decisions.into_iter().map(Decision::from).collect(),
+        }
+    }
+}
+
+fn count(name: &str, v: f64) -> ratewarden::Result<u64> {
     if !(v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_991.0) {
-        return Err(invalid(format!("{name} must be a non-negative integer, got {v}")));
+        return Err(ratewarden::Error::invalid_argument(format!(
+            "{name} must be a non-negative integer, got {v}"
+        )));
     }
     Ok(v as u64)
+}
+
+fn algorithm(name: Option<&str>) -> ratewarden::Result<Option<ratewarden::Algorithm>> {
+    name.map(str::parse).transpose()
+}
+
+type Answer = std::result::Result<Value, ratewarden::Error>;
+
+/// Where a call's answer goes: kept here if it arrives before the method
+/// returns, else to the pending promise.
+enum Slot {
+    Waiting,
+    Inline(Answer),
+    Detached(Pending),
+    Done,
+}
+
+/// Start a call and return its promise: settled already if the answer came
+/// inline, pending otherwise.
+fn dispatch<'env, T>(
+    env: &'env Env,
+    start: impl FnOnce(Box<dyn FnOnce(Answer) + Send>),
+) -> Result<PromiseRaw<'env, T>> {
+    let raw = env.raw();
+    let slot = Arc::new(Mutex::new(Slot::Waiting));
+    let answer = slot.clone();
+    start(Box::new(move |result| {
+        let mut s = answer.lock().unwrap_or_else(|e| e.into_inner());
+        match std::mem::replace(&mut *s, Slot::Done) {
+            Slot::Waiting => *s = Slot::Inline(result),
+            Slot::Detached(p) => p.settle(result),
+            other => *s = other,
+        }
+    }));
+    let mut s = slot.lock().unwrap_or_else(|e| e.into_inner());
+    let promise = match std::mem::replace(&mut *s, Slot::Done) {
+        Slot::Inline(result) => settle::settled(raw, result)?,
+        _ => {
+            let (promise, pending) = settle::promise(raw)?;
+            *s = Slot::Detached(pending);
+            promise
+        }
+    };
+    Ok(PromiseRaw::new(raw, promise))
+}
+
+fn rejected<'env, T>(env: &'env Env, e: ratewarden::Error) -> Result<PromiseRaw<'env, T>> {
+    Ok(PromiseRaw::new(env.raw(), settle::settled(env.raw(), Err(e))?))
 }
 
 /// A rate limiter; every method returns a Promise and never blocks the event loop.
@@ -77,42 +172,90 @@ impl Limiter {
             if let Some(n) = o.max_in_flight {
                 b = b.max_in_flight(n as usize);
             }
+            if let Some(a) = algorithm(o.algorithm.as_deref()).map_err(to_napi)? {
+                b = b.algorithm(a);
+            }
         }
         Ok(Limiter {
             inner: b.build().map_err(to_napi)?,
         })
     }
 
-    /// The full decision for a request of `cost` units.
-    #[napi]
-    pub async fn check(
+    /// The full decision for a request of `cost` units, with `algorithm` or the limiter's.
+    #[napi(ts_return_type = "Promise<Decision>")]
+    #[allow(clippy::too_many_arguments)]
+    pub fn check<'env>(
         &self,
+        env: &'env Env,
         client_id: String,
         api_endpoint: String,
         capacity: f64,
         rate_per_second: f64,
         cost: f64,
-    ) -> Result<Decision> {
-        let quota = ratewarden::Quota::new(count("capacity", capacity)?, count("ratePerSecond", rate_per_second)?);
-        let cost = count("cost", cost)?;
-        let inner = self.inner.clone();
-        // On the core runtime: napi's runtime dies with its worker thread.
-        ratewarden::runtime::handle()
-            .spawn(async move { inner.check(&client_id, &api_endpoint, quota, cost).await })
-            .await
-            .map_err(|e| to_napi(ratewarden::Error::Internal(format!("decision task failed: {e}"))))?
-            .map(Decision::from)
-            .map_err(to_napi)
+        algorithm_name: Option<String>,
+    ) -> Result<PromiseRaw<'env, Decision>> {
+        let args = (|| {
+            let quota = ratewarden::Quota::new(count("capacity", capacity)?, count("ratePerSecond", rate_per_second)?);
+            Ok::<_, ratewarden::Error>((quota, count("cost", cost)?, algorithm(algorithm_name.as_deref())?))
+        })();
+        let (quota, cost, alg) = match args {
+            Ok(a) => a,
+            Err(e) => return rejected(env, e),
+        };
+        dispatch(env, |done| {
+            self.inner
+                .check_callback(&client_id, &api_endpoint, quota, cost, alg, move |r| {
+                    done(r.map(|d| Value::Decision(d.into())))
+                })
+        })
+    }
+
+    /// Several limits for one client, all or nothing, in one round trip.
+    #[napi(ts_return_type = "Promise<MultiDecision>")]
+    pub fn check_all<'env>(
+        &self,
+        env: &'env Env,
+        client_id: String,
+        limits: Vec<LimitSpec>,
+    ) -> Result<PromiseRaw<'env, MultiDecision>> {
+        let converted = limits
+            .iter()
+            .map(|l| {
+                let quota = ratewarden::Quota::new(
+                    count("capacity", l.capacity)?,
+                    count("ratePerSecond", l.rate_per_second)?,
+                );
+                Ok(ratewarden::Limit {
+                    api_endpoint: &l.endpoint,
+                    quota,
+                    cost: count("cost", l.cost.unwrap_or(1.0))?,
+                    algorithm: algorithm(l.algorithm.as_deref())?,
+                })
+            })
+            .collect::<ratewarden::Result<Vec<_>>>();
+        let converted = match converted {
+            Ok(c) => c,
+            Err(e) => return rejected(env, e),
+        };
+        dispatch(env, |done| {
+            self.inner
+                .check_all_callback(&client_id, &converted, move |r| done(r.map(|m| Value::Multi(m.into()))))
+        })
+    }
+
+    /// The limiter's default algorithm.
+    #[napi(getter)]
+    pub fn algorithm(&self) -> &'static str {
+        self.inner.algorithm().as_str()
     }
 
     /// Round trip to the backend within the deadline.
-    #[napi]
-    pub async fn ping(&self) -> Result<()> {
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn ping<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         let inner = self.inner.clone();
-        ratewarden::runtime::handle()
-            .spawn(async move { inner.ping().await })
-            .await
-            .map_err(|e| to_napi(ratewarden::Error::Internal(format!("ping task failed: {e}"))))?
-            .map_err(to_napi)
+        dispatch(env, move |done| {
+            // On the core runtime: napi's runtime dies with its worker thread.
+            ratewarden::runtime::handle().spawn(async move { done(inner.ping().await.map(|()| Value::Unit)) });
+        })
     }
 }
