@@ -163,10 +163,38 @@ impl Limiter {
         self.inner.algorithm()
     }
 
+    fn would_deadlock() -> Option<Error> {
+        runtime::blocking_would_deadlock().then(|| {
+            Error::Usage(
+                "a blocking ratewarden call was made on a thread of the runtime that must serve it; \
+                 use ratewarden::Limiter (async) there, or tokio::task::spawn_blocking"
+                    .into(),
+            )
+        })
+    }
+
     fn finish<T: Answer>(&self, prepared: Prepared<T>) -> Result<T> {
-        match prepared {
-            Prepared::Done(d) => Ok(d),
-            p => self.wait(p.run()),
+        if let Prepared::Done(d) = prepared {
+            return Ok(d);
+        }
+        if let Some(err) = Self::would_deadlock() {
+            return Err(err);
+        }
+        // The connection's drivers answer within the deadline; this thread
+        // only waits.
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        prepared.run_then(move |r| {
+            let _ = tx.send(r);
+        });
+        let deadline = self.inner.backend_deadline();
+        match rx.recv_timeout(deadline * 2 + Duration::from_secs(1)) {
+            Ok(result) => result,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                Err(Error::timeout(deadline, "waiting for the runtime", true))
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                Err(Error::Internal("the decision was dropped unanswered".into()))
+            }
         }
     }
 
@@ -196,12 +224,8 @@ impl Limiter {
         T: Send + 'static,
         F: std::future::Future<Output = Result<T>> + Send + 'static,
     {
-        if runtime::blocking_would_deadlock() {
-            return Err(Error::Usage(
-                "a blocking ratewarden call was made on a thread of the runtime that must serve it; \
-                 use ratewarden::Limiter (async) there, or tokio::task::spawn_blocking"
-                    .into(),
-            ));
+        if let Some(err) = Self::would_deadlock() {
+            return Err(err);
         }
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         runtime::handle().spawn(async move {

@@ -7,11 +7,15 @@
 //!   when the limiter is built) and always on the core runtime, so its driver
 //!   task outlives whatever runtime the caller is on.
 //! * All concurrent calls share it. Decisions are batched: a call queues its
-//!   decision, and up to [`MAX_DRIVERS`] driver tasks each take whatever is
-//!   queued (up to [`MAX_BATCH_LIMITS`] limits) and send it as one script call.
-//!   Alone, a decision goes out at once; under load, one round trip and one
-//!   script call carry many decisions, each still atomic on its own. Batches
-//!   are pipelined on the one socket.
+//!   decision (from any thread, without a task of its own) with a callback,
+//!   and up to [`MAX_DRIVERS`] driver tasks each take whatever is queued (up
+//!   to [`MAX_BATCH_LIMITS`] limits) and send it as one script call, then
+//!   call each decision's callback. Alone, a decision goes out at once; under
+//!   load, one round trip and one script call carry many decisions, each
+//!   still atomic on its own, and submitting wakes no thread at all.
+//! * Deadlines are kept by the drivers: a decision still queued at its
+//!   deadline fails unsent; a batch waits for its reply (and for a
+//!   connection) only until the earliest deadline among its decisions.
 //! * Connection attempts are single-flight: while one is running, other calls
 //!   wait for it (within their own deadline) instead of opening more sockets.
 //!   An attempt whose caller gave up still finishes and installs its result.
@@ -31,12 +35,12 @@
 //!   dropped) and fresh ones are made on the next call.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
-use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use crate::algorithm::{Outcome, Spec};
 use crate::error::{Error, Result};
@@ -84,15 +88,38 @@ struct Queue {
     drivers: usize,
 }
 
+/// Called once with a decision's outcomes (one per limit).
+pub(crate) type Done = Box<dyn FnOnce(Result<Vec<Outcome>>) + Send>;
+
 /// One queued decision.
 struct Job {
     keys: Vec<Vec<u8>>,
     specs: Vec<Spec>,
     /// The script's time override (0 = server time; tests only).
     now: u64,
-    reply: oneshot::Sender<Result<Vec<Outcome>>>,
-    sent: Arc<AtomicBool>,
+    deadline: tokio::time::Instant,
+    done: Reply,
     _permit: OwnedSemaphorePermit,
+}
+
+/// A callback that is called exactly once: if a job is dropped unanswered
+/// (a bug, a panic), it answers with an internal error.
+struct Reply(Option<Done>);
+
+impl Reply {
+    fn send(mut self, result: Result<Vec<Outcome>>) {
+        if let Some(done) = self.0.take() {
+            done(result);
+        }
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        if let Some(done) = self.0.take() {
+            done(Err(Error::Internal("a queued decision was dropped unanswered".into())));
+        }
+    }
 }
 
 impl PerProcess {
@@ -202,26 +229,54 @@ impl RedisConnection {
         self.inner.deadline
     }
 
-    /// One decision (one key and spec per limit, all or nothing) within the
-    /// deadline: queued for the next batch. Must run on the core runtime.
-    pub(crate) async fn decide(&self, keys: Vec<Vec<u8>>, specs: Vec<Spec>, now: Option<u64>) -> Result<Vec<Outcome>> {
+    /// Queue one decision; `done` is called exactly once, within the
+    /// deadline, on a thread of the core runtime (or on this thread if the
+    /// decision fails before it is queued). Callable from any thread.
+    pub(crate) fn submit(&self, keys: Vec<Vec<u8>>, specs: Vec<Spec>, now: Option<u64>, done: Done) {
         let state = self.state();
         let deadline = tokio::time::Instant::now() + self.inner.deadline;
-        let permit = match tokio::time::timeout_at(deadline, state.inflight.clone().acquire_owned()).await {
-            Ok(Ok(p)) => p,
-            Ok(Err(_)) => return Err(Error::Internal("in-flight semaphore closed".into())),
-            Err(_) => return Err(self.on_timeout(&state, STAGE_SLOT)),
-        };
-        let (tx, rx) = oneshot::channel();
-        let sent = Arc::new(AtomicBool::new(false));
-        let job = Job {
-            keys,
-            specs,
-            now: now.unwrap_or(0),
-            reply: tx,
-            sent: sent.clone(),
-            _permit: permit,
-        };
+        let now = now.unwrap_or(0);
+        let reply = Reply(Some(done));
+        match state.inflight.clone().try_acquire_owned() {
+            Ok(permit) => self.enqueue(
+                &state,
+                Job {
+                    keys,
+                    specs,
+                    now,
+                    deadline,
+                    done: reply,
+                    _permit: permit,
+                },
+            ),
+            Err(TryAcquireError::NoPermits) => {
+                // Every slot is taken: wait for one on the runtime, within
+                // the deadline.
+                let this = self.clone();
+                let waiting = state.inflight.clone();
+                runtime::handle().spawn(async move {
+                    match tokio::time::timeout_at(deadline, waiting.acquire_owned()).await {
+                        Ok(Ok(permit)) => this.enqueue(
+                            &state,
+                            Job {
+                                keys,
+                                specs,
+                                now,
+                                deadline,
+                                done: reply,
+                                _permit: permit,
+                            },
+                        ),
+                        Ok(Err(_)) => reply.send(Err(Error::Internal("in-flight semaphore closed".into()))),
+                        Err(_) => reply.send(Err(this.on_timeout(&state, STAGE_SLOT))),
+                    }
+                });
+            }
+            Err(TryAcquireError::Closed) => reply.send(Err(Error::Internal("in-flight semaphore closed".into()))),
+        }
+    }
+
+    fn enqueue(&self, state: &Arc<PerProcess>, job: Job) {
         let spawn = {
             let mut q = state.queue.lock().unwrap_or_else(|e| e.into_inner());
             q.jobs.push_back(job);
@@ -233,18 +288,6 @@ impl RedisConnection {
             let this = self.clone();
             let st = state.clone();
             runtime::handle().spawn(async move { this.drive(st).await });
-        }
-        match tokio::time::timeout_at(deadline, rx).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(Error::Internal("the batch driver stopped".into())),
-            Err(_) => {
-                let stage = if sent.load(Ordering::Relaxed) {
-                    STAGE_SENT
-                } else {
-                    STAGE_CONNECT
-                };
-                Err(self.on_timeout(&state, stage))
-            }
         }
     }
 
@@ -261,10 +304,15 @@ impl RedisConnection {
         }
         let _leave = Leave(&state);
         loop {
-            let batch = {
+            let (batch, expired) = {
                 let mut q = state.queue.lock().unwrap_or_else(|e| e.into_inner());
-                take_batch(&mut q.jobs)
+                take_batch(&mut q.jobs, tokio::time::Instant::now())
             };
+            for job in expired {
+                let err = Error::timeout(self.inner.deadline, "waiting in the queue", false);
+                self.warn(&err);
+                job.done.send(Err(err));
+            }
             if batch.is_empty() {
                 return;
             }
@@ -275,19 +323,27 @@ impl RedisConnection {
     async fn run_batch(&self, state: &Arc<PerProcess>, batch: Vec<Job>) {
         let fail = |batch: Vec<Job>, e: Error| {
             for job in batch {
-                let _ = job.reply.send(Err(e.duplicate()));
+                job.done.send(Err(e.duplicate()));
             }
         };
-        let live = match tokio::time::timeout(self.inner.deadline, self.live(state)).await {
+        // Wait no longer than the most urgent decision may.
+        let until = batch
+            .iter()
+            .map(|j| j.deadline)
+            .min()
+            .unwrap_or_else(tokio::time::Instant::now);
+        let live = match tokio::time::timeout_at(until, self.live(state)).await {
             Ok(Ok(live)) => live,
             Ok(Err(e)) => return fail(batch, e),
-            Err(_) => return fail(batch, Error::timeout(self.inner.deadline, "connecting", false)),
+            Err(_) => {
+                let err = self.on_timeout(state, STAGE_CONNECT);
+                return fail(batch, err);
+            }
         };
         let mut keys: Vec<&[u8]> = Vec::with_capacity(batch.len());
         let mut args: Vec<u64> = Vec::with_capacity(2 + batch.len() * 6);
         args.extend([batch[0].now, batch.len() as u64]);
         for job in &batch {
-            job.sent.store(true, Ordering::Relaxed);
             keys.extend(job.keys.iter().map(Vec::as_slice));
             args.push(job.specs.len() as u64);
             for spec in &job.specs {
@@ -309,10 +365,11 @@ impl RedisConnection {
             }
             r
         };
-        let reply = match tokio::time::timeout(self.inner.deadline, call).await {
+        let reply = match tokio::time::timeout_at(until, call).await {
             Ok(r) => self.after_reply(state, &live, r),
             Err(_) => Err(self.on_timeout(state, STAGE_SENT)),
         };
+        drop(keys);
         match reply {
             Ok(redis::Value::Array(items)) => deliver(batch, &items),
             Ok(other) => fail(batch, Error::Internal(format!("unexpected script reply {other:?}"))),
@@ -464,13 +521,14 @@ impl RedisConnection {
 }
 
 /// Up to [`MAX_BATCH_LIMITS`] limits' worth of queued jobs sharing one time
-/// override, skipping jobs whose caller gave up before they were sent.
-fn take_batch(jobs: &mut VecDeque<Job>) -> Vec<Job> {
+/// override, and the jobs whose deadline passed while queued.
+fn take_batch(jobs: &mut VecDeque<Job>, now: tokio::time::Instant) -> (Vec<Job>, Vec<Job>) {
     let mut batch: Vec<Job> = Vec::new();
+    let mut expired = Vec::new();
     let mut limits = 0;
     while let Some(job) = jobs.front() {
-        if job.reply.is_closed() {
-            jobs.pop_front();
+        if job.deadline <= now {
+            expired.extend(jobs.pop_front());
             continue;
         }
         let fits = batch.is_empty() || (job.now == batch[0].now && limits + job.specs.len() <= MAX_BATCH_LIMITS);
@@ -480,7 +538,7 @@ fn take_batch(jobs: &mut VecDeque<Job>) -> Vec<Job> {
         limits += job.specs.len();
         batch.extend(jobs.pop_front());
     }
-    batch
+    (batch, expired)
 }
 
 /// Hand each job its 4 integers per limit; a decision that raised an error
@@ -498,7 +556,7 @@ fn deliver(batch: Vec<Job>, items: &[redis::Value]) {
             ))),
         };
         at += n;
-        let _ = job.reply.send(result);
+        job.done.send(result);
     }
 }
 

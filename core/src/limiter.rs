@@ -320,42 +320,39 @@ pub(crate) enum Prepared<T> {
 }
 
 impl<T: Answer> Prepared<T> {
-    /// Finish the decision. Runs on the core runtime.
+    /// Finish the decision; may be awaited on any runtime (the work is done
+    /// by the connection's drivers on the core runtime).
     pub(crate) async fn run(self) -> Result<T> {
-        match self {
-            Prepared::Done(d) => Ok(d),
-            Prepared::Redis { conn, keys, specs, now } => {
-                let outcomes = conn.decide(keys.clone(), specs.clone(), now).await?;
-                if tracing::enabled!(target: "ratewarden", tracing::Level::TRACE) {
-                    for (k, o) in keys.iter().zip(&outcomes) {
-                        tracing::trace!(target: "ratewarden", key = %String::from_utf8_lossy(k), ok = o.ok, remaining = o.remaining, "decision");
-                    }
-                }
-                T::from_outcomes(&outcomes, &specs)
-            }
-        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.run_then(move |r| {
+            let _ = tx.send(r);
+        });
+        rx.await
+            .unwrap_or_else(|_| Err(Error::Internal("a decision was dropped unanswered".into())))
     }
 
     /// Call `done` with the answer: at once if it is known (memory), else
-    /// from a task on the core runtime.
+    /// from the core runtime once Redis answered (or the deadline passed).
     pub(crate) fn run_then(self, done: impl FnOnce(Result<T>) + Send + 'static) {
         match self {
             Prepared::Done(d) => done(Ok(d)),
-            p => {
-                runtime::handle().spawn(async move { done(p.run().await) });
+            Prepared::Redis { conn, keys, specs, now } => {
+                let traced = tracing::enabled!(target: "ratewarden", tracing::Level::TRACE).then(|| keys.clone());
+                let shape = specs.clone();
+                conn.submit(
+                    keys,
+                    specs,
+                    now,
+                    Box::new(move |r| {
+                        done(r.and_then(|outcomes| {
+                            for (k, o) in traced.iter().flatten().zip(&outcomes) {
+                                tracing::trace!(target: "ratewarden", key = %String::from_utf8_lossy(k), ok = o.ok, remaining = o.remaining, "decision");
+                            }
+                            T::from_outcomes(&outcomes, &shape)
+                        }))
+                    }),
+                );
             }
-        }
-    }
-
-    /// Run on the core runtime, from wherever the caller is.
-    pub(crate) async fn spawn_run(self) -> Result<T> {
-        match self {
-            Prepared::Done(d) => Ok(d),
-            p if runtime::on_core_worker() => p.run().await,
-            p => runtime::handle()
-                .spawn(p.run())
-                .await
-                .map_err(|e| Error::Internal(format!("decision task failed: {e}")))?,
         }
     }
 }
@@ -434,9 +431,7 @@ impl Limiter {
     /// # }
     /// ```
     pub async fn check(&self, client_id: &str, api_endpoint: &str, quota: Quota, cost: u64) -> Result<Decision> {
-        self.prepare(client_id, api_endpoint, quota, cost, None)?
-            .spawn_run()
-            .await
+        self.prepare(client_id, api_endpoint, quota, cost, None)?.run().await
     }
 
     /// [`check`](Self::check) with another algorithm than the limiter's.
@@ -459,7 +454,7 @@ impl Limiter {
         algorithm: Algorithm,
     ) -> Result<Decision> {
         self.prepare(client_id, api_endpoint, quota, cost, Some(algorithm))?
-            .spawn_run()
+            .run()
             .await
     }
 
@@ -480,7 +475,7 @@ impl Limiter {
     /// # }
     /// ```
     pub async fn check_all(&self, client_id: &str, limits: &[Limit<'_>]) -> Result<MultiDecision> {
-        self.prepare_all(client_id, limits, None)?.spawn_run().await
+        self.prepare_all(client_id, limits, None)?.run().await
     }
 
     /// [`check_with`](Self::check_with) (or, with `algorithm` `None`,
@@ -541,7 +536,7 @@ impl Limiter {
         if now_us == 0 {
             return Err(Error::invalid_argument("now_us must be positive"));
         }
-        self.prepare_all(client_id, limits, Some(now_us))?.spawn_run().await
+        self.prepare_all(client_id, limits, Some(now_us))?.run().await
     }
 
     /// The limiter's default algorithm.
