@@ -100,6 +100,27 @@ typedef struct {
   uint64_t reset_after_us;
 } ratewarden_decision;
 
+// One limit of `ratewarden_check_all`.
+//
+// ```c
+// ratewarden_limit limits[2] = {
+//     { .api_endpoint = "/search", .capacity = 10, .rate_per_second = 10, .cost = 1, .algorithm = NULL },
+//     { .api_endpoint = "*", .capacity = 1200, .rate_per_second = 20, .cost = 1, .algorithm = "gcra" },
+// };
+// ```
+typedef struct {
+  // The scope: an endpoint, or any label such as "*" (UTF-8, 1..=512 bytes).
+  const char *api_endpoint;
+  // Burst size, 1..=1e9.
+  uint64_t capacity;
+  // Sustained rate per second, 1..=1e9.
+  uint64_t rate_per_second;
+  // Units this request counts as here, 1..=capacity.
+  uint64_t cost;
+  // An algorithm name, or NULL for the limiter's.
+  const char *algorithm;
+} ratewarden_limit;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -222,6 +243,44 @@ ratewarden_result ratewarden_check(const ratewarden_limiter *lim,
                                    uint64_t cost,
                                    ratewarden_decision *out);
 
+// `ratewarden_check` with an algorithm other than the limiter's:
+// "sliding_window_log", "sliding_window_counter", "fixed_window",
+// "token_bucket", "gcra" or "leaky_bucket" (NULL = the limiter's). An
+// unknown name is `RATEWARDEN_INVALID_ARGUMENT`.
+//
+// ```c
+// ratewarden_decision d;
+// ratewarden_check_with_algorithm(lim, "alice", "/upload", 100, 10, 1, "token_bucket", &d);
+// ```
+ratewarden_result ratewarden_check_with_algorithm(const ratewarden_limiter *lim,
+                                                  const char *client,
+                                                  const char *endpoint,
+                                                  uint64_t capacity,
+                                                  uint64_t rate_per_second,
+                                                  uint64_t cost,
+                                                  const char *algorithm,
+                                                  ratewarden_decision *out);
+
+// Several limits for one client in one atomic step (one round trip):
+// admitted only if every limit has room, and then counted in all of them.
+// `limits` points to `n` limits (1..=16, distinct scope/algorithm pairs);
+// on success `*allowed` is the answer, `decisions` (room for `n`) gets one
+// decision per limit (`allowed` there: whether that limit alone had room),
+// and `*limiting` the index of the deciding limit (NULL to skip it).
+//
+// ```c
+// ratewarden_decision ds[2]; bool ok; size_t which;
+// if (ratewarden_check_all(lim, "alice", limits, 2, &ok, ds, &which) == RATEWARDEN_OK && !ok)
+//     printf("limited by %s\n", limits[which].api_endpoint);
+// ```
+ratewarden_result ratewarden_check_all(const ratewarden_limiter *lim,
+                                       const char *client,
+                                       const ratewarden_limit *limits,
+                                       size_t n,
+                                       bool *allowed,
+                                       ratewarden_decision *decisions,
+                                       size_t *limiting);
+
 // Round trip to the backend within the deadline (readiness check).
 //
 // ```c
@@ -260,6 +319,17 @@ ratewarden_result ratewarden_options_set_timeout_ms(ratewarden_options *opts,
 // ```
 ratewarden_result ratewarden_options_set_key_prefix(ratewarden_options *opts,
                                                     const char *prefix);
+
+// The algorithm of calls that name none (default "sliding_window_log"):
+// "sliding_window_log", "sliding_window_counter", "fixed_window",
+// "token_bucket", "gcra" or "leaky_bucket". An unknown name is
+// `RATEWARDEN_INVALID_ARGUMENT`.
+//
+// ```c
+// ratewarden_options_set_algorithm(o, "gcra");
+// ```
+ratewarden_result ratewarden_options_set_algorithm(ratewarden_options *opts,
+                                                   const char *algorithm);
 
 // Bound on calls outstanding on the limiter's connection (default 1024).
 //

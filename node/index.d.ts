@@ -6,7 +6,18 @@ export interface LimiterOptions {
   keyPrefix?: string
   /** Bound on calls outstanding on the connection (default 1024). */
   maxInFlight?: number
+  /** Algorithm of calls that name none (default "sliding_window_log"). */
+  algorithm?: Algorithm
 }
+
+/** The algorithms, by the names every front door uses ("leaky_bucket" = "gcra"). */
+export type Algorithm =
+  | 'sliding_window_log'
+  | 'sliding_window_counter'
+  | 'fixed_window'
+  | 'token_bucket'
+  | 'gcra'
+  | 'leaky_bucket'
 
 /** A quota and the cost of this request. */
 export interface Quota {
@@ -16,6 +27,24 @@ export interface Quota {
   ratePerSecond: number
   /** Units this request counts as, 1..capacity (default 1). */
   cost?: number
+  /** Algorithm for this call (default: the limiter's). */
+  algorithm?: Algorithm
+}
+
+/** One limit of `checkAll`: a scope (an endpoint, or a label such as "*") and its quota. */
+export interface LimitSpec extends Quota {
+  /** The scope. */
+  endpoint: string
+}
+
+/** The answer to `checkAll`. */
+export interface MultiDecision {
+  /** Whether every limit had room (and the request was counted in all of them). */
+  allowed: boolean
+  /** Index of the deciding limit: the refusing one with the longest wait, or the one with the fewest remaining. */
+  limiting: number
+  /** One decision per limit, in order (`allowed` there: that limit alone had room). */
+  decisions: Decision[]
 }
 
 /** The answer to one check. */
@@ -65,8 +94,23 @@ export declare class Limiter {
   constructor(url?: string, options?: LimiterOptions)
   /** May `clientId` call `apiEndpoint` now? Counts the request if so. */
   isAllowed(clientId: string, apiEndpoint: string, capacity: number, ratePerSecond: number): Promise<boolean>
-  /** The full decision for a request of `quota.cost` units (all or nothing). */
+  /** The full decision for a request of `quota.cost` units (all or nothing), with `quota.algorithm` or the limiter's. */
   check(clientId: string, apiEndpoint: string, quota: Quota): Promise<Decision>
+  /**
+   * Several limits for one client in one atomic step (one round trip):
+   * admitted only if every limit has room, and then counted in all of them.
+   *
+   * ```ts
+   * const m = await limiter.checkAll(userId, [
+   *   { endpoint: 'POST /upload', capacity: 10, ratePerSecond: 10 },
+   *   { endpoint: '*', capacity: 1200, ratePerSecond: 20, algorithm: 'gcra' },
+   * ])
+   * if (!m.allowed) res.status(429)
+   * ```
+   */
+  checkAll(clientId: string, limits: LimitSpec[]): Promise<MultiDecision>
+  /** The algorithm of calls that name none. */
+  readonly algorithm: Algorithm
   /** Round trip to the backend within the deadline. */
   ping(): Promise<void>
 }

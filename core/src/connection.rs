@@ -309,15 +309,20 @@ impl RedisConnection {
     /// A driver: send what is queued, batch after batch, until the queue is
     /// empty.
     async fn drive(&self, state: Arc<PerProcess>) {
-        /// Gives the driver's place back even if it panics.
-        struct Leave<'a>(&'a PerProcess);
+        /// Gives the driver's place back if it panics. On the normal path the
+        /// place is given back under the same lock that saw the queue empty:
+        /// otherwise a job queued in between would find a driver counted
+        /// that is about to leave, and wait forever.
+        struct Leave<'a>(&'a PerProcess, bool);
         impl Drop for Leave<'_> {
             fn drop(&mut self) {
-                let mut q = self.0.queue.lock().unwrap_or_else(|e| e.into_inner());
-                q.drivers -= 1;
+                if self.1 {
+                    let mut q = self.0.queue.lock().unwrap_or_else(|e| e.into_inner());
+                    q.drivers -= 1;
+                }
             }
         }
-        let _leave = Leave(&state);
+        let mut leave = Leave(&state, true);
         let mut first = true;
         loop {
             let (batch, expired) = {
@@ -327,6 +332,10 @@ impl RedisConnection {
                 }
                 let taken = take_batch(&mut q.jobs, tokio::time::Instant::now());
                 q.limits = q.jobs.iter().map(|j| j.specs.len()).sum();
+                if taken.0.is_empty() {
+                    q.drivers -= 1;
+                    leave.1 = false;
+                }
                 taken
             };
             for job in expired {

@@ -5,7 +5,7 @@ use std::ffi::c_char;
 use std::time::Duration;
 
 use ratewarden::blocking::Limiter;
-use ratewarden::Quota;
+use ratewarden::{Algorithm, Limit, Quota};
 
 use crate::error::ratewarden_result;
 use crate::ffi::{boundary, out_arg, str_arg, ArgError};
@@ -31,6 +31,7 @@ struct Options {
     key_prefix: Option<String>,
     max_in_flight: Option<usize>,
     tls_root_cert_pem: Option<Vec<u8>>,
+    algorithm: Option<Algorithm>,
 }
 
 /// The full answer to one check.
@@ -54,6 +55,54 @@ pub struct ratewarden_decision {
     pub retry_after_us: u64,
     /// Microseconds until the window is empty again.
     pub reset_after_us: u64,
+}
+
+impl From<ratewarden::Decision> for ratewarden_decision {
+    fn from(d: ratewarden::Decision) -> Self {
+        ratewarden_decision {
+            allowed: d.allowed,
+            limit: d.limit,
+            remaining: d.remaining,
+            retry_after_us: u64::try_from(d.retry_after.as_micros()).unwrap_or(u64::MAX),
+            reset_after_us: u64::try_from(d.reset_after.as_micros()).unwrap_or(u64::MAX),
+        }
+    }
+}
+
+/// One limit of `ratewarden_check_all`.
+///
+/// ```c
+/// ratewarden_limit limits[2] = {
+///     { .api_endpoint = "/search", .capacity = 10, .rate_per_second = 10, .cost = 1, .algorithm = NULL },
+///     { .api_endpoint = "*", .capacity = 1200, .rate_per_second = 20, .cost = 1, .algorithm = "gcra" },
+/// };
+/// ```
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ratewarden_limit {
+    /// The scope: an endpoint, or any label such as "*" (UTF-8, 1..=512 bytes).
+    pub api_endpoint: *const c_char,
+    /// Burst size, 1..=1e9.
+    pub capacity: u64,
+    /// Sustained rate per second, 1..=1e9.
+    pub rate_per_second: u64,
+    /// Units this request counts as here, 1..=capacity.
+    pub cost: u64,
+    /// An algorithm name, or NULL for the limiter's.
+    pub algorithm: *const c_char,
+}
+
+/// An optional algorithm name (NULL = none).
+///
+/// # Safety
+/// `p` must be NULL or a NUL-terminated string.
+unsafe fn algorithm_arg(p: *const c_char, name: &str) -> Result<Option<Algorithm>, ArgError> {
+    if p.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: non-NULL and NUL-terminated by the caller's contract.
+    let s = unsafe { str_arg(p, name) }?;
+    Ok(Some(s.parse()?))
 }
 
 fn limiter_ref<'a>(lim: *const ratewarden_limiter) -> Result<&'a Limiter, ArgError> {
@@ -122,6 +171,9 @@ pub unsafe extern "C" fn ratewarden_limiter_new_with_options(
             }
             if let Some(pem) = &o.tls_root_cert_pem {
                 builder = builder.tls_root_cert_pem(pem.clone());
+            }
+            if let Some(a) = o.algorithm {
+                builder = builder.algorithm(a);
             }
         }
         let limiter = builder.build()?;
@@ -211,13 +263,112 @@ pub unsafe extern "C" fn ratewarden_check(
         let endpoint = unsafe { str_arg(endpoint, "endpoint") }?;
         let out = out_arg(out, "out")?;
         let d = l.check(client, endpoint, Quota::new(capacity, rate_per_second), cost)?;
-        *out = ratewarden_decision {
-            allowed: d.allowed,
-            limit: d.limit,
-            remaining: d.remaining,
-            retry_after_us: u64::try_from(d.retry_after.as_micros()).unwrap_or(u64::MAX),
-            reset_after_us: u64::try_from(d.reset_after.as_micros()).unwrap_or(u64::MAX),
-        };
+        *out = d.into();
+        Ok(())
+    })
+}
+
+/// `ratewarden_check` with an algorithm other than the limiter's:
+/// "sliding_window_log", "sliding_window_counter", "fixed_window",
+/// "token_bucket", "gcra" or "leaky_bucket" (NULL = the limiter's). An
+/// unknown name is `RATEWARDEN_INVALID_ARGUMENT`.
+///
+/// ```c
+/// ratewarden_decision d;
+/// ratewarden_check_with_algorithm(lim, "alice", "/upload", 100, 10, 1, "token_bucket", &d);
+/// ```
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn ratewarden_check_with_algorithm(
+    lim: *const ratewarden_limiter,
+    client: *const c_char,
+    endpoint: *const c_char,
+    capacity: u64,
+    rate_per_second: u64,
+    cost: u64,
+    algorithm: *const c_char,
+    out: *mut ratewarden_decision,
+) -> ratewarden_result {
+    boundary(|| {
+        let l = limiter_ref(lim)?;
+        // SAFETY: caller contract (NUL-terminated or NULL).
+        let client = unsafe { str_arg(client, "client") }?;
+        // SAFETY: as above.
+        let endpoint = unsafe { str_arg(endpoint, "endpoint") }?;
+        // SAFETY: as above.
+        let algorithm = unsafe { algorithm_arg(algorithm, "algorithm") }?.unwrap_or(l.algorithm());
+        let out = out_arg(out, "out")?;
+        let d = l.check_with(client, endpoint, Quota::new(capacity, rate_per_second), cost, algorithm)?;
+        *out = d.into();
+        Ok(())
+    })
+}
+
+/// Several limits for one client in one atomic step (one round trip):
+/// admitted only if every limit has room, and then counted in all of them.
+/// `limits` points to `n` limits (1..=16, distinct scope/algorithm pairs);
+/// on success `*allowed` is the answer, `decisions` (room for `n`) gets one
+/// decision per limit (`allowed` there: whether that limit alone had room),
+/// and `*limiting` the index of the deciding limit (NULL to skip it).
+///
+/// ```c
+/// ratewarden_decision ds[2]; bool ok; size_t which;
+/// if (ratewarden_check_all(lim, "alice", limits, 2, &ok, ds, &which) == RATEWARDEN_OK && !ok)
+///     printf("limited by %s\n", limits[which].api_endpoint);
+/// ```
+#[no_mangle]
+pub unsafe extern "C" fn ratewarden_check_all(
+    lim: *const ratewarden_limiter,
+    client: *const c_char,
+    limits: *const ratewarden_limit,
+    n: usize,
+    allowed: *mut bool,
+    decisions: *mut ratewarden_decision,
+    limiting: *mut usize,
+) -> ratewarden_result {
+    boundary(|| {
+        let l = limiter_ref(lim)?;
+        // SAFETY: caller contract (NUL-terminated or NULL).
+        let client = unsafe { str_arg(client, "client") }?;
+        if limits.is_null() || decisions.is_null() {
+            return Err(ArgError(
+                ratewarden_result::RATEWARDEN_NULL_PARAMETER,
+                "limits or decisions is NULL".into(),
+            ));
+        }
+        if n == 0 || n > ratewarden::MAX_LIMITS_PER_CHECK {
+            return Err(ArgError(
+                ratewarden_result::RATEWARDEN_INVALID_ARGUMENT,
+                format!("n must be 1..={}, got {n}", ratewarden::MAX_LIMITS_PER_CHECK),
+            ));
+        }
+        let allowed = out_arg(allowed, "allowed")?;
+        // SAFETY: the caller passes `n` readable limits.
+        let raw = unsafe { std::slice::from_raw_parts(limits, n) };
+        let mut converted = Vec::with_capacity(n);
+        for (i, r) in raw.iter().enumerate() {
+            // SAFETY: caller contract for every limit's strings.
+            let endpoint = unsafe { str_arg(r.api_endpoint, &format!("limits[{i}].api_endpoint")) }?;
+            // SAFETY: as above.
+            let algorithm = unsafe { algorithm_arg(r.algorithm, &format!("limits[{i}].algorithm")) }?;
+            converted.push(Limit {
+                api_endpoint: endpoint,
+                quota: Quota::new(r.capacity, r.rate_per_second),
+                cost: r.cost,
+                algorithm,
+            });
+        }
+        let m = l.check_all(client, &converted)?;
+        // SAFETY: the caller passes room for `n` decisions.
+        let out = unsafe { std::slice::from_raw_parts_mut(decisions, n) };
+        for (o, d) in out.iter_mut().zip(&m.decisions) {
+            *o = (*d).into();
+        }
+        *allowed = m.allowed;
+        // SAFETY: NULL or a valid pointer (caller contract).
+        if let Some(w) = unsafe { limiting.as_mut() } {
+            *w = m.limiting();
+        }
         Ok(())
     })
 }
@@ -250,6 +401,7 @@ pub unsafe extern "C" fn ratewarden_options_new(out: *mut *mut ratewarden_option
             key_prefix: None,
             max_in_flight: None,
             tls_root_cert_pem: None,
+            algorithm: None,
         };
         *out = Box::into_raw(Box::new(o)).cast();
         Ok(())
@@ -317,6 +469,28 @@ pub unsafe extern "C" fn ratewarden_options_set_key_prefix(
         // SAFETY: caller contract (NUL-terminated or NULL).
         let p = unsafe { str_arg(prefix, "prefix") }?;
         o.key_prefix = Some(p.to_owned());
+        Ok(())
+    })
+}
+
+/// The algorithm of calls that name none (default "sliding_window_log"):
+/// "sliding_window_log", "sliding_window_counter", "fixed_window",
+/// "token_bucket", "gcra" or "leaky_bucket". An unknown name is
+/// `RATEWARDEN_INVALID_ARGUMENT`.
+///
+/// ```c
+/// ratewarden_options_set_algorithm(o, "gcra");
+/// ```
+#[no_mangle]
+pub unsafe extern "C" fn ratewarden_options_set_algorithm(
+    opts: *mut ratewarden_options,
+    algorithm: *const c_char,
+) -> ratewarden_result {
+    boundary(|| {
+        let o = options_mut(opts)?;
+        // SAFETY: caller contract (NUL-terminated or NULL).
+        let name = unsafe { str_arg(algorithm, "algorithm") }?;
+        o.algorithm = Some(name.parse()?);
         Ok(())
     })
 }

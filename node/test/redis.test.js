@@ -95,3 +95,49 @@ test('Redis down rejects within the deadline, then the same Limiter recovers', a
     await server.stop()
   }
 })
+
+const ALGORITHMS = ['sliding_window_log', 'sliding_window_counter', 'fixed_window', 'token_bucket', 'gcra', 'leaky_bucket']
+
+test('every algorithm on Redis, per limiter and per call', async () => {
+  const server = await RedisServer.start()
+  try {
+    for (const algorithm of ALGORITHMS) {
+      const client = randomUUID()
+      const l = new Limiter(server.url, { algorithm })
+      assert.equal(l.algorithm, algorithm === 'leaky_bucket' ? 'gcra' : algorithm)
+      // capacity 3, one more per 100 s: exactly 3 of 200 concurrent calls.
+      const results = await Promise.all(Array.from({ length: 200 }, () => l.isAllowed(client, '/a', 3, 1)))
+      assert.equal(results.filter(Boolean).length, 3, algorithm)
+      const d = await l.check(client, '/a', { capacity: 3, ratePerSecond: 1 })
+      assert.ok(!d.allowed && d.retryAfterMs > 0, algorithm)
+      // Named per call on a default limiter: the same state.
+      const other = new Limiter(server.url)
+      assert.ok(!(await other.check(client, '/a', { capacity: 3, ratePerSecond: 1, algorithm })).allowed, algorithm)
+    }
+  } finally {
+    await server.stop()
+  }
+})
+
+test('checkAll is all or nothing under concurrency', async () => {
+  const server = await RedisServer.start()
+  try {
+    const l = new Limiter(server.url)
+    const client = randomUUID()
+    const limits = [
+      { endpoint: '/x', capacity: 10, ratePerSecond: 1 },
+      { endpoint: '*', capacity: 4, ratePerSecond: 1, algorithm: 'fixed_window' }
+    ]
+    const results = await Promise.all(Array.from({ length: 50 }, () => l.checkAll(client, limits)))
+    assert.equal(results.filter((m) => m.allowed).length, 4)
+    for (const m of results.filter((r) => !r.allowed)) {
+      assert.equal(m.limiting, 1)
+      assert.ok(m.decisions[0].allowed && !m.decisions[1].allowed)
+    }
+    // Nothing was spent on /x by the 46 refusals.
+    const d = await l.check(client, '/x', { capacity: 10, ratePerSecond: 1 })
+    assert.equal(d.remaining, 5)
+  } finally {
+    await server.stop()
+  }
+})

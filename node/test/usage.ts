@@ -1,5 +1,5 @@
 // Type-checked by `npm run typecheck` (tsc --noEmit): the public types as a user sees them.
-import { Limiter, ErrorCode, type Decision, type RatewardenError } from 'ratewarden'
+import { Limiter, ErrorCode, type Decision, type MultiDecision, type RatewardenError } from 'ratewarden'
 
 async function handle(ip: string): Promise<number> {
   const limiter = new Limiter('redis://127.0.0.1:6379', { timeoutMs: 250, keyPrefix: 'app:' })
@@ -7,6 +7,12 @@ async function handle(ip: string): Promise<number> {
     const d: Decision = await limiter.check(ip, 'GET /search', { capacity: 10, ratePerSecond: 10 })
     if (!d.allowed) return Math.ceil(d.retryAfterMs / 1000)
     const ok: boolean = await limiter.isAllowed(ip, 'GET /search', 10, 10)
+    const g: Decision = await limiter.check(ip, 'GET /search', { capacity: 10, ratePerSecond: 10, algorithm: 'gcra' })
+    const m: MultiDecision = await limiter.checkAll(ip, [
+      { endpoint: 'GET /search', capacity: 10, ratePerSecond: 10 },
+      { endpoint: '*', capacity: 1200, ratePerSecond: 20, algorithm: 'token_bucket' }
+    ])
+    if (!g.allowed || !m.allowed) return m.decisions[m.limiting].retryAfterMs
     return ok ? 0 : 1
   } catch (e) {
     const err = e as RatewardenError

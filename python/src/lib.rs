@@ -20,6 +20,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<limiter::Limiter>()?;
     m.add_class::<limiter::AsyncLimiter>()?;
     m.add_class::<limiter::Decision>()?;
+    m.add_class::<limiter::Limit>()?;
+    m.add_class::<limiter::MultiDecision>()?;
     m.add_function(wrap_pyfunction!(runtime::_after_fork_in_child, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -2,7 +2,6 @@
 //! (awaitables resolved from the core runtime) and the immutable `Decision`.
 
 use std::borrow::Cow;
-use std::future::Future;
 use std::time::Duration;
 
 use pyo3::prelude::*;
@@ -125,6 +124,7 @@ struct Call {
     endpoint: String,
     quota: ratewarden::Quota,
     cost: u64,
+    algorithm: Option<ratewarden::Algorithm>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -135,8 +135,10 @@ fn call_args(
     capacity: &Bound<'_, PyAny>,
     rate_per_second: &Bound<'_, PyAny>,
     cost: Option<&Bound<'_, PyAny>>,
+    algorithm: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Call> {
     Ok(Call {
+        algorithm: algorithm_arg(py, algorithm)?,
         client: str_arg(py, client_id, "client_id")?.into_owned(),
         endpoint: str_arg(py, api_endpoint, "api_endpoint")?.into_owned(),
         quota: ratewarden::Quota::new(
@@ -162,22 +164,196 @@ fn timeout_arg(py: Python<'_>, timeout: f64) -> PyResult<Duration> {
         })
 }
 
-fn builder(
-    py: Python<'_>,
-    url: &str,
+/// The options both limiter classes take, as given.
+struct Options<'a> {
+    url: &'a str,
     timeout: f64,
-    key_prefix: &str,
+    key_prefix: &'a str,
     max_in_flight: usize,
     tls_root_cert_pem: Option<Vec<u8>>,
-) -> PyResult<ratewarden::LimiterBuilder> {
-    let mut b = ratewarden::Limiter::builder(url)
-        .timeout(timeout_arg(py, timeout)?)
-        .key_prefix(key_prefix)
-        .max_in_flight(max_in_flight);
-    if let Some(pem) = tls_root_cert_pem {
+    algorithm: Option<&'a Bound<'a, PyAny>>,
+}
+
+fn build(py: Python<'_>, o: Options<'_>) -> PyResult<ratewarden::Limiter> {
+    let mut b = ratewarden::Limiter::builder(o.url)
+        .timeout(timeout_arg(py, o.timeout)?)
+        .key_prefix(o.key_prefix)
+        .max_in_flight(o.max_in_flight);
+    if let Some(pem) = o.tls_root_cert_pem {
         b = b.tls_root_cert_pem(pem);
     }
-    Ok(b)
+    if let Some(a) = algorithm_arg(py, o.algorithm)? {
+        b = b.algorithm(a);
+    }
+    b.build().map_err(|e| to_pyerr(py, e))
+}
+
+/// `None` or an algorithm name (str); anything else is `TypeError`.
+fn algorithm_arg(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<ratewarden::Algorithm>> {
+    match obj {
+        None => Ok(None),
+        Some(o) if o.is_none() => Ok(None),
+        Some(o) => {
+            let name = str_arg(py, o, "algorithm")?;
+            name.parse().map(Some).map_err(|e| to_pyerr(py, e))
+        }
+    }
+}
+
+/// One limit of `check_all`: a scope (an endpoint, or any label such as
+/// `"*"`), a quota, the cost here, and optionally an algorithm.
+#[pyclass(frozen, eq, hash, module = "ratewarden")]
+#[derive(PartialEq, Eq, Hash, Clone)]
+pub(crate) struct Limit {
+    /// The scope.
+    #[pyo3(get)]
+    api_endpoint: String,
+    /// Burst size.
+    #[pyo3(get)]
+    capacity: u64,
+    /// Sustained rate per second.
+    #[pyo3(get)]
+    rate_per_second: u64,
+    /// Units this request counts as here.
+    #[pyo3(get)]
+    cost: u64,
+    /// The algorithm's name, or None for the limiter's.
+    #[pyo3(get)]
+    algorithm: Option<String>,
+    parsed: Option<ratewarden::Algorithm>,
+}
+
+#[pymethods]
+impl Limit {
+    #[new]
+    #[pyo3(signature = (api_endpoint, capacity, rate_per_second, cost = None, algorithm = None))]
+    fn new(
+        py: Python<'_>,
+        api_endpoint: &Bound<'_, PyAny>,
+        capacity: &Bound<'_, PyAny>,
+        rate_per_second: &Bound<'_, PyAny>,
+        cost: Option<&Bound<'_, PyAny>>,
+        algorithm: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let parsed = algorithm_arg(py, algorithm)?;
+        Ok(Limit {
+            api_endpoint: str_arg(py, api_endpoint, "api_endpoint")?.into_owned(),
+            capacity: u64_arg(py, capacity, "capacity")?,
+            rate_per_second: u64_arg(py, rate_per_second, "rate_per_second")?,
+            cost: match cost {
+                Some(c) => u64_arg(py, c, "cost")?,
+                None => 1,
+            },
+            algorithm: parsed.map(|a| a.as_str().to_owned()),
+            parsed,
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Limit({:?}, {}, {}, cost={}, algorithm={})",
+            self.api_endpoint,
+            self.capacity,
+            self.rate_per_second,
+            self.cost,
+            self.algorithm.as_deref().map_or("None".into(), |a| format!("{a:?}"))
+        )
+    }
+}
+
+impl Limit {
+    fn as_core(&self) -> ratewarden::Limit<'_> {
+        ratewarden::Limit {
+            api_endpoint: &self.api_endpoint,
+            quota: ratewarden::Quota::new(self.capacity, self.rate_per_second),
+            cost: self.cost,
+            algorithm: self.parsed,
+        }
+    }
+}
+
+/// The answer to `check_all` (immutable).
+#[pyclass(frozen, module = "ratewarden")]
+pub(crate) struct MultiDecision {
+    /// Whether every limit had room (and the request was counted in all).
+    #[pyo3(get)]
+    allowed: bool,
+    /// Index of the deciding limit.
+    #[pyo3(get)]
+    limiting: usize,
+    decisions: Vec<Decision>,
+    combined: Decision,
+}
+
+impl From<ratewarden::MultiDecision> for MultiDecision {
+    fn from(m: ratewarden::MultiDecision) -> Self {
+        MultiDecision {
+            allowed: m.allowed,
+            limiting: m.limiting(),
+            combined: m.decision().into(),
+            decisions: m.decisions.into_iter().map(Decision::from).collect(),
+        }
+    }
+}
+
+#[pymethods]
+impl MultiDecision {
+    /// One decision per limit, in order (`allowed` there: that limit alone had room).
+    #[getter]
+    fn decisions(&self) -> Vec<Decision> {
+        self.decisions.clone()
+    }
+
+    /// The deciding limit's decision with the overall `allowed`: use it for headers.
+    #[getter]
+    fn decision(&self) -> Decision {
+        self.combined.clone()
+    }
+
+    fn __bool__(&self) -> bool {
+        self.allowed
+    }
+
+    fn __len__(&self) -> usize {
+        self.decisions.len()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "MultiDecision(allowed={}, limiting={}, decisions=[{}])",
+            if self.allowed { "True" } else { "False" },
+            self.limiting,
+            self.decisions
+                .iter()
+                .map(Decision::__repr__)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}
+
+/// A list (or other sequence) of `Limit`.
+fn limits_arg(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Limit>> {
+    if obj.is_instance_of::<PyString>() {
+        return Err(type_error(
+            "limits must be a sequence of ratewarden.Limit, not str".into(),
+        ));
+    }
+    let mut out = Vec::new();
+    for item in obj
+        .try_iter()
+        .map_err(|_| type_error("limits must be a sequence of ratewarden.Limit".into()))?
+    {
+        let item = item?;
+        let l = item.cast::<Limit>().map_err(|_| {
+            type_error(format!(
+                "limits must hold ratewarden.Limit objects, not {}",
+                item.get_type().name().map_or_else(|_| "?".into(), |n| n.to_string())
+            ))
+        })?;
+        out.push(l.get().clone());
+    }
+    Ok(out)
 }
 
 /// A blocking rate limiter. Thread-safe; the GIL is released while waiting.
@@ -190,7 +366,7 @@ pub(crate) struct Limiter {
 #[pymethods]
 impl Limiter {
     #[new]
-    #[pyo3(signature = (url = "memory://", *, timeout = 1.0, key_prefix = "ratewarden:", max_in_flight = 1024, tls_root_cert_pem = None))]
+    #[pyo3(signature = (url = "memory://", *, timeout = 1.0, key_prefix = "ratewarden:", max_in_flight = 1024, tls_root_cert_pem = None, algorithm = None))]
     fn new(
         py: Python<'_>,
         url: &str,
@@ -198,11 +374,18 @@ impl Limiter {
         key_prefix: &str,
         max_in_flight: usize,
         tls_root_cert_pem: Option<Vec<u8>>,
+        algorithm: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let b = builder(py, url, timeout, key_prefix, max_in_flight, tls_root_cert_pem)?;
-        let inner = b.build().map_err(|e| to_pyerr(py, e))?;
+        let o = Options {
+            url,
+            timeout,
+            key_prefix,
+            max_in_flight,
+            tls_root_cert_pem,
+            algorithm,
+        };
         Ok(Limiter {
-            inner: inner.into(),
+            inner: build(py, o)?.into(),
             url: url.to_owned(),
         })
     }
@@ -217,15 +400,17 @@ impl Limiter {
         capacity: &Bound<'_, PyAny>,
         rate_per_second: &Bound<'_, PyAny>,
     ) -> PyResult<bool> {
-        let c = call_args(py, client_id, api_endpoint, capacity, rate_per_second, None)?;
+        let c = call_args(py, client_id, api_endpoint, capacity, rate_per_second, None, None)?;
         let inner = &self.inner;
         py.detach(|| inner.check(&c.client, &c.endpoint, c.quota, c.cost))
             .map(|d| d.allowed)
             .map_err(|e| to_pyerr(py, e))
     }
 
-    /// The full decision for a request of `cost` units (all or nothing).
-    #[pyo3(signature = (client_id, api_endpoint, capacity, rate_per_second, cost = None))]
+    /// The full decision for a request of `cost` units (all or nothing),
+    /// with `algorithm` or the limiter's.
+    #[pyo3(signature = (client_id, api_endpoint, capacity, rate_per_second, cost = None, *, algorithm = None))]
+    #[allow(clippy::too_many_arguments)]
     fn check(
         &self,
         py: Python<'_>,
@@ -234,12 +419,39 @@ impl Limiter {
         capacity: &Bound<'_, PyAny>,
         rate_per_second: &Bound<'_, PyAny>,
         cost: Option<&Bound<'_, PyAny>>,
+        algorithm: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Decision> {
-        let c = call_args(py, client_id, api_endpoint, capacity, rate_per_second, cost)?;
+        let c = call_args(py, client_id, api_endpoint, capacity, rate_per_second, cost, algorithm)?;
         let inner = &self.inner;
-        py.detach(|| inner.check(&c.client, &c.endpoint, c.quota, c.cost))
+        let alg = c.algorithm.unwrap_or(inner.algorithm());
+        py.detach(|| inner.check_with(&c.client, &c.endpoint, c.quota, c.cost, alg))
             .map(Decision::from)
             .map_err(|e| to_pyerr(py, e))
+    }
+
+    /// Several limits for one client in one atomic step: admitted only if
+    /// every limit has room, and then counted in all of them.
+    fn check_all(
+        &self,
+        py: Python<'_>,
+        client_id: &Bound<'_, PyAny>,
+        limits: &Bound<'_, PyAny>,
+    ) -> PyResult<MultiDecision> {
+        let client = str_arg(py, client_id, "client_id")?.into_owned();
+        let limits = limits_arg(limits)?;
+        let inner = &self.inner;
+        py.detach(|| {
+            let core: Vec<_> = limits.iter().map(Limit::as_core).collect();
+            inner.check_all(&client, &core)
+        })
+        .map(MultiDecision::from)
+        .map_err(|e| to_pyerr(py, e))
+    }
+
+    /// The algorithm of calls that name none.
+    #[getter]
+    fn algorithm(&self) -> &'static str {
+        self.inner.algorithm().as_str()
     }
 
     /// Round trip to the backend within the deadline.
@@ -269,19 +481,18 @@ pub(crate) struct AsyncLimiter {
 
 static RESOLVE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-/// Run `fut` on the core runtime; return an asyncio future of the running
-/// loop that it resolves.
-fn into_asyncio<'py, T, F>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
-where
-    T: for<'a> IntoPyObject<'a> + Send + 'static,
-    F: Future<Output = Result<T, ratewarden::Error>> + Send + 'static,
-{
-    let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
-    let py_fut = event_loop.call_method0("create_future")?;
-    let loop_ref = event_loop.unbind();
-    let fut_ref = py_fut.clone().unbind();
-    ratewarden::runtime::handle().spawn(async move {
-        let out = fut.await;
+/// Resolves one asyncio future from any thread (through the loop's
+/// `call_soon_threadsafe`).
+struct Completer {
+    loop_ref: Py<PyAny>,
+    fut_ref: Py<PyAny>,
+}
+
+impl Completer {
+    fn complete<T>(self, out: Result<T, ratewarden::Error>)
+    where
+        T: for<'a> IntoPyObject<'a>,
+    {
         Python::try_attach(|py| {
             let deliver = || -> PyResult<()> {
                 let (value, exc): (Py<PyAny>, Py<PyAny>) = match out {
@@ -291,9 +502,9 @@ where
                 let resolve = RESOLVE.get_or_try_init(py, || {
                     Ok::<_, PyErr>(py.import("ratewarden._aio")?.getattr("resolve")?.unbind())
                 })?;
-                loop_ref
+                self.loop_ref
                     .bind(py)
-                    .call_method1("call_soon_threadsafe", (resolve, fut_ref.bind(py), value, exc))?;
+                    .call_method1("call_soon_threadsafe", (resolve, self.fut_ref.bind(py), value, exc))?;
                 Ok(())
             };
             if let Err(e) = deliver() {
@@ -301,14 +512,24 @@ where
                 tracing::debug!(target: "ratewarden", "could not deliver an async result: {e}");
             }
         });
-    });
-    Ok(py_fut)
+    }
+}
+
+/// A new asyncio future of the running loop and what resolves it.
+fn asyncio_future(py: Python<'_>) -> PyResult<(Bound<'_, PyAny>, Completer)> {
+    let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
+    let py_fut = event_loop.call_method0("create_future")?;
+    let completer = Completer {
+        loop_ref: event_loop.unbind(),
+        fut_ref: py_fut.clone().unbind(),
+    };
+    Ok((py_fut, completer))
 }
 
 #[pymethods]
 impl AsyncLimiter {
     #[new]
-    #[pyo3(signature = (url = "memory://", *, timeout = 1.0, key_prefix = "ratewarden:", max_in_flight = 1024, tls_root_cert_pem = None))]
+    #[pyo3(signature = (url = "memory://", *, timeout = 1.0, key_prefix = "ratewarden:", max_in_flight = 1024, tls_root_cert_pem = None, algorithm = None))]
     fn new(
         py: Python<'_>,
         url: &str,
@@ -316,11 +537,18 @@ impl AsyncLimiter {
         key_prefix: &str,
         max_in_flight: usize,
         tls_root_cert_pem: Option<Vec<u8>>,
+        algorithm: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let b = builder(py, url, timeout, key_prefix, max_in_flight, tls_root_cert_pem)?;
-        let inner = b.build().map_err(|e| to_pyerr(py, e))?;
+        let o = Options {
+            url,
+            timeout,
+            key_prefix,
+            max_in_flight,
+            tls_root_cert_pem,
+            algorithm,
+        };
         Ok(AsyncLimiter {
-            inner,
+            inner: build(py, o)?,
             url: url.to_owned(),
         })
     }
@@ -335,18 +563,19 @@ impl AsyncLimiter {
         capacity: &Bound<'py, PyAny>,
         rate_per_second: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let c = call_args(py, client_id, api_endpoint, capacity, rate_per_second, None)?;
-        let inner = self.inner.clone();
-        into_asyncio(py, async move {
-            inner
-                .check(&c.client, &c.endpoint, c.quota, c.cost)
-                .await
-                .map(|d| d.allowed)
-        })
+        let c = call_args(py, client_id, api_endpoint, capacity, rate_per_second, None, None)?;
+        let (fut, completer) = asyncio_future(py)?;
+        self.inner
+            .check_callback(&c.client, &c.endpoint, c.quota, c.cost, None, move |r| {
+                completer.complete(r.map(|d| d.allowed))
+            });
+        Ok(fut)
     }
 
-    /// Awaitable: the full decision for a request of `cost` units.
-    #[pyo3(signature = (client_id, api_endpoint, capacity, rate_per_second, cost = None))]
+    /// Awaitable: the full decision for a request of `cost` units, with
+    /// `algorithm` or the limiter's.
+    #[pyo3(signature = (client_id, api_endpoint, capacity, rate_per_second, cost = None, *, algorithm = None))]
+    #[allow(clippy::too_many_arguments)]
     fn check<'py>(
         &self,
         py: Python<'py>,
@@ -355,21 +584,45 @@ impl AsyncLimiter {
         capacity: &Bound<'py, PyAny>,
         rate_per_second: &Bound<'py, PyAny>,
         cost: Option<&Bound<'py, PyAny>>,
+        algorithm: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let c = call_args(py, client_id, api_endpoint, capacity, rate_per_second, cost)?;
-        let inner = self.inner.clone();
-        into_asyncio(py, async move {
-            inner
-                .check(&c.client, &c.endpoint, c.quota, c.cost)
-                .await
-                .map(Decision::from)
-        })
+        let c = call_args(py, client_id, api_endpoint, capacity, rate_per_second, cost, algorithm)?;
+        let (fut, completer) = asyncio_future(py)?;
+        self.inner
+            .check_callback(&c.client, &c.endpoint, c.quota, c.cost, c.algorithm, move |r| {
+                completer.complete(r.map(Decision::from))
+            });
+        Ok(fut)
+    }
+
+    /// Awaitable: several limits for one client in one atomic step.
+    fn check_all<'py>(
+        &self,
+        py: Python<'py>,
+        client_id: &Bound<'py, PyAny>,
+        limits: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let client = str_arg(py, client_id, "client_id")?.into_owned();
+        let limits = limits_arg(limits)?;
+        let core: Vec<_> = limits.iter().map(Limit::as_core).collect();
+        let (fut, completer) = asyncio_future(py)?;
+        self.inner
+            .check_all_callback(&client, &core, move |r| completer.complete(r.map(MultiDecision::from)));
+        Ok(fut)
     }
 
     /// Awaitable round trip to the backend within the deadline.
     fn ping<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let inner = self.inner.clone();
-        into_asyncio(py, async move { inner.ping().await })
+        let (fut, completer) = asyncio_future(py)?;
+        ratewarden::runtime::handle().spawn(async move { completer.complete(inner.ping().await) });
+        Ok(fut)
+    }
+
+    /// The algorithm of calls that name none.
+    #[getter]
+    fn algorithm(&self) -> &'static str {
+        self.inner.algorithm().as_str()
     }
 
     /// The per-call deadline in seconds.

@@ -99,3 +99,45 @@ async def test_async_on_memory() -> None:
         await lim.check("", "/e", 1, 1)
     with pytest.raises(TypeError):
         await lim.check("c", "/e", "x", 1)  # type: ignore[arg-type]
+
+
+def test_algorithms_limits_and_multi_decisions_in_memory() -> None:
+    lim = ratewarden.Limiter(f"memory://{fresh()}", algorithm="gcra")
+    assert lim.algorithm == "gcra"
+    assert lim.check("a", "/e", 2, 1, cost=2).remaining == 0
+    assert not lim.check("a", "/e", 2, 1, algorithm="gcra")
+    assert lim.check("a", "/e", 2, 1, algorithm="fixed_window")
+    limit = ratewarden.Limit("/e", 3, 1, cost=2, algorithm="leaky_bucket")
+    assert (limit.api_endpoint, limit.capacity, limit.rate_per_second, limit.cost, limit.algorithm) == ("/e", 3, 1, 2, "gcra")
+    assert limit == ratewarden.Limit("/e", 3, 1, cost=2, algorithm="gcra")
+    m = lim.check_all("b", [ratewarden.Limit("/e", 3, 1), ratewarden.Limit("*", 1, 1)])
+    assert m and m.allowed and len(m) == 2 and m.limiting == 1
+    assert [d.remaining for d in m.decisions] == [2, 0]
+    m = lim.check_all("b", [ratewarden.Limit("/e", 3, 1), ratewarden.Limit("*", 1, 1)])
+    assert not m and m.limiting == 1 and m.decisions[0].allowed and not m.decisions[1].allowed
+    assert not m.decision.allowed and m.decision.retry_after > 0
+    assert "MultiDecision(allowed=False" in repr(m)
+
+
+def test_bad_algorithms_and_limits() -> None:
+    lim = ratewarden.Limiter()
+    with pytest.raises(ratewarden.InvalidArgumentError):
+        ratewarden.Limiter(algorithm="leaky")
+    with pytest.raises(TypeError):
+        ratewarden.Limiter(algorithm=3)  # type: ignore[arg-type]
+    with pytest.raises(ratewarden.InvalidArgumentError):
+        lim.check("a", "/e", 1, 1, algorithm="nope")
+    with pytest.raises(ratewarden.InvalidArgumentError):
+        ratewarden.Limit("/e", 1, 1, algorithm="nope")
+    with pytest.raises(TypeError):
+        ratewarden.Limit(3, 1, 1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        lim.check_all("a", "not a list")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        lim.check_all("a", [("/e", 1, 1)])  # type: ignore[list-item]
+    with pytest.raises(ratewarden.InvalidArgumentError):
+        lim.check_all("a", [])
+    with pytest.raises(ratewarden.InvalidArgumentError):
+        lim.check_all("a", [ratewarden.Limit("/e", 1, 1)] * 2)
+    with pytest.raises(ratewarden.InvalidArgumentError):
+        lim.check_all("a", [ratewarden.Limit("/e", 1, 1, cost=2)])

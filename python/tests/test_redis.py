@@ -165,3 +165,52 @@ def test_failures_are_logged_to_the_ratewarden_logger(closed_url, caplog) -> Non
         lim.is_allowed("log", "/l", 1, 1)
     records = [r for r in caplog.records if r.name.startswith("ratewarden")]
     assert any(r.levelno >= logging.WARNING for r in records), records
+
+
+ALGORITHMS = ["sliding_window_log", "sliding_window_counter", "fixed_window", "token_bucket", "gcra", "leaky_bucket"]
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_every_algorithm_on_redis_per_limiter_and_per_call(redis_server, algorithm: str) -> None:
+    client = str(uuid.uuid4())
+    by_limiter = ratewarden.Limiter(redis_server.url, algorithm=algorithm)
+    assert by_limiter.algorithm == ("gcra" if algorithm == "leaky_bucket" else algorithm)
+    # capacity 3, one more per 100 s: exactly 3 pass, from 32 threads.
+    with ThreadPoolExecutor(32) as pool:
+        passed = sum(pool.map(lambda _: by_limiter.is_allowed(client, "/a", 3, 1), range(64)))
+    assert passed == 3
+    d = by_limiter.check(client, "/a", 3, 1)
+    assert not d.allowed and d.retry_after > 0
+    # The same scope and algorithm named per call on a default limiter
+    # shares that state.
+    other = ratewarden.Limiter(redis_server.url)
+    assert not other.check(client, "/a", 3, 1, algorithm=algorithm).allowed
+    if algorithm != "sliding_window_log":
+        assert other.check(client, "/a", 3, 1).allowed  # the default log has its own state
+
+
+async def test_async_algorithms_and_multi_limit_on_redis(redis_server) -> None:
+    lim = ratewarden.AsyncLimiter(redis_server.url, algorithm="token_bucket")
+    client = str(uuid.uuid4())
+    limits = [ratewarden.Limit("/x", 10, 1), ratewarden.Limit("*", 4, 1, algorithm="fixed_window")]
+    results = await asyncio.gather(*(lim.check_all(client, limits) for _ in range(20)))
+    assert sum(bool(r) for r in results) == 4
+    refused = [r for r in results if not r]
+    assert all(r.limiting == 1 and r.decisions[0].allowed for r in refused)
+    # Nothing was spent on "/x" by the 16 refusals.
+    d = await lim.check(client, "/x", 10, 1)
+    assert d.allowed and d.remaining == 5
+    d = await lim.check(client, "/x", 10, 1, algorithm="gcra")
+    assert d.allowed and d.remaining == 9  # GCRA keeps its own state
+
+
+def test_multi_limit_is_atomic_across_threads(redis_server) -> None:
+    lim = ratewarden.Limiter(redis_server.url)
+    client = str(uuid.uuid4())
+
+    def call(i: int) -> bool:
+        scope = "/a" if i % 2 else "/b"
+        return bool(lim.check_all(client, [ratewarden.Limit(scope, 10, 1), ratewarden.Limit("*", 12, 1)]))
+
+    with ThreadPoolExecutor(16) as pool:
+        assert sum(pool.map(call, range(200))) == 12

@@ -151,6 +151,71 @@ static void test_decisions(ratewarden_limiter *lim, const char *run) {
   CHECK(ratewarden_is_allowed(lim, a, "b:c", 1, 1, &ok2) == RATEWARDEN_OK && ok2);
 }
 
+static void test_algorithms_and_multi(const char *url, ratewarden_limiter *lim, const char *run) {
+  static const char *names[] = {"sliding_window_log", "sliding_window_counter", "fixed_window",
+                                "token_bucket", "gcra", "leaky_bucket"};
+  char client[96];
+  ratewarden_decision d, pattern;
+  memset(&pattern, 0xab, sizeof pattern);
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    snprintf(client, sizeof client, "alg-%s-%zu", run, i);
+    /* capacity 3, 100 s to refill one: exactly 3 pass, then a wait. */
+    for (int k = 0; k < 3; k++) {
+      CHECK(ratewarden_check_with_algorithm(lim, client, "/alg", 3, 1, 1, names[i], &d) == RATEWARDEN_OK);
+      CHECK(d.allowed && d.remaining == (uint64_t)(2 - k));
+    }
+    CHECK(ratewarden_check_with_algorithm(lim, client, "/alg", 3, 1, 1, names[i], &d) == RATEWARDEN_OK);
+    CHECK(!d.allowed && d.retry_after_us > 0);
+  }
+  /* Bad names, and outputs untouched on failure. */
+  d = pattern;
+  CHECK(ratewarden_check_with_algorithm(lim, "c", "/e", 1, 1, 1, "leaky", &d) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_check_with_algorithm(lim, "c", "/e", 1, 1, 1, "\xff", &d) == RATEWARDEN_INVALID_UTF8);
+  CHECK(memcmp(&d, &pattern, sizeof d) == 0);
+  /* NULL algorithm: the limiter's (here set through the options). */
+  ratewarden_options *o = NULL;
+  ratewarden_limiter *g = NULL;
+  CHECK(ratewarden_options_new(&o) == RATEWARDEN_OK);
+  CHECK(ratewarden_options_set_algorithm(o, "nope") == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_options_set_algorithm(o, NULL) == RATEWARDEN_NULL_PARAMETER);
+  CHECK(ratewarden_options_set_algorithm(o, "gcra") == RATEWARDEN_OK);
+  CHECK(ratewarden_limiter_new_with_options(url, o, &g) == RATEWARDEN_OK);
+  ratewarden_options_free(o);
+  snprintf(client, sizeof client, "alg-default-%s", run);
+  CHECK(ratewarden_check_with_algorithm(g, client, "/g", 2, 1, 2, NULL, &d) == RATEWARDEN_OK && d.allowed);
+  /* The same scope with GCRA named explicitly shares that state. */
+  CHECK(ratewarden_check_with_algorithm(g, client, "/g", 2, 1, 1, "gcra", &d) == RATEWARDEN_OK && !d.allowed);
+  ratewarden_limiter_free(g);
+
+  /* Multi-limit: 5 per endpoint and 2 overall; all or nothing. */
+  snprintf(client, sizeof client, "multi-%s", run);
+  ratewarden_limit limits[2] = {
+      {.api_endpoint = "/m", .capacity = 5, .rate_per_second = 1, .cost = 1, .algorithm = NULL},
+      {.api_endpoint = "*", .capacity = 2, .rate_per_second = 1, .cost = 1, .algorithm = "token_bucket"},
+  };
+  ratewarden_decision ds[2];
+  bool allowed = false;
+  size_t which = 99;
+  CHECK(ratewarden_check_all(lim, client, limits, 2, &allowed, ds, &which) == RATEWARDEN_OK && allowed);
+  CHECK(ratewarden_check_all(lim, client, limits, 2, &allowed, ds, NULL) == RATEWARDEN_OK && allowed);
+  CHECK(ratewarden_check_all(lim, client, limits, 2, &allowed, ds, &which) == RATEWARDEN_OK && !allowed);
+  CHECK(which == 1 && ds[0].allowed && !ds[1].allowed && ds[0].remaining == 3);
+  /* Nothing was spent on "/m" by the refusal: 3 remain. */
+  CHECK(ratewarden_check(lim, client, "/m", 5, 1, 1, &d) == RATEWARDEN_OK && d.allowed && d.remaining == 2);
+  /* Bad multi input. */
+  CHECK(ratewarden_check_all(lim, client, NULL, 2, &allowed, ds, &which) == RATEWARDEN_NULL_PARAMETER);
+  CHECK(ratewarden_check_all(lim, client, limits, 0, &allowed, ds, &which) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_check_all(lim, client, limits, 2, NULL, ds, &which) == RATEWARDEN_NULL_PARAMETER);
+  ratewarden_limit bad = limits[0];
+  bad.api_endpoint = NULL;
+  CHECK(ratewarden_check_all(lim, client, &bad, 1, &allowed, ds, &which) == RATEWARDEN_NULL_PARAMETER);
+  bad.api_endpoint = "/m";
+  bad.algorithm = "nope";
+  CHECK(ratewarden_check_all(lim, client, &bad, 1, &allowed, ds, &which) == RATEWARDEN_INVALID_ARGUMENT);
+  ratewarden_limit twice[2] = {limits[0], limits[0]};
+  CHECK(ratewarden_check_all(lim, client, twice, 2, &allowed, ds, &which) == RATEWARDEN_INVALID_ARGUMENT);
+}
+
 static void test_exact_with_threads(const char *url, ratewarden_limiter *shared, const char *run) {
   /* 8 threads sharing one handle; a 100 s window so nothing refills. */
   char client1[64], client2[64];
@@ -223,6 +288,7 @@ int main(int argc, char **argv) {
   if (lim == NULL) return 1;
   test_call_errors(lim, run);
   test_decisions(lim, run);
+  test_algorithms_and_multi(argv[1], lim, run);
   test_exact_with_threads(argv[1], lim, run);
   test_unreachable(argv[2]);
   ratewarden_limiter_free(lim);

@@ -11,6 +11,16 @@ True
 >>> limiter.check("alice", "GET /search", 2, 2).remaining
 0
 
+Pick an algorithm per limiter or per call, and check several limits at once
+(all or nothing):
+
+>>> gcra = ratewarden.Limiter("memory://doctest", algorithm="gcra")
+>>> gcra.check("bob", "/upload", 10, 1, cost=4).remaining
+6
+>>> both = [ratewarden.Limit("/search", 5, 5), ratewarden.Limit("*", 1, 1, algorithm="token_bucket")]
+>>> bool(limiter.check_all("carol", both)), bool(limiter.check_all("carol", both))
+(True, False)
+
 Log records of the core go to the ``ratewarden`` logger of :mod:`logging`.
 """
 
@@ -18,7 +28,7 @@ from __future__ import annotations
 
 import os as _os
 
-from ._native import AsyncLimiter, Decision, Limiter, __version__
+from ._native import AsyncLimiter, Decision, Limit, Limiter, MultiDecision, __version__
 from ._native import _after_fork_in_child
 from .errors import (
     ConfigError,
@@ -43,9 +53,11 @@ __all__ = [
     "AsyncLimiter",
     "ConfigError",
     "Decision",
+    "Limit",
     "InternalError",
     "InvalidArgumentError",
     "Limiter",
+    "MultiDecision",
     "RateLimitError",
     "ServerError",
     "UsageError",

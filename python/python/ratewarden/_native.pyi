@@ -1,8 +1,12 @@
 """Type stubs for the native extension ``ratewarden._native``."""
 
-from typing import Awaitable, Dict, Optional, final
+from typing import Awaitable, Dict, List, Literal, Optional, Sequence, Union, final
 
-__all__ = ["Limiter", "AsyncLimiter", "Decision", "_after_fork_in_child", "__version__"]
+__all__ = ["Limiter", "AsyncLimiter", "Decision", "Limit", "MultiDecision", "_after_fork_in_child", "__version__"]
+
+_AlgorithmName = Literal[
+    "sliding_window_log", "sliding_window_counter", "fixed_window", "token_bucket", "gcra", "leaky_bucket"
+]
 
 __version__: str
 
@@ -30,6 +34,46 @@ class Decision:
     def __hash__(self) -> int: ...
 
 @final
+class Limit:
+    """One limit of ``check_all``: a scope, a quota, a cost, an algorithm."""
+
+    def __new__(
+        cls,
+        api_endpoint: str,
+        capacity: int,
+        rate_per_second: int,
+        cost: Optional[int] = None,
+        algorithm: Optional[Union[_AlgorithmName, str]] = None,
+    ) -> Limit: ...
+    @property
+    def api_endpoint(self) -> str: ...
+    @property
+    def capacity(self) -> int: ...
+    @property
+    def rate_per_second(self) -> int: ...
+    @property
+    def cost(self) -> int: ...
+    @property
+    def algorithm(self) -> Optional[str]: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class MultiDecision:
+    """The answer to ``check_all`` (immutable)."""
+
+    @property
+    def allowed(self) -> bool: ...
+    @property
+    def limiting(self) -> int: ...
+    @property
+    def decisions(self) -> List[Decision]: ...
+    @property
+    def decision(self) -> Decision: ...
+    def __bool__(self) -> bool: ...
+    def __len__(self) -> int: ...
+
+@final
 class Limiter:
     """A blocking rate limiter; thread-safe, releases the GIL while waiting."""
 
@@ -41,14 +85,25 @@ class Limiter:
         key_prefix: str = "ratewarden:",
         max_in_flight: int = 1024,
         tls_root_cert_pem: Optional[bytes] = None,
+        algorithm: Optional[Union[_AlgorithmName, str]] = None,
     ) -> Limiter: ...
     def is_allowed(self, client_id: str, api_endpoint: str, capacity: int, rate_per_second: int) -> bool: ...
     def check(
-        self, client_id: str, api_endpoint: str, capacity: int, rate_per_second: int, cost: Optional[int] = None
+        self,
+        client_id: str,
+        api_endpoint: str,
+        capacity: int,
+        rate_per_second: int,
+        cost: Optional[int] = None,
+        *,
+        algorithm: Optional[Union[_AlgorithmName, str]] = None,
     ) -> Decision: ...
+    def check_all(self, client_id: str, limits: Sequence[Limit]) -> MultiDecision: ...
     def ping(self) -> None: ...
     @property
     def timeout(self) -> float: ...
+    @property
+    def algorithm(self) -> str: ...
 
 @final
 class AsyncLimiter:
@@ -62,13 +117,24 @@ class AsyncLimiter:
         key_prefix: str = "ratewarden:",
         max_in_flight: int = 1024,
         tls_root_cert_pem: Optional[bytes] = None,
+        algorithm: Optional[Union[_AlgorithmName, str]] = None,
     ) -> AsyncLimiter: ...
     def is_allowed(
         self, client_id: str, api_endpoint: str, capacity: int, rate_per_second: int
     ) -> Awaitable[bool]: ...
     def check(
-        self, client_id: str, api_endpoint: str, capacity: int, rate_per_second: int, cost: Optional[int] = None
+        self,
+        client_id: str,
+        api_endpoint: str,
+        capacity: int,
+        rate_per_second: int,
+        cost: Optional[int] = None,
+        *,
+        algorithm: Optional[Union[_AlgorithmName, str]] = None,
     ) -> Awaitable[Decision]: ...
+    def check_all(self, client_id: str, limits: Sequence[Limit]) -> Awaitable[MultiDecision]: ...
     def ping(self) -> Awaitable[None]: ...
     @property
     def timeout(self) -> float: ...
+    @property
+    def algorithm(self) -> str: ...
