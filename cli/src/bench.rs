@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ratewarden::{Limiter, Quota};
+use ratewarden::{Algorithm, Limiter, Quota};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -30,6 +30,11 @@ pub(crate) struct Args {
     /// Skip the bare-client ceiling phase.
     #[arg(long)]
     no_baseline: bool,
+    /// Algorithm to measure, or "all" for a table of every algorithm (Redis:
+    /// decisions/s, p99, Redis time per decision, and MEMORY USAGE of one
+    /// key at capacity = rate = 100 and 100,000).
+    #[arg(long, default_value = "sliding_window_log")]
+    algorithm: String,
 }
 
 struct Phase {
@@ -38,8 +43,12 @@ struct Phase {
     allowed: u64,
     elapsed: Duration,
     latencies_us: Vec<u32>,
+    /// Redis script time per decision (commandstats).
     redis_usec_per_call: Option<f64>,
+    /// Redis process CPU per decision (INFO cpu, I/O included).
     redis_cpu_per_call: Option<f64>,
+    /// Decisions per script call.
+    batch: Option<f64>,
 }
 
 impl Phase {
@@ -54,6 +63,7 @@ impl Phase {
         };
         let redis_usec_per_call = weighted(&|p| p.redis_usec_per_call);
         let redis_cpu_per_call = weighted(&|p| p.redis_cpu_per_call);
+        let batch = weighted(&|p| p.batch);
         let mut latencies_us: Vec<u32> = rounds.iter().flat_map(|p| p.latencies_us.iter().copied()).collect();
         latencies_us.sort_unstable();
         Phase {
@@ -64,6 +74,7 @@ impl Phase {
             latencies_us,
             redis_usec_per_call,
             redis_cpu_per_call,
+            batch,
         }
     }
 
@@ -91,10 +102,13 @@ impl Phase {
             100.0 * self.allowed as f64 / self.calls.max(1) as f64
         );
         if let Some(u) = self.redis_usec_per_call {
-            print!("\n           Redis: script {u:.2} us/call (commandstats)");
+            print!("\n           Redis: script {u:.2} us/decision (commandstats)");
         }
         if let Some(c) = self.redis_cpu_per_call {
-            print!(", process CPU {c:.2} us/call (INFO cpu, incl. I/O)");
+            print!(", process CPU {c:.2} us/decision (INFO cpu, incl. I/O)");
+        }
+        if let Some(b) = self.batch {
+            print!(", {b:.1} decisions per script call");
         }
         println!();
     }
@@ -108,10 +122,14 @@ pub(crate) fn run(args: Args) -> Result<(), ratewarden::Error> {
             "--keys and --concurrency must be at least 1",
         ));
     }
-    if args.url.starts_with("memory://") {
-        return bench_memory(&args, quota);
+    if args.algorithm == "all" {
+        return bench_all(&args, quota);
     }
-    let limiter = Limiter::builder(&args.url).build()?;
+    let algorithm: Algorithm = args.algorithm.parse()?;
+    if args.url.starts_with("memory://") {
+        return bench_memory(&args, quota, algorithm);
+    }
+    let limiter = Limiter::builder(&args.url).algorithm(algorithm).build()?;
     let handle = ratewarden::runtime::handle();
     handle.block_on(limiter.ping())?;
     let clients: Arc<Vec<String>> = Arc::new((0..args.keys).map(|i| format!("bench-client-{i}")).collect());
@@ -233,8 +251,9 @@ where
     let before = stats.evalsha()?;
     let mut phase = measure(name, concurrency, duration, op)?;
     let after = stats.evalsha()?;
-    phase.redis_usec_per_call = after.per_call_since(&before);
-    phase.redis_cpu_per_call = after.cpu_per_call_since(&before);
+    phase.redis_usec_per_call = after.usec_per_decision_since(&before, phase.calls);
+    phase.redis_cpu_per_call = after.cpu_per_decision_since(&before, phase.calls);
+    phase.batch = after.batch_since(&before, phase.calls);
     Ok(phase)
 }
 
@@ -310,11 +329,14 @@ where
         latencies_us: latencies,
         redis_usec_per_call: None,
         redis_cpu_per_call: None,
+        batch: None,
     })
 }
 
-fn bench_memory(args: &Args, quota: Quota) -> Result<(), ratewarden::Error> {
-    let limiter = ratewarden::blocking::Limiter::connect(&args.url)?;
+fn bench_memory(args: &Args, quota: Quota, algorithm: Algorithm) -> Result<(), ratewarden::Error> {
+    let limiter = ratewarden::blocking::Limiter::builder(&args.url)
+        .algorithm(algorithm)
+        .build()?;
     let clients: Vec<String> = (0..args.keys).map(|i| format!("bench-client-{i}")).collect();
     println!(
         "ratewarden bench on {}: one thread, {} keys, capacity {} rate {}/s, {:?}",
@@ -365,14 +387,20 @@ struct EvalStats {
 }
 
 impl EvalStats {
-    fn cpu_per_call_since(&self, before: &EvalStats) -> Option<f64> {
-        let calls = self.calls.checked_sub(before.calls)?;
-        (calls > 0).then(|| (self.cpu_secs - before.cpu_secs) * 1e6 / calls as f64)
+    /// Redis process CPU per decision (`decisions` made since `before`).
+    fn cpu_per_decision_since(&self, before: &EvalStats, decisions: u64) -> Option<f64> {
+        (decisions > 0).then(|| (self.cpu_secs - before.cpu_secs) * 1e6 / decisions as f64)
     }
 
-    fn per_call_since(&self, before: &EvalStats) -> Option<f64> {
+    /// Script time per decision: one script call may carry a batch.
+    fn usec_per_decision_since(&self, before: &EvalStats, decisions: u64) -> Option<f64> {
+        let usec = self.usec.checked_sub(before.usec)?;
+        (decisions > 0).then(|| usec as f64 / decisions as f64)
+    }
+
+    fn batch_since(&self, before: &EvalStats, decisions: u64) -> Option<f64> {
         let calls = self.calls.checked_sub(before.calls)?;
-        (calls > 0).then(|| (self.usec - before.usec) as f64 / calls as f64)
+        (calls > 0).then(|| decisions as f64 / calls as f64)
     }
 }
 
@@ -428,4 +456,124 @@ impl RedisStats {
         }
         Ok(s)
     }
+}
+
+/// Every algorithm on one Redis in one run: throughput, latency, Redis time
+/// per decision, and the memory one key costs at two sizes.
+fn bench_all(args: &Args, quota: Quota) -> Result<(), ratewarden::Error> {
+    if args.url.starts_with("memory://") {
+        for a in Algorithm::ALL {
+            println!("== {a}");
+            bench_memory(args, quota, a)?;
+        }
+        return Ok(());
+    }
+    let stats = RedisStats::new(&args.url)?;
+    let handle = ratewarden::runtime::handle();
+    let clients: Arc<Vec<String>> = Arc::new((0..args.keys).map(|i| format!("bench-client-{i}")).collect());
+    println!(
+        "ratewarden bench --algorithm all on {}: concurrency {}, {} keys, capacity {} rate {}/s, {:?} per algorithm",
+        args.url, args.concurrency, args.keys, args.capacity, args.rate, args.duration
+    );
+    let mut rows = Vec::new();
+    for a in Algorithm::ALL {
+        let limiter = Limiter::builder(&args.url).algorithm(a).build()?;
+        handle.block_on(limiter.ping())?;
+        let op = {
+            let clients = clients.clone();
+            move |i: usize| {
+                let limiter = limiter.clone();
+                let clients = clients.clone();
+                async move {
+                    let d = limiter.check(&clients[i % clients.len()], "/bench", quota, 1).await?;
+                    Ok(d.allowed)
+                }
+            }
+        };
+        measure("warm-up", args.concurrency, Duration::from_secs(1), op.clone())?;
+        let phase = measure_redis(&stats, a.as_str(), args.concurrency, args.duration, op)?;
+        let small = key_memory(&args.url, a, Quota::new(100, 100), 100)?;
+        let large = key_memory(&args.url, a, Quota::new(100_000, 100_000), 100_000)?;
+        rows.push((a, phase, small, large));
+    }
+    println!(
+        "\n| algorithm | decisions/s | p50 us | p99 us | Redis script us/decision | Redis CPU us/decision | MEMORY USAGE per key, 100/s full | 100,000/s full |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (a, p, small, large) in rows {
+        println!(
+            "| {a} | {:.0} | {} | {} | {:.1} | {:.1} | {small} B | {large} B |",
+            p.per_sec(),
+            p.pct(0.5),
+            p.pct(0.99),
+            p.redis_usec_per_call.unwrap_or(f64::NAN),
+            p.redis_cpu_per_call.unwrap_or(f64::NAN),
+        );
+    }
+    Ok(())
+}
+
+/// Fill one key of `algorithm` with `admissions` requests at `quota`, then
+/// read `MEMORY USAGE` of it.
+fn key_memory(url: &str, algorithm: Algorithm, quota: Quota, admissions: u64) -> Result<u64, ratewarden::Error> {
+    let limiter = Limiter::builder(url).algorithm(algorithm).build()?;
+    let client = format!("bench-memory-{}-{}", algorithm.as_str(), std::process::id());
+    let handle = ratewarden::runtime::handle();
+    let l = limiter.clone();
+    let c = client.clone();
+    handle.block_on(async move {
+        // Batches of concurrent calls: the key's state as it is under load.
+        let mut left = admissions;
+        while left > 0 {
+            let n = left.min(256);
+            let calls: Vec<_> = (0..n)
+                .map(|_| {
+                    let (l, c) = (l.clone(), c.clone());
+                    async move { l.check(&c, "/mem", quota, 1).await }
+                })
+                .collect();
+            for r in futures_join(calls).await {
+                r?;
+            }
+            left -= n;
+        }
+        Ok::<_, ratewarden::Error>(())
+    })?;
+    let key = limiter
+        .redis_key(&client, "/mem", quota)
+        .ok_or_else(|| ratewarden::Error::Internal("no Redis key".into()))?;
+    let mut conn = redis::Client::open(url)
+        .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
+        .map_err(|e| ratewarden::Error::Connection {
+            message: e.to_string(),
+            source: None,
+        })?;
+    let bytes: Option<u64> = redis::cmd("MEMORY")
+        .arg("USAGE")
+        .arg(&key)
+        .query(&mut conn)
+        .map_err(|e| ratewarden::Error::Server {
+            message: e.to_string(),
+            source: None,
+        })?;
+    Ok(bytes.unwrap_or(0))
+}
+
+/// Await every future (spawned on the core runtime) and collect the results.
+async fn futures_join<F, T>(futs: Vec<F>) -> Vec<T>
+where
+    F: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let handles: Vec<_> = futs
+        .into_iter()
+        .map(|f| ratewarden::runtime::handle().spawn(f))
+        .collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        if let Ok(v) = h.await {
+            out.push(v);
+        }
+    }
+    out
 }
