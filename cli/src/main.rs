@@ -53,6 +53,21 @@ enum Command {
         /// Per-call deadline.
         #[arg(long, default_value = "1s", value_parser = parse_duration)]
         timeout: Duration,
+        /// sliding_window_log (default), sliding_window_counter, fixed_window,
+        /// token_bucket, gcra or leaky_bucket.
+        #[arg(long, default_value = "sliding_window_log")]
+        algorithm: String,
+    },
+    /// Replay one bursty arrival schedule on every algorithm (memory://, exact
+    /// simulated time) and print CSV: algorithm,t_ms,admitted. Feeds
+    /// scripts/plot_algorithms.py.
+    Simulate {
+        /// Burst size.
+        #[arg(long, default_value_t = 10)]
+        capacity: u64,
+        /// Sustained rate per second.
+        #[arg(long, default_value_t = 5)]
+        rate: u64,
     },
     /// Decisions/s and latency percentiles; on Redis also the same script
     /// through a bare redis-rs client as the ceiling, and Redis CPU per call.
@@ -102,17 +117,18 @@ fn main() -> ExitCode {
             cost,
             json,
             timeout,
+            algorithm,
         } => {
             return check(
                 &url,
                 &client,
                 &endpoint,
-                Quota::new(capacity, rate),
-                cost,
+                (Quota::new(capacity, rate), cost, &algorithm),
                 json,
                 timeout,
             )
         }
+        Command::Simulate { capacity, rate } => simulate(Quota::new(capacity, rate)),
         Command::Bench(args) => bench::run(args),
     };
     match result {
@@ -124,11 +140,21 @@ fn main() -> ExitCode {
     }
 }
 
-fn check(url: &str, client: &str, endpoint: &str, quota: Quota, cost: u64, json: bool, timeout: Duration) -> ExitCode {
-    let decision = ratewarden::blocking::Limiter::builder(url)
-        .timeout(timeout)
-        .build()
-        .and_then(|l| l.check(client, endpoint, quota, cost));
+fn check(
+    url: &str,
+    client: &str,
+    endpoint: &str,
+    (quota, cost, algorithm): (Quota, u64, &str),
+    json: bool,
+    timeout: Duration,
+) -> ExitCode {
+    let decision = algorithm.parse::<ratewarden::Algorithm>().and_then(|a| {
+        ratewarden::blocking::Limiter::builder(url)
+            .timeout(timeout)
+            .algorithm(a)
+            .build()
+            .and_then(|l| l.check(client, endpoint, quota, cost))
+    });
     let d = match decision {
         Ok(d) => d,
         Err(e) => {
@@ -202,4 +228,35 @@ mod tests {
     fn json_strings_escape() {
         assert_eq!(json_string("a\"b\\\n"), "\"a\\\"b\\\\\\u000a\"");
     }
+}
+
+/// The schedule behind the README's plot: bursts at and around window edges,
+/// a steady stream above the rate, idle time, and a final burst. One request
+/// per (time, ms) entry; times in milliseconds.
+fn schedule() -> Vec<u64> {
+    let mut t = Vec::new();
+    t.extend(std::iter::repeat_n(0, 30)); // a burst at the start
+    t.extend(std::iter::repeat_n(1_990, 20)); // just before a 2 s window edge
+    t.extend(std::iter::repeat_n(2_000, 20)); // on it
+    t.extend((0..150).map(|i| 3_000 + i * 20)); // 50/s for 3 s
+    t.extend(std::iter::repeat_n(9_000, 30)); // after an idle stretch
+    t.extend((0..100).map(|i| 10_000 + i * 30)); // 33/s for 3 s
+    t
+}
+
+fn simulate(quota: Quota) -> Result<(), ratewarden::Error> {
+    println!("algorithm,t_ms,admitted");
+    for a in ratewarden::Algorithm::ALL {
+        let l = ratewarden::blocking::Limiter::connect(&format!("memory://simulate-{a}"))?;
+        let limit = [ratewarden::Limit::new("/sim", quota).algorithm(a)];
+        // Far from zero, so that every algorithm starts mid-window alike.
+        let base = 1_700_000_000_000_000u64;
+        for (i, ms) in schedule().into_iter().enumerate() {
+            // Requests sharing a millisecond are a microsecond apart.
+            let at = base + ms * 1000 + (i as u64 % 1000);
+            let d = l.__check_all_at(at, "sim", &limit)?;
+            println!("{a},{ms},{}", u8::from(d.allowed));
+        }
+    }
+    Ok(())
 }
