@@ -28,15 +28,21 @@
 //!
 //! ## Granularity and memory
 //!
-//! Up to `capacity` 127 the log is exact: one sorted-set entry per server
-//! microsecond that saw an admission (with a count, so simultaneous requests
-//! are never lost). Above that, admissions are counted in buckets of `W/120`:
+//! Up to `capacity` 127 the log is exact: one 16-byte timestamp per admitted
+//! unit in one Redis string (≤ 2 KB), so simultaneous requests are never
+//! lost. Above that, admissions are counted in sorted-set buckets of `W/120`:
 //! an entry stays counted until its *latest* request leaves the window, so a
 //! request can be counted up to `W/120` too long. The limiter may therefore
 //! refuse slightly early at the trailing edge of the window (by at most the
 //! admissions of one bucket), and never admits more than the rule allows. A
 //! key holds at most ~125 entries and stays in Redis's compact listpack
 //! encoding: about 2–4 KB even at capacity 1,000,000.
+//!
+//! ## Algorithms and multi-limit checks
+//!
+//! [`Algorithm`] picks the rule per limiter ([`LimiterBuilder::algorithm`])
+//! or per call ([`Limiter::check_with`]); [`Limiter::check_all`] checks
+//! several [`Limit`]s of one client in one atomic step.
 //!
 //! ## Modules
 //!
