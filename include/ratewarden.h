@@ -261,6 +261,43 @@ ratewarden_result ratewarden_check_with_algorithm(const ratewarden_limiter *lim,
                                                   const char *algorithm,
                                                   ratewarden_decision *out);
 
+// Decide by the policy stored for `endpoint` (or the default policy "*"),
+// written to `*out` only on success. No policy and no default is
+// `RATEWARDEN_INVALID_ARGUMENT`. Policies are set with
+// `ratewarden_set_policy` or `ratewarden policy set`; a change reaches
+// every running limiter within 1 s.
+//
+// ```c
+// ratewarden_decision d;
+// ratewarden_check_policy(lim, "alice", "/users", 1, &d);
+// ```
+ratewarden_result ratewarden_check_policy(const ratewarden_limiter *lim,
+                                          const char *client,
+                                          const char *endpoint,
+                                          uint64_t cost,
+                                          ratewarden_decision *out);
+
+// Store a policy named `name` (an endpoint, or "*" for the default) for
+// every limiter on this backend and key prefix. `algorithm` may be NULL
+// (the deciding limiter's).
+//
+// ```c
+// ratewarden_set_policy(lim, "/users", 100, 50, "gcra");
+// ```
+ratewarden_result ratewarden_set_policy(const ratewarden_limiter *lim,
+                                        const char *name,
+                                        uint64_t capacity,
+                                        uint64_t rate_per_second,
+                                        const char *algorithm);
+
+// Remove the policy named `name` (no-op if absent).
+//
+// ```c
+// ratewarden_delete_policy(lim, "/users");
+// ```
+ratewarden_result ratewarden_delete_policy(const ratewarden_limiter *lim,
+                                           const char *name);
+
 // Several limits for one client in one atomic step (one round trip):
 // admitted only if every limit has room, and then counted in all of them.
 // `limits` points to `n` limits (1..=16, distinct scope/algorithm pairs);

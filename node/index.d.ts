@@ -111,6 +111,15 @@ export declare class Limiter {
   checkAll(clientId: string, limits: LimitSpec[]): Promise<MultiDecision>
   /** The algorithm of calls that name none. */
   readonly algorithm: Algorithm
+  /**
+   * Decide by the policy stored for `apiEndpoint` (or the default policy "*");
+   * a change made anywhere reaches this limiter within 1 s.
+   */
+  checkPolicy(clientId: string, apiEndpoint: string, options?: { cost?: number }): Promise<Decision>
+  /** Store a policy (name: an endpoint, or "*" for the default) for every limiter on this backend. */
+  setPolicy(name: string, policy: { capacity: number; ratePerSecond: number; algorithm?: Algorithm }): Promise<void>
+  /** Remove a policy (no-op if absent). */
+  deletePolicy(name: string): Promise<void>
   /** Round trip to the backend within the deadline. */
   ping(): Promise<void>
 }

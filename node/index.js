@@ -129,6 +129,45 @@ class Limiter {
     return this.#native.checkAll(clientId, specs)
   }
 
+  /** Decide by the policy stored for `apiEndpoint` (or the default policy "*"). */
+  checkPolicy (clientId, apiEndpoint, options = {}) {
+    let cost
+    try {
+      str('clientId', clientId)
+      str('apiEndpoint', apiEndpoint)
+      if (options === null || typeof options !== 'object') throw new TypeError('options must be { cost? }')
+      cost = options.cost === undefined ? 1 : options.cost
+      num('cost', cost)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return this.#native.checkPolicy(clientId, apiEndpoint, cost)
+  }
+
+  /** Store a policy (name: an endpoint, or "*" for the default) for every limiter on this backend. */
+  setPolicy (name, policy) {
+    try {
+      str('name', name)
+      if (policy === null || typeof policy !== 'object') throw new TypeError('policy must be { capacity, ratePerSecond, algorithm? }')
+      num('capacity', policy.capacity)
+      num('ratePerSecond', policy.ratePerSecond)
+      optStr('algorithm', policy.algorithm)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return this.#native.setPolicy(name, policy.capacity, policy.ratePerSecond, policy.algorithm)
+  }
+
+  /** Remove a policy (no-op if absent). */
+  deletePolicy (name) {
+    try {
+      str('name', name)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return this.#native.deletePolicy(name)
+  }
+
   /** Round trip to the backend within the deadline. */
   ping () {
     return this.#native.ping()

@@ -17,6 +17,12 @@ export declare class Limiter {
   check(clientId: string, apiEndpoint: string, capacity: number, ratePerSecond: number, cost: number, algorithmName?: string | undefined | null): Promise<Decision>
   /** Several limits for one client, all or nothing, in one round trip. */
   checkAll(clientId: string, limits: Array<LimitSpec>): Promise<MultiDecision>
+  /** Decide by the policy stored for `api_endpoint` (or the default policy "*"). */
+  checkPolicy(clientId: string, apiEndpoint: string, cost: number): Promise<Decision>
+  /** Store a policy for every limiter on this backend and key prefix. */
+  setPolicy(name: string, capacity: number, ratePerSecond: number, algorithmName?: string | undefined | null): Promise<void>
+  /** Remove a policy (no-op if absent). */
+  deletePolicy(name: string): Promise<void>
   /** The limiter's default algorithm. */
   get algorithm(): string
   /** Round trip to the backend within the deadline. */

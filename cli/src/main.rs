@@ -58,6 +58,10 @@ enum Command {
         #[arg(long, default_value = "sliding_window_log")]
         algorithm: String,
     },
+    /// Live limits: named policies stored in Redis (or memory://), seen by
+    /// every running limiter within 1 s.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Replay one bursty arrival schedule on every algorithm (memory://, exact
     /// simulated time) and print CSV: algorithm,t_ms,admitted. Feeds
     /// scripts/plot_algorithms.py.
@@ -72,6 +76,138 @@ enum Command {
     /// Decisions/s and latency percentiles; on Redis also the same script
     /// through a bare redis-rs client as the ceiling, and Redis CPU per call.
     Bench(bench::Args),
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Store a policy (endpoint "*" is the default for endpoints without one).
+    Set {
+        #[arg(long, default_value = "memory://")]
+        url: String,
+        #[arg(long)]
+        endpoint: String,
+        #[arg(long)]
+        capacity: u64,
+        #[arg(long)]
+        rate: u64,
+        /// Algorithm; the deciding limiter's when omitted.
+        #[arg(long)]
+        algorithm: Option<String>,
+        #[arg(long, default_value = ratewarden::DEFAULT_PREFIX)]
+        key_prefix: String,
+    },
+    /// Print the policy an endpoint resolves to.
+    Get {
+        #[arg(long, default_value = "memory://")]
+        url: String,
+        #[arg(long)]
+        endpoint: String,
+        #[arg(long, default_value = ratewarden::DEFAULT_PREFIX)]
+        key_prefix: String,
+    },
+    /// Print every policy.
+    List {
+        #[arg(long, default_value = "memory://")]
+        url: String,
+        #[arg(long, default_value = ratewarden::DEFAULT_PREFIX)]
+        key_prefix: String,
+    },
+    /// Remove a policy.
+    Delete {
+        #[arg(long, default_value = "memory://")]
+        url: String,
+        #[arg(long)]
+        endpoint: String,
+        #[arg(long, default_value = ratewarden::DEFAULT_PREFIX)]
+        key_prefix: String,
+    },
+    /// Print a line (unix ms and the policy) whenever the policy an endpoint
+    /// resolves to changes, as a running instance sees it; stops after
+    /// --duration.
+    Watch {
+        #[arg(long, default_value = "memory://")]
+        url: String,
+        #[arg(long)]
+        endpoint: String,
+        #[arg(long, default_value = ratewarden::DEFAULT_PREFIX)]
+        key_prefix: String,
+        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        duration: Duration,
+    },
+}
+
+fn policy(cmd: PolicyCommand) -> Result<(), ratewarden::Error> {
+    use ratewarden::blocking::Limiter;
+    let limiter = |url: &str, prefix: &str| Limiter::builder(url).key_prefix(prefix).build();
+    match cmd {
+        PolicyCommand::Set {
+            url,
+            endpoint,
+            capacity,
+            rate,
+            algorithm,
+            key_prefix,
+        } => {
+            let mut p = ratewarden::Policy::new(capacity, rate);
+            if let Some(a) = algorithm {
+                p = p.algorithm(a.parse()?);
+            }
+            limiter(&url, &key_prefix)?.set_policy(&endpoint, p)?;
+            println!("{endpoint}: {p}");
+        }
+        PolicyCommand::Get {
+            url,
+            endpoint,
+            key_prefix,
+        } => {
+            let l = limiter(&url, &key_prefix)?;
+            println!("{endpoint}: {}", l.resolved_policy(&endpoint)?);
+        }
+        PolicyCommand::List { url, key_prefix } => {
+            let mut all: Vec<_> = limiter(&url, &key_prefix)?.policies()?.into_iter().collect();
+            all.sort_by(|a, b| a.0.cmp(&b.0));
+            for (name, p) in all {
+                println!("{name}: {p}");
+            }
+        }
+        PolicyCommand::Delete {
+            url,
+            endpoint,
+            key_prefix,
+        } => {
+            limiter(&url, &key_prefix)?.delete_policy(&endpoint)?;
+            println!("{endpoint}: deleted");
+        }
+        PolicyCommand::Watch {
+            url,
+            endpoint,
+            key_prefix,
+            duration,
+        } => {
+            use std::io::Write;
+            let l = limiter(&url, &key_prefix)?;
+            let stop = std::time::Instant::now() + duration;
+            let mut last: Option<String> = None;
+            while std::time::Instant::now() < stop {
+                let now = match l.resolved_policy(&endpoint) {
+                    Ok(p) => p.to_string(),
+                    Err(e) if e.is_invalid_argument() => "none".to_owned(),
+                    Err(e) => return Err(e),
+                };
+                if last.as_deref() != Some(now.as_str()) {
+                    let ms = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap_or_default()
+                        .as_millis();
+                    println!("{ms} {now}");
+                    let _ = std::io::stdout().flush();
+                    last = Some(now);
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Parse `10s`, `500ms`, `2m` or a bare number of seconds.
@@ -129,6 +265,7 @@ fn main() -> ExitCode {
             )
         }
         Command::Simulate { capacity, rate } => simulate(Quota::new(capacity, rate)),
+        Command::Policy(cmd) => policy(cmd),
         Command::Bench(args) => bench::run(args),
     };
     match result {
@@ -211,25 +348,6 @@ fn json_string(s: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
-        assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("5h").is_err());
-    }
-
-    #[test]
-    fn json_strings_escape() {
-        assert_eq!(json_string("a\"b\\\n"), "\"a\\\"b\\\\\\u000a\"");
-    }
-}
-
 /// The schedule behind the README's plot: bursts at and around window edges,
 /// a steady stream above the rate, idle time, and a final burst. One request
 /// per (time, ms) entry; times in milliseconds.
@@ -259,4 +377,23 @@ fn simulate(quota: Quota) -> Result<(), ratewarden::Error> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("5h").is_err());
+    }
+
+    #[test]
+    fn json_strings_escape() {
+        assert_eq!(json_string("a\"b\\\n"), "\"a\\\"b\\\\\\u000a\"");
+    }
 }

@@ -169,3 +169,174 @@ fn demo_and_bench_run_on_redis() {
         "{out}"
     );
 }
+
+/// Read `watch` lines ("<unix ms> <policy>") from a child until `want` shows
+/// up; returns the unix ms of that line.
+fn wait_for_line(lines: &std::sync::mpsc::Receiver<String>, want: &str, within: Duration) -> u128 {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = lines
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no {want:?} line within {within:?}"));
+        if let Some((ms, rest)) = line.split_once(' ') {
+            if rest == want {
+                return ms.parse().expect("unix ms");
+            }
+        }
+    }
+}
+
+fn unix_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+}
+
+#[test]
+fn policy_changes_reach_three_running_processes_within_a_second() {
+    use std::io::BufRead;
+    let server = Server::start();
+    let url = format!("redis://127.0.0.1:{}", server.1);
+    let (code, _, err) = ratewarden(&[
+        "policy",
+        "set",
+        "--url",
+        &url,
+        "--endpoint",
+        "/users",
+        "--capacity",
+        "10",
+        "--rate",
+        "5",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    // Three separate processes, each a limiter watching /users.
+    let mut children = Vec::new();
+    let mut readers = Vec::new();
+    for _ in 0..3 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ratewarden"))
+            .args([
+                "policy",
+                "watch",
+                "--url",
+                &url,
+                "--endpoint",
+                "/users",
+                "--duration",
+                "30s",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn watcher");
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        children.push(child);
+        readers.push(rx);
+    }
+    for rx in &readers {
+        wait_for_line(rx, "capacity=10 rate=5", Duration::from_secs(10));
+    }
+    // A change through the CLI (notified on pub/sub).
+    let t0 = unix_ms();
+    let (code, _, err) = ratewarden(&[
+        "policy",
+        "set",
+        "--url",
+        &url,
+        "--endpoint",
+        "/users",
+        "--capacity",
+        "100",
+        "--rate",
+        "50",
+        "--algorithm",
+        "gcra",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    for rx in &readers {
+        let seen = wait_for_line(rx, "capacity=100 rate=50 algorithm=gcra", Duration::from_secs(2));
+        assert!(
+            seen.saturating_sub(t0) <= 1000,
+            "seen {} ms after the change",
+            seen - t0
+        );
+    }
+    // A change written by hand, without a notification: the periodic
+    // version check still brings every instance along.
+    let t0 = unix_ms();
+    let mut redis = std::net::TcpStream::connect(("127.0.0.1", server.1)).unwrap();
+    use std::io::{Read, Write};
+    redis
+        .write_all(b"HSET ratewarden:{policies} /users \"capacity=7 rate=7\"\r\nINCR ratewarden:{policies}:version\r\n")
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let _ = redis.read(&mut buf).unwrap();
+    for rx in &readers {
+        let seen = wait_for_line(rx, "capacity=7 rate=7", Duration::from_secs(2));
+        assert!(
+            seen.saturating_sub(t0) <= 1000,
+            "seen {} ms after the change",
+            seen - t0
+        );
+    }
+    // Deleting falls back to the default policy, or to none.
+    let (code, _, _) = ratewarden(&["policy", "delete", "--url", &url, "--endpoint", "/users"]);
+    assert_eq!(code, 0);
+    for rx in &readers {
+        wait_for_line(rx, "none", Duration::from_secs(2));
+    }
+    for mut c in children {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
+#[test]
+fn policy_commands_validate_and_list() {
+    let (code, _, err) = ratewarden(&["policy", "set", "--endpoint", "/a", "--capacity", "0", "--rate", "1"]);
+    assert_eq!(code, 1, "{err}");
+    let (code, _, err) = ratewarden(&[
+        "policy",
+        "set",
+        "--endpoint",
+        "/a",
+        "--capacity",
+        "1",
+        "--rate",
+        "1",
+        "--algorithm",
+        "x",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    let server = Server::start();
+    let url = format!("redis://127.0.0.1:{}", server.1);
+    for (e, c) in [("/b", "2"), ("*", "9")] {
+        assert_eq!(
+            ratewarden(&[
+                "policy",
+                "set",
+                "--url",
+                &url,
+                "--endpoint",
+                e,
+                "--capacity",
+                c,
+                "--rate",
+                "1"
+            ])
+            .0,
+            0
+        );
+    }
+    let (_, out, _) = ratewarden(&["policy", "list", "--url", &url]);
+    assert_eq!(out, "*: capacity=9 rate=1\n/b: capacity=2 rate=1\n");
+    let (_, out, _) = ratewarden(&["policy", "get", "--url", &url, "--endpoint", "/elsewhere"]);
+    assert_eq!(out, "/elsewhere: capacity=9 rate=1\n");
+}

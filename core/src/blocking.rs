@@ -14,6 +14,7 @@ use std::time::Duration;
 use crate::algorithm::Algorithm;
 use crate::error::{Error, Result};
 use crate::limiter::{Answer, Limit, LimiterBuilder, MultiDecision, Prepared};
+use crate::policy::Policy;
 use crate::quota::{Decision, Quota};
 use crate::runtime;
 
@@ -156,6 +157,43 @@ impl Limiter {
             return Err(Error::invalid_argument("now_us must be positive"));
         }
         self.finish(self.inner.prepare_all(client_id, limits, Some(now_us))?)
+    }
+
+    /// See [`crate::Limiter::check_policy`].
+    ///
+    /// ```
+    /// use ratewarden::Policy;
+    /// let l = ratewarden::blocking::Limiter::connect("memory://doc-b-policy").unwrap();
+    /// l.set_policy("*", Policy::new(2, 1)).unwrap();
+    /// assert_eq!(l.check_policy("bob", "/any", 1).unwrap().remaining, 1);
+    /// ```
+    pub fn check_policy(&self, client_id: &str, api_endpoint: &str, cost: u64) -> Result<Decision> {
+        let (inner, c, e) = (self.inner.clone(), client_id.to_owned(), api_endpoint.to_owned());
+        self.wait(async move { inner.check_policy(&c, &e, cost).await })
+    }
+
+    /// See [`crate::Limiter::resolved_policy`].
+    pub fn resolved_policy(&self, api_endpoint: &str) -> Result<Policy> {
+        let (inner, e) = (self.inner.clone(), api_endpoint.to_owned());
+        self.wait(async move { inner.resolved_policy(&e).await })
+    }
+
+    /// See [`crate::Limiter::set_policy`].
+    pub fn set_policy(&self, name: &str, policy: Policy) -> Result<()> {
+        let (inner, n) = (self.inner.clone(), name.to_owned());
+        self.wait(async move { inner.set_policy(&n, policy).await })
+    }
+
+    /// See [`crate::Limiter::delete_policy`].
+    pub fn delete_policy(&self, name: &str) -> Result<()> {
+        let (inner, n) = (self.inner.clone(), name.to_owned());
+        self.wait(async move { inner.delete_policy(&n).await })
+    }
+
+    /// See [`crate::Limiter::policies`].
+    pub fn policies(&self) -> Result<std::collections::HashMap<String, Policy>> {
+        let inner = self.inner.clone();
+        self.wait(async move { inner.policies().await })
     }
 
     /// The limiter's default algorithm.

@@ -409,6 +409,26 @@ impl RedisConnection {
 
     /// `PING` within the deadline.
     pub(crate) async fn ping(&self) -> Result<()> {
+        self.query::<String>(redis::cmd("PING")).await.map(drop)
+    }
+
+    /// One command within the deadline, on the shared connection.
+    pub(crate) async fn query<T: redis::FromRedisValue + Send>(&self, cmd: redis::Cmd) -> Result<T> {
+        self.request(|mut conn| async move { cmd.query_async::<T>(&mut conn).await })
+            .await
+    }
+
+    /// One pipeline (or `MULTI` block) within the deadline.
+    pub(crate) async fn query_pipe<T: redis::FromRedisValue + Send>(&self, pipe: redis::Pipeline) -> Result<T> {
+        self.request(|mut conn| async move { pipe.query_async::<T>(&mut conn).await })
+            .await
+    }
+
+    async fn request<T, F, Fut>(&self, send: F) -> Result<T>
+    where
+        F: FnOnce(MultiplexedConnection) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
         let state = self.state();
         let stage = AtomicU8::new(STAGE_SLOT);
         let fut = async {
@@ -416,13 +436,25 @@ impl RedisConnection {
             stage.store(STAGE_CONNECT, Ordering::Relaxed);
             let live = self.live(&state).await?;
             stage.store(STAGE_SENT, Ordering::Relaxed);
-            let mut conn = live.conn.clone();
-            let r: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut conn).await;
+            let r = send(live.conn.clone()).await;
             self.after_reply(&state, &live, r)
         };
         match tokio::time::timeout(self.inner.deadline, fut).await {
-            Ok(r) => r.map(drop),
+            Ok(r) => r,
             Err(_) => Err(self.on_timeout(&state, stage.load(Ordering::Relaxed))),
+        }
+    }
+
+    /// A dedicated pub/sub connection subscribed to `channel`.
+    pub(crate) async fn subscribe(&self, channel: &str) -> Result<redis::aio::PubSubStream> {
+        let fut = async {
+            let mut ps = self.inner.client.get_async_pubsub().await?;
+            ps.subscribe(channel).await?;
+            Ok::<_, redis::RedisError>(ps.into_on_message())
+        };
+        match tokio::time::timeout(self.inner.deadline, fut).await {
+            Ok(r) => r.map_err(|e| Error::from_redis(e, self.inner.deadline, false)),
+            Err(_) => Err(Error::timeout(self.inner.deadline, "subscribing", false)),
         }
     }
 

@@ -63,6 +63,7 @@ mod keys;
 mod limiter;
 mod memory;
 mod mirror;
+pub mod policy;
 mod quota;
 pub mod runtime;
 mod script;
@@ -73,6 +74,7 @@ pub use keys::{DEFAULT_PREFIX, MAX_PREFIX_LEN};
 pub use limiter::{
     Limit, Limiter, LimiterBuilder, MultiDecision, DEFAULT_MAX_IN_FLIGHT, DEFAULT_TIMEOUT, MAX_LIMITS_PER_CHECK,
 };
+pub use policy::Policy;
 pub use quota::{Decision, Quota, EXACT_LOG_MAX_CAPACITY, LOG_BUCKETS, MAX_ID_LEN, MAX_LIMIT};
 
 /// Pieces for `ratewarden bench`'s bare-client ceiling. Not a stable API.

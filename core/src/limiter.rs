@@ -9,6 +9,7 @@ use crate::connection::RedisConnection;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::memory::MemoryStore;
+use crate::policy::{self, Policy, PolicyTable, RedisNames};
 use crate::quota::{validate_call, validate_id, Decision, Quota};
 use crate::runtime;
 
@@ -118,15 +119,33 @@ impl LimiterBuilder {
                 scheme(&self.url)
             )));
         };
+        let policies = match &backend {
+            Backend::Memory(store) => store.policies.clone(),
+            Backend::Redis(_) => Arc::new(PolicyTable::default()),
+        };
         Ok(Limiter {
             inner: Arc::new(Inner {
                 backend,
+                names: RedisNames::new(&self.key_prefix),
                 prefix: self.key_prefix,
                 timeout: self.timeout,
                 algorithm: self.algorithm,
+                policies,
             }),
         })
     }
+}
+
+/// Run `fut` on the core runtime (where connections live) and await it from
+/// wherever the caller is.
+async fn on_core<T: Send + 'static>(fut: impl std::future::Future<Output = Result<T>> + Send + 'static) -> Result<T> {
+    if runtime::on_core_worker() {
+        return fut.await;
+    }
+    runtime::handle()
+        .spawn(fut)
+        .await
+        .map_err(|e| Error::Internal(format!("task failed: {e}")))?
 }
 
 fn scheme(url: &str) -> &str {
@@ -161,6 +180,9 @@ struct Inner {
     prefix: String,
     timeout: Duration,
     algorithm: Algorithm,
+    /// memory://: the store's table; Redis: this limiter's watched copy.
+    policies: Arc<PolicyTable>,
+    names: RedisNames,
 }
 
 #[derive(Debug)]
@@ -529,6 +551,85 @@ impl Limiter {
         }
     }
 
+    /// Decide by the policy named `api_endpoint` (or, if it has none, the
+    /// default policy `"*"`): its capacity, rate and algorithm. Policies are
+    /// stored with the state ([`set_policy`](Self::set_policy), or
+    /// `ratewarden policy set`) and a change reaches every running limiter
+    /// within [`REFRESH_EVERY`](crate::policy::REFRESH_EVERY), usually at
+    /// once (pub/sub). A name without a policy and no default is
+    /// [`InvalidArgument`](crate::ErrorKind::InvalidArgument).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), ratewarden::Error> {
+    /// use ratewarden::{Limiter, Policy};
+    /// let limiter = Limiter::connect("memory://doc-policy").await?;
+    /// limiter.set_policy("/users", Policy::new(1, 1)).await?;
+    /// assert!(limiter.check_policy("alice", "/users", 1).await?.allowed);
+    /// assert!(!limiter.check_policy("alice", "/users", 1).await?.allowed);
+    /// # Ok(()) }
+    /// ```
+    pub async fn check_policy(&self, client_id: &str, api_endpoint: &str, cost: u64) -> Result<Decision> {
+        let p = self.resolved_policy(api_endpoint).await?;
+        self.prepare(client_id, api_endpoint, p.quota(), cost, p.algorithm)?
+            .run()
+            .await
+    }
+
+    /// The policy [`check_policy`](Self::check_policy) applies to
+    /// `api_endpoint` right now, from this limiter's copy (what a running
+    /// instance sees).
+    pub async fn resolved_policy(&self, api_endpoint: &str) -> Result<Policy> {
+        validate_id("api_endpoint", api_endpoint)?;
+        if let Backend::Redis(conn) = &self.inner.backend {
+            if !self.inner.policies.is_watched() {
+                let (table, conn, names) = (self.inner.policies.clone(), conn.clone(), self.inner.names.clone());
+                on_core(async move { table.ensure_watched(&conn, &names).await }).await?;
+            }
+        }
+        policy::resolve(&self.inner.policies.snapshot(), api_endpoint).copied()
+    }
+
+    /// Store `policy` under `name` for every limiter on this backend (and
+    /// key prefix); takes effect on all of them within
+    /// [`REFRESH_EVERY`](crate::policy::REFRESH_EVERY). Existing state keys
+    /// follow the new numbers from their next decision (see the README).
+    pub async fn set_policy(&self, name: &str, policy: Policy) -> Result<()> {
+        policy::validate_name(name)?;
+        policy.quota().validate()?;
+        self.store_policy(name, Some(policy)).await
+    }
+
+    /// Remove the policy `name` (a no-op if there is none).
+    pub async fn delete_policy(&self, name: &str) -> Result<()> {
+        policy::validate_name(name)?;
+        self.store_policy(name, None).await
+    }
+
+    /// Every stored policy, read from the backend now.
+    pub async fn policies(&self) -> Result<std::collections::HashMap<String, Policy>> {
+        match &self.inner.backend {
+            Backend::Memory(_) => Ok((*self.inner.policies.snapshot()).clone()),
+            Backend::Redis(conn) => {
+                let conn = conn.clone();
+                let names = self.inner.names.clone();
+                on_core(async move { policy::fetch_all(&conn, &names).await }).await
+            }
+        }
+    }
+
+    async fn store_policy(&self, name: &str, p: Option<Policy>) -> Result<()> {
+        match &self.inner.backend {
+            Backend::Memory(_) => {
+                self.inner.policies.set_local(name, p);
+                Ok(())
+            }
+            Backend::Redis(conn) => {
+                let (conn, names, name) = (conn.clone(), self.inner.names.clone(), name.to_owned());
+                on_core(async move { policy::store(&conn, &names, &name, p).await }).await
+            }
+        }
+    }
+
     /// Test support: decide at `now_us` instead of the backend's clock (the
     /// server's `TIME` for Redis). Not a stable API.
     #[doc(hidden)]
@@ -540,6 +641,11 @@ impl Limiter {
     }
 
     /// The limiter's default algorithm.
+    ///
+    /// ```
+    /// let l = ratewarden::Limiter::builder("memory://").build().unwrap();
+    /// assert_eq!(l.algorithm(), ratewarden::Algorithm::SlidingWindowLog);
+    /// ```
     pub fn algorithm(&self) -> Algorithm {
         self.inner.algorithm
     }
@@ -556,10 +662,7 @@ impl Limiter {
             Backend::Memory(_) => Ok(()),
             Backend::Redis(conn) => {
                 let conn = conn.clone();
-                runtime::handle()
-                    .spawn(async move { conn.ping().await })
-                    .await
-                    .map_err(|e| Error::Internal(format!("ping task failed: {e}")))?
+                on_core(async move { conn.ping().await }).await
             }
         }
     }

@@ -21,6 +21,7 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::algorithm::{Outcome, Spec};
 use crate::mirror::{self, State, TTL_SLACK_US};
+use crate::policy::PolicyTable;
 
 const SHARDS: usize = 64;
 /// Every this many operations on the store, the next shard (round robin) is
@@ -29,6 +30,8 @@ const SWEEP_EVERY: u64 = 4096;
 
 #[derive(Debug)]
 pub(crate) struct MemoryStore {
+    /// The named policies of this store (shared like the state).
+    pub(crate) policies: Arc<PolicyTable>,
     shards: Box<[Mutex<Shard>]>,
     hasher: DefaultHashBuilder,
     epoch: Instant,
@@ -82,6 +85,7 @@ struct KeyRef<'a> {
 impl MemoryStore {
     pub(crate) fn new() -> Self {
         MemoryStore {
+            policies: Arc::new(PolicyTable::default()),
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             hasher: DefaultHashBuilder::default(),
             epoch: Instant::now(),

@@ -63,6 +63,7 @@ on_both!(
     ids_cannot_collide_or_inject,
     bad_input_is_rejected_before_any_io,
     blocking_api_from_many_threads,
+    policies_decide_and_changes_apply_to_existing_keys,
 );
 
 /// Hammer one key from `instances` limiters × `tasks` tasks, `calls` each.
@@ -381,4 +382,44 @@ async fn memory_and_redis_agree_on_a_sequence() {
             "call {i}, cost {cost}"
         );
     }
+}
+
+async fn policies_decide_and_changes_apply_to_existing_keys(t: &Target) {
+    use ratewarden::{Algorithm, Policy};
+    let admin = t.limiter();
+    let e = admin.check_policy("p", "/users", 1).await.unwrap_err();
+    assert!(e.is_invalid_argument(), "{e}");
+    admin.set_policy("/users", Policy::new(2, 1)).await.unwrap();
+    admin
+        .set_policy("*", Policy::new(1, 1).algorithm(Algorithm::FixedWindow))
+        .await
+        .unwrap();
+    // A fresh instance loads the policies on first use.
+    let l = t.limiter();
+    assert!(l.check_policy("p", "/users", 1).await.unwrap().allowed);
+    assert!(l.check_policy("p", "/users", 1).await.unwrap().allowed);
+    assert!(!l.check_policy("p", "/users", 1).await.unwrap().allowed);
+    // Endpoints without a policy use "*", with its algorithm.
+    assert!(l.check_policy("p", "/other", 1).await.unwrap().allowed);
+    assert!(!l.check_policy("p", "/other", 1).await.unwrap().allowed);
+    assert_eq!(
+        l.resolved_policy("/other").await.unwrap().algorithm,
+        Some(Algorithm::FixedWindow)
+    );
+    // Raise the limit: the same key, with 2 admissions in its window, now
+    // has room for 3 more, on the other instance too (within the refresh).
+    admin.set_policy("/users", Policy::new(5, 1)).await.unwrap();
+    let start = Instant::now();
+    while l.resolved_policy("/users").await.unwrap().capacity != 5 {
+        assert!(start.elapsed() < Duration::from_secs(2), "the change did not arrive");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let d = l.check_policy("p", "/users", 1).await.unwrap();
+    assert!(d.allowed && d.limit == 5 && d.remaining == 2, "{d:?}");
+    let all = admin.policies().await.unwrap();
+    assert_eq!(all.len(), 2);
+    admin.delete_policy("*").await.unwrap();
+    assert_eq!(admin.policies().await.unwrap().len(), 1);
+    assert!(admin.set_policy("", Policy::new(1, 1)).await.is_err());
+    assert!(admin.set_policy("/x", Policy::new(0, 1)).await.is_err());
 }

@@ -304,6 +304,85 @@ pub unsafe extern "C" fn ratewarden_check_with_algorithm(
     })
 }
 
+/// Decide by the policy stored for `endpoint` (or the default policy "*"),
+/// written to `*out` only on success. No policy and no default is
+/// `RATEWARDEN_INVALID_ARGUMENT`. Policies are set with
+/// `ratewarden_set_policy` or `ratewarden policy set`; a change reaches
+/// every running limiter within 1 s.
+///
+/// ```c
+/// ratewarden_decision d;
+/// ratewarden_check_policy(lim, "alice", "/users", 1, &d);
+/// ```
+#[no_mangle]
+pub unsafe extern "C" fn ratewarden_check_policy(
+    lim: *const ratewarden_limiter,
+    client: *const c_char,
+    endpoint: *const c_char,
+    cost: u64,
+    out: *mut ratewarden_decision,
+) -> ratewarden_result {
+    boundary(|| {
+        let l = limiter_ref(lim)?;
+        // SAFETY: caller contract (NUL-terminated or NULL).
+        let client = unsafe { str_arg(client, "client") }?;
+        // SAFETY: as above.
+        let endpoint = unsafe { str_arg(endpoint, "endpoint") }?;
+        let out = out_arg(out, "out")?;
+        *out = l.check_policy(client, endpoint, cost)?.into();
+        Ok(())
+    })
+}
+
+/// Store a policy named `name` (an endpoint, or "*" for the default) for
+/// every limiter on this backend and key prefix. `algorithm` may be NULL
+/// (the deciding limiter's).
+///
+/// ```c
+/// ratewarden_set_policy(lim, "/users", 100, 50, "gcra");
+/// ```
+#[no_mangle]
+pub unsafe extern "C" fn ratewarden_set_policy(
+    lim: *const ratewarden_limiter,
+    name: *const c_char,
+    capacity: u64,
+    rate_per_second: u64,
+    algorithm: *const c_char,
+) -> ratewarden_result {
+    boundary(|| {
+        let l = limiter_ref(lim)?;
+        // SAFETY: caller contract (NUL-terminated or NULL).
+        let name = unsafe { str_arg(name, "name") }?;
+        // SAFETY: as above.
+        let algorithm = unsafe { algorithm_arg(algorithm, "algorithm") }?;
+        let mut p = ratewarden::Policy::new(capacity, rate_per_second);
+        if let Some(a) = algorithm {
+            p = p.algorithm(a);
+        }
+        l.set_policy(name, p)?;
+        Ok(())
+    })
+}
+
+/// Remove the policy named `name` (no-op if absent).
+///
+/// ```c
+/// ratewarden_delete_policy(lim, "/users");
+/// ```
+#[no_mangle]
+pub unsafe extern "C" fn ratewarden_delete_policy(
+    lim: *const ratewarden_limiter,
+    name: *const c_char,
+) -> ratewarden_result {
+    boundary(|| {
+        let l = limiter_ref(lim)?;
+        // SAFETY: caller contract (NUL-terminated or NULL).
+        let name = unsafe { str_arg(name, "name") }?;
+        l.delete_policy(name)?;
+        Ok(())
+    })
+}
+
 /// Several limits for one client in one atomic step (one round trip):
 /// admitted only if every limit has room, and then counted in all of them.
 /// `limits` points to `n` limits (1..=16, distinct scope/algorithm pairs);

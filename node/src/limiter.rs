@@ -243,6 +243,70 @@ impl Limiter {
         })
     }
 
+    /// Decide by the policy stored for `api_endpoint` (or the default policy "*").
+    #[napi(ts_return_type = "Promise<Decision>")]
+    pub fn check_policy<'env>(
+        &self,
+        env: &'env Env,
+        client_id: String,
+        api_endpoint: String,
+        cost: f64,
+    ) -> Result<PromiseRaw<'env, Decision>> {
+        let cost = match count("cost", cost) {
+            Ok(c) => c,
+            Err(e) => return rejected(env, e),
+        };
+        let inner = self.inner.clone();
+        dispatch(env, move |done| {
+            ratewarden::runtime::handle().spawn(async move {
+                done(
+                    inner
+                        .check_policy(&client_id, &api_endpoint, cost)
+                        .await
+                        .map(|d| Value::Decision(d.into())),
+                )
+            });
+        })
+    }
+
+    /// Store a policy for every limiter on this backend and key prefix.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn set_policy<'env>(
+        &self,
+        env: &'env Env,
+        name: String,
+        capacity: f64,
+        rate_per_second: f64,
+        algorithm_name: Option<String>,
+    ) -> Result<PromiseRaw<'env, ()>> {
+        let policy = (|| {
+            let mut p = ratewarden::Policy::new(count("capacity", capacity)?, count("ratePerSecond", rate_per_second)?);
+            if let Some(a) = algorithm(algorithm_name.as_deref())? {
+                p = p.algorithm(a);
+            }
+            Ok::<_, ratewarden::Error>(p)
+        })();
+        let policy = match policy {
+            Ok(p) => p,
+            Err(e) => return rejected(env, e),
+        };
+        let inner = self.inner.clone();
+        dispatch(env, move |done| {
+            ratewarden::runtime::handle()
+                .spawn(async move { done(inner.set_policy(&name, policy).await.map(|()| Value::Unit)) });
+        })
+    }
+
+    /// Remove a policy (no-op if absent).
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn delete_policy<'env>(&self, env: &'env Env, name: String) -> Result<PromiseRaw<'env, ()>> {
+        let inner = self.inner.clone();
+        dispatch(env, move |done| {
+            ratewarden::runtime::handle()
+                .spawn(async move { done(inner.delete_policy(&name).await.map(|()| Value::Unit)) });
+        })
+    }
+
     /// The limiter's default algorithm.
     #[napi(getter)]
     pub fn algorithm(&self) -> &'static str {

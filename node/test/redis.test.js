@@ -141,3 +141,29 @@ test('checkAll is all or nothing under concurrency', async () => {
     await server.stop()
   }
 })
+
+test('policies: set, decide, change, delete', async () => {
+  const server = await RedisServer.start()
+  try {
+    const admin = new Limiter(server.url)
+    await admin.setPolicy('/users', { capacity: 2, ratePerSecond: 1, algorithm: 'gcra' })
+    const l = new Limiter(server.url)
+    const client = randomUUID()
+    assert.ok((await l.checkPolicy(client, '/users')).allowed)
+    assert.ok((await l.checkPolicy(client, '/users', { cost: 1 })).allowed)
+    assert.ok(!(await l.checkPolicy(client, '/users')).allowed)
+    await admin.setPolicy('/users', { capacity: 50, ratePerSecond: 1, algorithm: 'gcra' })
+    const t0 = Date.now()
+    while ((await l.checkPolicy(randomUUID(), '/users')).limit !== 50) {
+      assert.ok(Date.now() - t0 < 1500, 'the change did not arrive within the refresh period')
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    await admin.deletePolicy('/users')
+    await assert.rejects(admin.checkPolicy(client, '/users'), { code: 'RATEWARDEN_INVALID_ARGUMENT' })
+    await assert.rejects(admin.setPolicy('/x', { capacity: 0, ratePerSecond: 1 }), { code: 'RATEWARDEN_INVALID_ARGUMENT' })
+    await assert.rejects(admin.setPolicy('/x', null), TypeError)
+    await assert.rejects(admin.checkPolicy(client, 5), TypeError)
+  } finally {
+    await server.stop()
+  }
+})

@@ -12,7 +12,9 @@ async function handle(ip: string): Promise<number> {
       { endpoint: 'GET /search', capacity: 10, ratePerSecond: 10 },
       { endpoint: '*', capacity: 1200, ratePerSecond: 20, algorithm: 'token_bucket' }
     ])
-    if (!g.allowed || !m.allowed) return m.decisions[m.limiting].retryAfterMs
+    await limiter.setPolicy('GET /search', { capacity: 10, ratePerSecond: 10, algorithm: 'gcra' })
+    const p: Decision = await limiter.checkPolicy(ip, 'GET /search', { cost: 1 })
+    if (!g.allowed || !m.allowed || !p.allowed) return m.decisions[m.limiting].retryAfterMs
     return ok ? 0 : 1
   } catch (e) {
     const err = e as RatewardenError

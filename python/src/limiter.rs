@@ -448,6 +448,78 @@ impl Limiter {
         .map_err(|e| to_pyerr(py, e))
     }
 
+    /// Decide by the policy stored for `api_endpoint` (or the default policy
+    /// `"*"`); a change made anywhere reaches this limiter within 1 s.
+    #[pyo3(signature = (client_id, api_endpoint, cost = None))]
+    fn check_policy(
+        &self,
+        py: Python<'_>,
+        client_id: &Bound<'_, PyAny>,
+        api_endpoint: &Bound<'_, PyAny>,
+        cost: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Decision> {
+        let client = str_arg(py, client_id, "client_id")?.into_owned();
+        let endpoint = str_arg(py, api_endpoint, "api_endpoint")?.into_owned();
+        let cost = match cost {
+            Some(c) => u64_arg(py, c, "cost")?,
+            None => 1,
+        };
+        let inner = &self.inner;
+        py.detach(|| inner.check_policy(&client, &endpoint, cost))
+            .map(Decision::from)
+            .map_err(|e| to_pyerr(py, e))
+    }
+
+    /// Store a policy (`name`: an endpoint, or `"*"` for the default) for
+    /// every limiter on this backend and key prefix.
+    #[pyo3(signature = (name, capacity, rate_per_second, *, algorithm = None))]
+    fn set_policy(
+        &self,
+        py: Python<'_>,
+        name: &Bound<'_, PyAny>,
+        capacity: &Bound<'_, PyAny>,
+        rate_per_second: &Bound<'_, PyAny>,
+        algorithm: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let name = str_arg(py, name, "name")?.into_owned();
+        let mut p = ratewarden::Policy::new(
+            u64_arg(py, capacity, "capacity")?,
+            u64_arg(py, rate_per_second, "rate_per_second")?,
+        );
+        if let Some(a) = algorithm_arg(py, algorithm)? {
+            p = p.algorithm(a);
+        }
+        let inner = &self.inner;
+        py.detach(|| inner.set_policy(&name, p)).map_err(|e| to_pyerr(py, e))
+    }
+
+    /// Remove the policy `name` (no-op if absent).
+    fn delete_policy(&self, py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<()> {
+        let name = str_arg(py, name, "name")?.into_owned();
+        let inner = &self.inner;
+        py.detach(|| inner.delete_policy(&name)).map_err(|e| to_pyerr(py, e))
+    }
+
+    /// Every stored policy: `{name: Limit}` (a Limit's cost is 1).
+    fn policies(&self, py: Python<'_>) -> PyResult<std::collections::HashMap<String, Limit>> {
+        let inner = &self.inner;
+        let all = py.detach(|| inner.policies()).map_err(|e| to_pyerr(py, e))?;
+        Ok(all
+            .into_iter()
+            .map(|(n, p)| {
+                let l = Limit {
+                    api_endpoint: n.clone(),
+                    capacity: p.capacity,
+                    rate_per_second: p.rate_per_second,
+                    cost: 1,
+                    algorithm: p.algorithm.map(|a| a.as_str().to_owned()),
+                    parsed: p.algorithm,
+                };
+                (n, l)
+            })
+            .collect())
+    }
+
     /// The algorithm of calls that name none.
     #[getter]
     fn algorithm(&self) -> &'static str {
@@ -616,6 +688,29 @@ impl AsyncLimiter {
         let inner = self.inner.clone();
         let (fut, completer) = asyncio_future(py)?;
         ratewarden::runtime::handle().spawn(async move { completer.complete(inner.ping().await) });
+        Ok(fut)
+    }
+
+    /// Awaitable: decide by the policy stored for `api_endpoint` (or `"*"`).
+    #[pyo3(signature = (client_id, api_endpoint, cost = None))]
+    fn check_policy<'py>(
+        &self,
+        py: Python<'py>,
+        client_id: &Bound<'py, PyAny>,
+        api_endpoint: &Bound<'py, PyAny>,
+        cost: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let client = str_arg(py, client_id, "client_id")?.into_owned();
+        let endpoint = str_arg(py, api_endpoint, "api_endpoint")?.into_owned();
+        let cost = match cost {
+            Some(c) => u64_arg(py, c, "cost")?,
+            None => 1,
+        };
+        let inner = self.inner.clone();
+        let (fut, completer) = asyncio_future(py)?;
+        ratewarden::runtime::handle().spawn(async move {
+            completer.complete(inner.check_policy(&client, &endpoint, cost).await.map(Decision::from))
+        });
         Ok(fut)
     }
 

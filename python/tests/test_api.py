@@ -141,3 +141,19 @@ def test_bad_algorithms_and_limits() -> None:
         lim.check_all("a", [ratewarden.Limit("/e", 1, 1)] * 2)
     with pytest.raises(ratewarden.InvalidArgumentError):
         lim.check_all("a", [ratewarden.Limit("/e", 1, 1, cost=2)])
+
+
+def test_policies_in_memory() -> None:
+    lim = ratewarden.Limiter(f"memory://{fresh()}")
+    with pytest.raises(ratewarden.InvalidArgumentError):
+        lim.check_policy("a", "/users")
+    lim.set_policy("/users", 1, 1, algorithm="gcra")
+    assert lim.check_policy("a", "/users")
+    assert not lim.check_policy("a", "/users")
+    assert lim.policies()["/users"] == ratewarden.Limit("/users", 1, 1, algorithm="gcra")
+    lim.delete_policy("/users")
+    assert lim.policies() == {}
+    with pytest.raises(TypeError):
+        lim.set_policy(1, 1, 1)  # type: ignore[arg-type]
+    with pytest.raises(ratewarden.InvalidArgumentError):
+        lim.set_policy("/x", 0, 1)

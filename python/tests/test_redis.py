@@ -214,3 +214,48 @@ def test_multi_limit_is_atomic_across_threads(redis_server) -> None:
 
     with ThreadPoolExecutor(16) as pool:
         assert sum(pool.map(call, range(200))) == 12
+
+
+def _watch_policy(url: str, endpoint: str, want: int, q) -> None:
+    lim = ratewarden.Limiter(url)
+    q.put(("ready", lim.policies()[endpoint].capacity))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        d = lim.check_policy(str(uuid.uuid4()), endpoint)
+        if d.limit == want:
+            q.put(("seen", time.time()))
+            return
+        time.sleep(0.005)
+    q.put(("timeout", time.time()))
+
+
+def test_policy_change_reaches_three_processes_within_a_second(redis_server) -> None:
+    admin = ratewarden.Limiter(redis_server.url)
+    endpoint = "/p-" + str(uuid.uuid4())
+    admin.set_policy(endpoint, 10, 10)
+    ctx = multiprocessing.get_context("spawn")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=_watch_policy, args=(redis_server.url, endpoint, 77, q)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    try:
+        assert [q.get(timeout=30) for _ in procs] == [("ready", 10)] * 3
+        time.sleep(0.2)  # every process is deciding by the old policy now
+        changed = time.time()
+        admin.set_policy(endpoint, 77, 7, algorithm="gcra")
+        seen = [q.get(timeout=15) for _ in procs]
+        assert all(kind == "seen" for kind, _ in seen), seen
+        assert max(t for _, t in seen) - changed < 1.0, seen
+    finally:
+        for p in procs:
+            p.join(timeout=10)
+
+
+async def test_async_check_policy(redis_server) -> None:
+    ratewarden.Limiter(redis_server.url).set_policy("*", 1, 1, algorithm="fixed_window")
+    lim = ratewarden.AsyncLimiter(redis_server.url)
+    client = str(uuid.uuid4())
+    assert (await lim.check_policy(client, "/any")).allowed
+    assert not (await lim.check_policy(client, "/any")).allowed
+    with pytest.raises(ratewarden.InvalidArgumentError):
+        await ratewarden.AsyncLimiter(redis_server.url, key_prefix="other:").check_policy(client, "/any")

@@ -216,6 +216,22 @@ static void test_algorithms_and_multi(const char *url, ratewarden_limiter *lim, 
   CHECK(ratewarden_check_all(lim, client, twice, 2, &allowed, ds, &which) == RATEWARDEN_INVALID_ARGUMENT);
 }
 
+static void test_policies(ratewarden_limiter *lim, const char *run) {
+  char name[96], client[96];
+  snprintf(name, sizeof name, "/pol-%s", run);
+  snprintf(client, sizeof client, "pol-%s", run);
+  ratewarden_decision d;
+  CHECK(ratewarden_set_policy(lim, name, 2, 1, "token_bucket") == RATEWARDEN_OK);
+  CHECK(ratewarden_check_policy(lim, client, name, 1, &d) == RATEWARDEN_OK && d.allowed && d.limit == 2);
+  CHECK(ratewarden_check_policy(lim, client, name, 1, &d) == RATEWARDEN_OK && d.allowed);
+  CHECK(ratewarden_check_policy(lim, client, name, 1, &d) == RATEWARDEN_OK && !d.allowed);
+  CHECK(ratewarden_set_policy(lim, name, 0, 1, NULL) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_set_policy(lim, name, 1, 1, "nope") == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_set_policy(lim, NULL, 1, 1, NULL) == RATEWARDEN_NULL_PARAMETER);
+  CHECK(ratewarden_check_policy(lim, client, NULL, 1, &d) == RATEWARDEN_NULL_PARAMETER);
+  CHECK(ratewarden_delete_policy(lim, name) == RATEWARDEN_OK);
+}
+
 static void test_exact_with_threads(const char *url, ratewarden_limiter *shared, const char *run) {
   /* 8 threads sharing one handle; a 100 s window so nothing refills. */
   char client1[64], client2[64];
@@ -289,6 +305,7 @@ int main(int argc, char **argv) {
   test_call_errors(lim, run);
   test_decisions(lim, run);
   test_algorithms_and_multi(argv[1], lim, run);
+  test_policies(lim, run);
   test_exact_with_threads(argv[1], lim, run);
   test_unreachable(argv[2]);
   ratewarden_limiter_free(lim);
