@@ -114,6 +114,9 @@ pub(crate) struct Spec {
     pub(crate) cost: u64,
     /// Bucket width (bucketed log) or rate per second (token bucket, GCRA).
     pub(crate) aux: u64,
+    /// What it was made from (for the local failure mode).
+    pub(crate) algorithm: Algorithm,
+    pub(crate) rate: u64,
 }
 
 impl Spec {
@@ -134,7 +137,17 @@ impl Spec {
             window_us,
             cost,
             aux,
+            algorithm,
+            rate: quota.rate_per_second,
         }
+    }
+
+    /// The same limit with `share` (0 < share <= 1) of the capacity and the
+    /// rate (each at least 1; the cost capped at the new capacity).
+    pub(crate) fn scaled(&self, share: f64) -> Spec {
+        let part = |v: u64| ((v as f64 * share).floor() as u64).max(1);
+        let quota = Quota::new(part(self.capacity), part(self.rate));
+        Spec::new(self.algorithm, quota, self.cost.min(quota.capacity))
     }
 
     /// The algorithm part of the key: the layouts differ, so do the keys.

@@ -72,6 +72,26 @@ impl Builder {
         Builder(self.0.algorithm(algorithm))
     }
 
+    /// See [`LimiterBuilder::failure_mode`].
+    pub fn failure_mode(self, mode: crate::FailureMode) -> Self {
+        Builder(self.0.failure_mode(mode))
+    }
+
+    /// See [`LimiterBuilder::local_share`].
+    pub fn local_share(self, share: f64) -> Self {
+        Builder(self.0.local_share(share))
+    }
+
+    /// See [`LimiterBuilder::breaker_threshold`].
+    pub fn breaker_threshold(self, n: u64) -> Self {
+        Builder(self.0.breaker_threshold(n))
+    }
+
+    /// See [`LimiterBuilder::breaker_open_for`].
+    pub fn breaker_open_for(self, d: Duration) -> Self {
+        Builder(self.0.breaker_open_for(d))
+    }
+
     /// See [`LimiterBuilder::build`].
     pub fn build(self) -> Result<Limiter> {
         Ok(Limiter { inner: self.0.build()? })
@@ -194,6 +214,11 @@ impl Limiter {
     pub fn policies(&self) -> Result<std::collections::HashMap<String, Policy>> {
         let inner = self.inner.clone();
         self.wait(async move { inner.policies().await })
+    }
+
+    /// See [`crate::Limiter::stats`].
+    pub fn stats(&self) -> crate::Stats {
+        self.inner.stats()
     }
 
     /// The limiter's default algorithm.

@@ -65,6 +65,7 @@ mod memory;
 mod mirror;
 pub mod policy;
 mod quota;
+mod resilience;
 pub mod runtime;
 mod script;
 
@@ -76,6 +77,7 @@ pub use limiter::{
 };
 pub use policy::Policy;
 pub use quota::{Decision, Quota, EXACT_LOG_MAX_CAPACITY, LOG_BUCKETS, MAX_ID_LEN, MAX_LIMIT};
+pub use resilience::{FailureMode, Stats, LATENCY_BUCKETS_US};
 
 /// Pieces for `ratewarden bench`'s bare-client ceiling. Not a stable API.
 #[doc(hidden)]

@@ -1,6 +1,7 @@
 //! The async [`Limiter`] and its builder: URL → backend, validation, keys, and
 //! the decision itself.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use crate::keys;
 use crate::memory::MemoryStore;
 use crate::policy::{self, Policy, PolicyTable, RedisNames};
 use crate::quota::{validate_call, validate_id, Decision, Quota};
+use crate::resilience::{is_outage, Breaker, Counters, FailureMode, Resilience, Stats, WarnLimit};
 use crate::runtime;
 
 /// Default per-call deadline.
@@ -41,9 +43,53 @@ pub struct LimiterBuilder {
     max_in_flight: usize,
     tls_root_cert: Option<Vec<u8>>,
     algorithm: Algorithm,
+    failure_mode: FailureMode,
+    local_share: f64,
+    breaker_threshold: u64,
+    breaker_open_for: Duration,
 }
 
 impl LimiterBuilder {
+    /// What a decision returns while Redis cannot be reached (default
+    /// [`FailureMode::Error`]). Whatever the mode, the circuit breaker makes
+    /// calls fail (or fall back) at once after
+    /// [`breaker_threshold`](Self::breaker_threshold) consecutive outages,
+    /// instead of each waiting for its deadline, and probes Redis again
+    /// every [`breaker_open_for`](Self::breaker_open_for).
+    ///
+    /// ```
+    /// use ratewarden::{FailureMode, Limiter};
+    /// let l = Limiter::builder("redis://127.0.0.1:6379").failure_mode(FailureMode::Local).local_share(0.25).build().unwrap();
+    /// # let _ = l;
+    /// ```
+    pub fn failure_mode(mut self, mode: FailureMode) -> Self {
+        self.failure_mode = mode;
+        self
+    }
+
+    /// The share of each quota the in-process limiter of
+    /// [`FailureMode::Local`] grants (0 < share <= 1; default 1.0). With N
+    /// instances sharing a limit, `1 / N` keeps the total near the limit
+    /// while Redis is away.
+    pub fn local_share(mut self, share: f64) -> Self {
+        self.local_share = share;
+        self
+    }
+
+    /// Consecutive outages (connection errors, timeouts) that open the
+    /// circuit (default 3; 1..=1000).
+    pub fn breaker_threshold(mut self, n: u64) -> Self {
+        self.breaker_threshold = n;
+        self
+    }
+
+    /// How long the circuit stays open before one call probes Redis again
+    /// (default 500 ms; 1 ms..=1 h).
+    pub fn breaker_open_for(mut self, d: Duration) -> Self {
+        self.breaker_open_for = d;
+        self
+    }
+
     /// The algorithm of calls that do not name one (default
     /// [`Algorithm::SlidingWindowLog`]).
     ///
@@ -102,6 +148,18 @@ impl LimiterBuilder {
             return Err(Error::invalid_argument("max_in_flight must be between 1 and 1048576"));
         }
         keys::validate_prefix(&self.key_prefix)?;
+        if !(self.local_share > 0.0 && self.local_share <= 1.0) {
+            return Err(Error::invalid_argument(format!(
+                "local_share must be in (0, 1], got {}",
+                self.local_share
+            )));
+        }
+        if !(1..=1000).contains(&self.breaker_threshold) {
+            return Err(Error::invalid_argument("breaker_threshold must be between 1 and 1000"));
+        }
+        if self.breaker_open_for < Duration::from_millis(1) || self.breaker_open_for > Duration::from_secs(3600) {
+            return Err(Error::invalid_argument("breaker_open_for must be between 1 ms and 1 h"));
+        }
         let backend = if let Some(name) = self.url.strip_prefix("memory://") {
             Backend::Memory(MemoryStore::named(name))
         } else if self.url.starts_with("redis://") || self.url.starts_with("rediss://") {
@@ -131,6 +189,14 @@ impl LimiterBuilder {
                 timeout: self.timeout,
                 algorithm: self.algorithm,
                 policies,
+                res: Arc::new(Resilience {
+                    mode: self.failure_mode,
+                    local_share: self.local_share,
+                    breaker: Breaker::new(self.breaker_threshold, self.breaker_open_for),
+                    counters: Counters::default(),
+                    warn: WarnLimit::default(),
+                    local: Arc::new(MemoryStore::new()),
+                }),
             }),
         })
     }
@@ -183,6 +249,7 @@ struct Inner {
     /// memory://: the store's table; Redis: this limiter's watched copy.
     policies: Arc<PolicyTable>,
     names: RedisNames,
+    res: Arc<Resilience>,
 }
 
 #[derive(Debug)]
@@ -338,6 +405,7 @@ pub(crate) enum Prepared<T> {
         keys: Vec<Vec<u8>>,
         specs: Vec<Spec>,
         now: Option<u64>,
+        res: Arc<Resilience>,
     },
 }
 
@@ -356,26 +424,58 @@ impl<T: Answer> Prepared<T> {
     /// Call `done` with the answer: at once if it is known (memory), else
     /// from the core runtime once Redis answered (or the deadline passed).
     pub(crate) fn run_then(self, done: impl FnOnce(Result<T>) + Send + 'static) {
-        match self {
-            Prepared::Done(d) => done(Ok(d)),
-            Prepared::Redis { conn, keys, specs, now } => {
-                let traced = tracing::enabled!(target: "ratewarden", tracing::Level::TRACE).then(|| keys.clone());
-                let shape = specs.clone();
-                conn.submit(
-                    keys,
-                    specs,
-                    now,
-                    Box::new(move |r| {
-                        done(r.and_then(|outcomes| {
-                            for (k, o) in traced.iter().flatten().zip(&outcomes) {
-                                tracing::trace!(target: "ratewarden", key = %String::from_utf8_lossy(k), ok = o.ok, remaining = o.remaining, "decision");
-                            }
-                            T::from_outcomes(&outcomes, &shape)
-                        }))
-                    }),
-                );
-            }
+        let (conn, keys, specs, now, res) = match self {
+            Prepared::Done(d) => return done(Ok(d)),
+            Prepared::Redis {
+                conn,
+                keys,
+                specs,
+                now,
+                res,
+            } => (conn, keys, specs, now, res),
+        };
+        let answer = |outcomes: &[Outcome], specs: &[Spec], res: &Resilience| {
+            res.counters.decided(outcomes.iter().all(|o| o.ok));
+            T::from_outcomes(outcomes, specs)
+        };
+        if let Err(wait) = res.breaker.admit() {
+            let e = Error::Connection {
+                message: format!("circuit open after repeated failures; Redis is probed again in {wait:?}"),
+                source: None,
+            };
+            return done(
+                res.fallback(e, &keys, &specs)
+                    .and_then(|(o, s)| T::from_outcomes(&o, &s)),
+            );
         }
+        let traced = tracing::enabled!(target: "ratewarden", tracing::Level::TRACE).then(|| keys.clone());
+        let kept = (res.mode == FailureMode::Local).then(|| keys.clone());
+        let shape = specs.clone();
+        let start = std::time::Instant::now();
+        conn.submit(
+            keys,
+            specs,
+            now,
+            Box::new(move |r| match r {
+                Ok(outcomes) => {
+                    res.breaker.success();
+                    res.counters.latency(start.elapsed());
+                    for (k, o) in traced.iter().flatten().zip(&outcomes) {
+                        tracing::trace!(target: "ratewarden", key = %String::from_utf8_lossy(k), ok = o.ok, remaining = o.remaining, "decision");
+                    }
+                    done(answer(&outcomes, &shape, &res))
+                }
+                Err(e) if is_outage(&e) => {
+                    res.breaker.failure();
+                    let keys = kept.unwrap_or_default();
+                    done(res.fallback(e, &keys, &shape).and_then(|(o, s)| T::from_outcomes(&o, &s)))
+                }
+                Err(e) => {
+                    res.counters.errors.fetch_add(1, Ordering::Relaxed);
+                    done(Err(e))
+                }
+            }),
+        );
     }
 }
 
@@ -410,6 +510,10 @@ impl Limiter {
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             tls_root_cert: None,
             algorithm: Algorithm::SlidingWindowLog,
+            failure_mode: FailureMode::Error,
+            local_share: 1.0,
+            breaker_threshold: 3,
+            breaker_open_for: Duration::from_millis(500),
         }
     }
 
@@ -640,6 +744,18 @@ impl Limiter {
         self.prepare_all(client_id, limits, Some(now_us))?.run().await
     }
 
+    /// This limiter's counters (shared by its clones): decisions, errors,
+    /// fallback decisions, whether the circuit is open, and a latency
+    /// histogram of backend decisions.
+    pub fn stats(&self) -> Stats {
+        self.inner.res.counters.snapshot(self.inner.res.breaker.is_open())
+    }
+
+    /// The failure mode.
+    pub fn failure_mode(&self) -> FailureMode {
+        self.inner.res.mode
+    }
+
     /// The limiter's default algorithm.
     ///
     /// ```
@@ -710,6 +826,7 @@ impl Limiter {
         match &self.inner.backend {
             Backend::Memory(store) => {
                 let o = store.decide_one(client_id, api_endpoint, spec, None);
+                self.inner.res.counters.decided(o.ok);
                 tracing::trace!(target: "ratewarden", client_id, api_endpoint, allowed = o.ok, remaining = o.remaining, "decision");
                 Ok(Prepared::Done(decision_of(&o, &spec)))
             }
@@ -718,6 +835,7 @@ impl Limiter {
                 keys: vec![keys::key(&self.inner.prefix, spec.tag(), client_id, api_endpoint)],
                 specs: vec![spec],
                 now: None,
+                res: self.inner.res.clone(),
             }),
         }
     }
@@ -757,6 +875,7 @@ impl Limiter {
                     .zip(specs.iter().copied())
                     .collect();
                 let outcomes = store.decide(client_id, &scoped, now);
+                self.inner.res.counters.decided(outcomes.iter().all(|o| o.ok));
                 Ok(Prepared::Done(MultiDecision::from_outcomes(&outcomes, &specs)?))
             }
             Backend::Redis(conn) => Ok(Prepared::Redis {
@@ -768,6 +887,7 @@ impl Limiter {
                     .collect(),
                 specs,
                 now,
+                res: self.inner.res.clone(),
             }),
         }
     }

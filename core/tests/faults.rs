@@ -315,3 +315,80 @@ fn limiter_used_before_fork_works_in_the_child() {
     let d = l.check("fork", "/f", ratewarden::Quota::new(3, 1), 1).unwrap();
     assert!(d.allowed && d.remaining == 0, "{d:?}");
 }
+
+#[test]
+fn failure_modes_while_redis_is_down_and_after_it_returns() {
+    use ratewarden::{blocking, FailureMode};
+    let mut server = RedisServer::start();
+    let q = Quota::new(3, 1);
+    let make = |mode| {
+        blocking::Limiter::builder(&server.url())
+            .timeout(Duration::from_millis(200))
+            .failure_mode(mode)
+            .local_share(0.5)
+            .breaker_threshold(2)
+            .breaker_open_for(Duration::from_millis(300))
+            .build()
+            .unwrap()
+    };
+    let (error, allow, deny, local) = (
+        make(FailureMode::Error),
+        make(FailureMode::Allow),
+        make(FailureMode::Deny),
+        make(FailureMode::Local),
+    );
+    for (i, l) in [&error, &allow, &deny, &local].into_iter().enumerate() {
+        assert!(l.check(&format!("fm{i}"), "/up", q, 1).unwrap().allowed);
+    }
+    server.kill();
+    // error: the error, each within the deadline.
+    for _ in 0..2 {
+        let t = Instant::now();
+        let e = error.check("fm", "/down", q, 1).unwrap_err();
+        assert!(e.is_retryable(), "{e}");
+        assert!(t.elapsed() < Duration::from_millis(700), "{:?}", t.elapsed());
+    }
+    // The circuit is open now: calls fail at once, without waiting.
+    assert!(error.stats().circuit_open);
+    let t = Instant::now();
+    assert!(error.check("fm", "/down", q, 1).is_err());
+    assert!(
+        t.elapsed() < Duration::from_millis(50),
+        "open circuit still waited {:?}",
+        t.elapsed()
+    );
+    // allow: admits everything; deny: refuses with a retry_after.
+    for _ in 0..5 {
+        assert!(allow.check("fm", "/down", q, 1).unwrap().allowed);
+        let d = deny.check("fm", "/down", q, 1).unwrap();
+        assert!(!d.allowed && d.retry_after > Duration::ZERO, "{d:?}");
+    }
+    // local: an in-process limiter with half the quota (capacity 3 -> 1).
+    let admitted = (0..5)
+        .filter(|_| local.check("fm", "/down", q, 1).unwrap().allowed)
+        .count();
+    assert_eq!(admitted, 1);
+    for l in [&allow, &deny, &local] {
+        let s = l.stats();
+        assert!(s.fallbacks >= 5, "{s:?}");
+    }
+    assert!(error.stats().errors >= 3 && error.stats().fallbacks == 0);
+    // Redis returns: after the open period a probe succeeds and every limiter
+    // decides on Redis again (the state written before the outage is there).
+    server.restart();
+    std::thread::sleep(Duration::from_millis(400));
+    for (i, l) in [&error, &allow, &deny, &local].into_iter().enumerate() {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let d = loop {
+            match l.check(&format!("fm{i}"), "/up", q, 1) {
+                Ok(d) if !l.stats().circuit_open => break d,
+                _ => {
+                    assert!(Instant::now() < deadline, "no recovery");
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        };
+        // Redis restarted empty (no persistence): a fresh window of 3.
+        assert_eq!((d.limit, d.remaining), (3, 2), "a Redis decision again: {d:?}");
+    }
+}
