@@ -121,6 +121,24 @@ typedef struct {
   const char *algorithm;
 } ratewarden_limit;
 
+// A limiter's counters since it was created.
+typedef struct {
+  // Decisions that admitted (fallback decisions included).
+  uint64_t allowed;
+  // Decisions that refused (fallback decisions included).
+  uint64_t denied;
+  // Decisions that returned a backend error.
+  uint64_t errors;
+  // Decisions taken by the failure mode instead of Redis.
+  uint64_t fallbacks;
+  // Whether the circuit breaker is open now.
+  bool circuit_open;
+  // Backend decisions measured, and the sum of their latencies in µs.
+  uint64_t latency_count;
+  // Sum of the measured latencies in microseconds.
+  uint64_t latency_sum_us;
+} ratewarden_stats;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -367,6 +385,36 @@ ratewarden_result ratewarden_options_set_key_prefix(ratewarden_options *opts,
 // ```
 ratewarden_result ratewarden_options_set_algorithm(ratewarden_options *opts,
                                                    const char *algorithm);
+
+// What decisions return while Redis cannot be reached: "error" (default),
+// "allow", "deny" or "local" (an in-process limiter with
+// `ratewarden_options_set_local_share` of each quota). A circuit breaker
+// makes calls fail (or fall back) at once after 3 consecutive outages and
+// probes Redis every 500 ms.
+//
+// ```c
+// ratewarden_options_set_failure_mode(o, "local");
+// ```
+ratewarden_result ratewarden_options_set_failure_mode(ratewarden_options *opts,
+                                                      const char *mode);
+
+// The share (0 < share <= 1, default 1) of each quota granted by the local
+// failure mode; checked when the limiter is created.
+//
+// ```c
+// ratewarden_options_set_local_share(o, 0.25);
+// ```
+ratewarden_result ratewarden_options_set_local_share(ratewarden_options *opts,
+                                                     double share);
+
+// Write the limiter's counters to `*out`.
+//
+// ```c
+// ratewarden_stats s;
+// if (ratewarden_get_stats(lim, &s) == RATEWARDEN_OK) printf("%llu fallbacks\n", (unsigned long long)s.fallbacks);
+// ```
+ratewarden_result ratewarden_get_stats(const ratewarden_limiter *lim,
+                                       ratewarden_stats *out);
 
 // Bound on calls outstanding on the limiter's connection (default 1024).
 //

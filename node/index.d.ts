@@ -8,6 +8,27 @@ export interface LimiterOptions {
   maxInFlight?: number
   /** Algorithm of calls that name none (default "sliding_window_log"). */
   algorithm?: Algorithm
+  /**
+   * While Redis is unreachable: "error" (default: reject), "allow", "deny", or
+   * "local" (an in-process limiter with `localShare` of each quota). A circuit
+   * breaker fails calls fast after 3 consecutive outages and probes every 500 ms.
+   */
+  failureMode?: 'error' | 'allow' | 'deny' | 'local'
+  /** Share (0..1] of each quota the local failure mode grants (default 1). */
+  localShare?: number
+}
+
+/** A limiter's counters since it was created. */
+export interface Stats {
+  allowed: number
+  denied: number
+  errors: number
+  fallbacks: number
+  circuitOpen: boolean
+  latencyCount: number
+  latencySumMs: number
+  /** All of it in the Prometheus text exposition format. */
+  prometheus: string
 }
 
 /** The algorithms, by the names every front door uses ("leaky_bucket" = "gcra"). */
@@ -120,6 +141,8 @@ export declare class Limiter {
   setPolicy(name: string, policy: { capacity: number; ratePerSecond: number; algorithm?: Algorithm }): Promise<void>
   /** Remove a policy (no-op if absent). */
   deletePolicy(name: string): Promise<void>
+  /** Counters since the limiter was created. */
+  stats(): Stats
   /** Round trip to the backend within the deadline. */
   ping(): Promise<void>
 }

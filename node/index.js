@@ -44,15 +44,17 @@ class Limiter {
 
   /**
    * @param {string} [url='memory://'] memory://, redis://[user:pass@]host:port[/db] or rediss://...
-   * @param {{timeoutMs?: number, keyPrefix?: string, maxInFlight?: number, algorithm?: string}} [options]
+   * @param {{timeoutMs?: number, keyPrefix?: string, maxInFlight?: number, algorithm?: string, failureMode?: string, localShare?: number}} [options]
    */
   constructor (url = 'memory://', options = {}) {
     str('url', url)
     if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
-    const { timeoutMs, keyPrefix, maxInFlight, algorithm } = options
+    const { timeoutMs, keyPrefix, maxInFlight, algorithm, failureMode, localShare } = options
     if (timeoutMs !== undefined) num('options.timeoutMs', timeoutMs)
+    if (localShare !== undefined) num('options.localShare', localShare)
     optStr('options.keyPrefix', keyPrefix)
     optStr('options.algorithm', algorithm)
+    optStr('options.failureMode', failureMode)
     if (maxInFlight !== undefined) {
       num('options.maxInFlight', maxInFlight)
       if (!Number.isInteger(maxInFlight) || maxInFlight < 1 || maxInFlight > 1048576) {
@@ -60,7 +62,7 @@ class Limiter {
       }
     }
     try {
-      this.#native = new native.Limiter(url, { timeoutMs, keyPrefix, maxInFlight, algorithm })
+      this.#native = new native.Limiter(url, { timeoutMs, keyPrefix, maxInFlight, algorithm, failureMode, localShare })
     } catch (e) {
       throw wrapError(e)
     }
@@ -166,6 +168,11 @@ class Limiter {
       return Promise.reject(e)
     }
     return this.#native.deletePolicy(name)
+  }
+
+  /** Counters since the limiter was created (decisions, errors, fallbacks, circuit state, latency, Prometheus text). */
+  stats () {
+    return this.#native.stats()
   }
 
   /** Round trip to the backend within the deadline. */

@@ -23,6 +23,8 @@ export declare class Limiter {
   setPolicy(name: string, capacity: number, ratePerSecond: number, algorithmName?: string | undefined | null): Promise<void>
   /** Remove a policy (no-op if absent). */
   deletePolicy(name: string): Promise<void>
+  /** Counters since the limiter was created. */
+  stats(): Stats
   /** The limiter's default algorithm. */
   get algorithm(): string
   /** Round trip to the backend within the deadline. */
@@ -53,6 +55,10 @@ export interface LimiterOptions {
   maxInFlight?: number
   /** Algorithm of calls that name none (default "sliding_window_log"). */
   algorithm?: string
+  /** While Redis is unreachable: "error" (default), "allow", "deny" or "local". */
+  failureMode?: string
+  /** Share (0..1] of each quota the local failure mode grants (default 1). */
+  localShare?: number
 }
 
 /** One limit of `checkAll`. */
@@ -77,4 +83,24 @@ export interface MultiDecision {
   limiting: number
   /** One decision per limit, in order. */
   decisions: Array<Decision>
+}
+
+/** A limiter's counters since it was created. */
+export interface Stats {
+  /** Decisions that admitted (fallback decisions included). */
+  allowed: number
+  /** Decisions that refused (fallback decisions included). */
+  denied: number
+  /** Decisions that returned a backend error. */
+  errors: number
+  /** Decisions taken by the failure mode instead of Redis. */
+  fallbacks: number
+  /** Whether the circuit breaker is open now. */
+  circuitOpen: boolean
+  /** Backend decisions measured for latency. */
+  latencyCount: number
+  /** Sum of their latencies in milliseconds. */
+  latencySumMs: number
+  /** All of it in the Prometheus text format. */
+  prometheus: string
 }

@@ -32,6 +32,8 @@ struct Options {
     max_in_flight: Option<usize>,
     tls_root_cert_pem: Option<Vec<u8>>,
     algorithm: Option<Algorithm>,
+    failure_mode: Option<ratewarden::FailureMode>,
+    local_share: Option<f64>,
 }
 
 /// The full answer to one check.
@@ -174,6 +176,12 @@ pub unsafe extern "C" fn ratewarden_limiter_new_with_options(
             }
             if let Some(a) = o.algorithm {
                 builder = builder.algorithm(a);
+            }
+            if let Some(m) = o.failure_mode {
+                builder = builder.failure_mode(m);
+            }
+            if let Some(share) = o.local_share {
+                builder = builder.local_share(share);
             }
         }
         let limiter = builder.build()?;
@@ -481,6 +489,8 @@ pub unsafe extern "C" fn ratewarden_options_new(out: *mut *mut ratewarden_option
             max_in_flight: None,
             tls_root_cert_pem: None,
             algorithm: None,
+            failure_mode: None,
+            local_share: None,
         };
         *out = Box::into_raw(Box::new(o)).cast();
         Ok(())
@@ -570,6 +580,95 @@ pub unsafe extern "C" fn ratewarden_options_set_algorithm(
         // SAFETY: caller contract (NUL-terminated or NULL).
         let name = unsafe { str_arg(algorithm, "algorithm") }?;
         o.algorithm = Some(name.parse()?);
+        Ok(())
+    })
+}
+
+/// What decisions return while Redis cannot be reached: "error" (default),
+/// "allow", "deny" or "local" (an in-process limiter with
+/// `ratewarden_options_set_local_share` of each quota). A circuit breaker
+/// makes calls fail (or fall back) at once after 3 consecutive outages and
+/// probes Redis every 500 ms.
+///
+/// ```c
+/// ratewarden_options_set_failure_mode(o, "local");
+/// ```
+#[no_mangle]
+pub unsafe extern "C" fn ratewarden_options_set_failure_mode(
+    opts: *mut ratewarden_options,
+    mode: *const c_char,
+) -> ratewarden_result {
+    boundary(|| {
+        let o = options_mut(opts)?;
+        // SAFETY: caller contract (NUL-terminated or NULL).
+        let name = unsafe { str_arg(mode, "mode") }?;
+        o.failure_mode = Some(name.parse()?);
+        Ok(())
+    })
+}
+
+/// The share (0 < share <= 1, default 1) of each quota granted by the local
+/// failure mode; checked when the limiter is created.
+///
+/// ```c
+/// ratewarden_options_set_local_share(o, 0.25);
+/// ```
+#[no_mangle]
+pub unsafe extern "C" fn ratewarden_options_set_local_share(
+    opts: *mut ratewarden_options,
+    share: f64,
+) -> ratewarden_result {
+    boundary(|| {
+        let o = options_mut(opts)?;
+        o.local_share = Some(share);
+        Ok(())
+    })
+}
+
+/// A limiter's counters since it was created.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct ratewarden_stats {
+    /// Decisions that admitted (fallback decisions included).
+    pub allowed: u64,
+    /// Decisions that refused (fallback decisions included).
+    pub denied: u64,
+    /// Decisions that returned a backend error.
+    pub errors: u64,
+    /// Decisions taken by the failure mode instead of Redis.
+    pub fallbacks: u64,
+    /// Whether the circuit breaker is open now.
+    pub circuit_open: bool,
+    /// Backend decisions measured, and the sum of their latencies in µs.
+    pub latency_count: u64,
+    /// Sum of the measured latencies in microseconds.
+    pub latency_sum_us: u64,
+}
+
+/// Write the limiter's counters to `*out`.
+///
+/// ```c
+/// ratewarden_stats s;
+/// if (ratewarden_get_stats(lim, &s) == RATEWARDEN_OK) printf("%llu fallbacks\n", (unsigned long long)s.fallbacks);
+/// ```
+#[no_mangle]
+pub unsafe extern "C" fn ratewarden_get_stats(
+    lim: *const ratewarden_limiter,
+    out: *mut ratewarden_stats,
+) -> ratewarden_result {
+    boundary(|| {
+        let l = limiter_ref(lim)?;
+        let out = out_arg(out, "out")?;
+        let s = l.stats();
+        *out = ratewarden_stats {
+            allowed: s.allowed,
+            denied: s.denied,
+            errors: s.errors,
+            fallbacks: s.fallbacks,
+            circuit_open: s.circuit_open,
+            latency_count: s.latency_buckets.iter().map(|b| b.1).sum(),
+            latency_sum_us: s.latency_sum_us,
+        };
         Ok(())
     })
 }

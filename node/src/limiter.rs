@@ -25,6 +25,31 @@ pub struct LimiterOptions {
     pub max_in_flight: Option<u32>,
     /// Algorithm of calls that name none (default "sliding_window_log").
     pub algorithm: Option<String>,
+    /// While Redis is unreachable: "error" (default), "allow", "deny" or "local".
+    pub failure_mode: Option<String>,
+    /// Share (0..1] of each quota the local failure mode grants (default 1).
+    pub local_share: Option<f64>,
+}
+
+/// A limiter's counters since it was created.
+#[napi(object)]
+pub struct Stats {
+    /// Decisions that admitted (fallback decisions included).
+    pub allowed: f64,
+    /// Decisions that refused (fallback decisions included).
+    pub denied: f64,
+    /// Decisions that returned a backend error.
+    pub errors: f64,
+    /// Decisions taken by the failure mode instead of Redis.
+    pub fallbacks: f64,
+    /// Whether the circuit breaker is open now.
+    pub circuit_open: bool,
+    /// Backend decisions measured for latency.
+    pub latency_count: f64,
+    /// Sum of their latencies in milliseconds.
+    pub latency_sum_ms: f64,
+    /// All of it in the Prometheus text format.
+    pub prometheus: String,
 }
 
 /// The answer to one check.
@@ -175,6 +200,12 @@ impl Limiter {
             if let Some(a) = algorithm(o.algorithm.as_deref()).map_err(to_napi)? {
                 b = b.algorithm(a);
             }
+            if let Some(m) = o.failure_mode {
+                b = b.failure_mode(m.parse().map_err(to_napi)?);
+            }
+            if let Some(share) = o.local_share {
+                b = b.local_share(share);
+            }
         }
         Ok(Limiter {
             inner: b.build().map_err(to_napi)?,
@@ -305,6 +336,22 @@ impl Limiter {
             ratewarden::runtime::handle()
                 .spawn(async move { done(inner.delete_policy(&name).await.map(|()| Value::Unit)) });
         })
+    }
+
+    /// Counters since the limiter was created.
+    #[napi]
+    pub fn stats(&self) -> Stats {
+        let s = self.inner.stats();
+        Stats {
+            allowed: s.allowed as f64,
+            denied: s.denied as f64,
+            errors: s.errors as f64,
+            fallbacks: s.fallbacks as f64,
+            circuit_open: s.circuit_open,
+            latency_count: s.latency_buckets.iter().map(|b| b.1).sum::<u64>() as f64,
+            latency_sum_ms: s.latency_sum_us as f64 / 1000.0,
+            prometheus: s.to_prometheus("ratewarden"),
+        }
     }
 
     /// The limiter's default algorithm.

@@ -167,3 +167,23 @@ test('policies: set, decide, change, delete', async () => {
     await server.stop()
   }
 })
+
+test('failure modes while Redis is down, and stats', async () => {
+  const server = await RedisServer.start()
+  const url = server.url
+  const local = new Limiter(url, { timeoutMs: 200, failureMode: 'local', localShare: 0.5 })
+  const allow = new Limiter(url, { timeoutMs: 200, failureMode: 'allow' })
+  assert.ok((await local.check('c', '/up', { capacity: 4, ratePerSecond: 1 })).allowed)
+  await server.stop()
+  let admitted = 0
+  for (let i = 0; i < 6; i++) admitted += (await local.check('c', '/down', { capacity: 4, ratePerSecond: 1 })).allowed ? 1 : 0
+  assert.equal(admitted, 2) // half of capacity 4
+  assert.ok((await allow.check('c', '/down', { capacity: 1, ratePerSecond: 1 })).allowed)
+  const s = local.stats()
+  assert.equal(s.fallbacks, 6)
+  assert.ok(s.circuitOpen)
+  assert.match(s.prometheus, /ratewarden_fallbacks_total 6/)
+  assert.throws(() => new Limiter(url, { failureMode: 'sometimes' }), { code: 'RATEWARDEN_INVALID_ARGUMENT' })
+  assert.throws(() => new Limiter(url, { localShare: 2 }), { code: 'RATEWARDEN_INVALID_ARGUMENT' })
+  assert.throws(() => new Limiter(url, { failureMode: 1 }), TypeError)
+})

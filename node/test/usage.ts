@@ -2,7 +2,9 @@
 import { Limiter, ErrorCode, type Decision, type MultiDecision, type RatewardenError } from 'ratewarden'
 
 async function handle(ip: string): Promise<number> {
-  const limiter = new Limiter('redis://127.0.0.1:6379', { timeoutMs: 250, keyPrefix: 'app:' })
+  const limiter = new Limiter('redis://127.0.0.1:6379', { timeoutMs: 250, keyPrefix: 'app:', failureMode: 'local', localShare: 0.5 })
+  const fallbacks: number = limiter.stats().fallbacks
+  void fallbacks
   try {
     const d: Decision = await limiter.check(ip, 'GET /search', { capacity: 10, ratePerSecond: 10 })
     if (!d.allowed) return Math.ceil(d.retryAfterMs / 1000)

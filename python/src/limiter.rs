@@ -172,6 +172,8 @@ struct Options<'a> {
     max_in_flight: usize,
     tls_root_cert_pem: Option<Vec<u8>>,
     algorithm: Option<&'a Bound<'a, PyAny>>,
+    failure_mode: &'a str,
+    local_share: f64,
 }
 
 fn build(py: Python<'_>, o: Options<'_>) -> PyResult<ratewarden::Limiter> {
@@ -185,7 +187,23 @@ fn build(py: Python<'_>, o: Options<'_>) -> PyResult<ratewarden::Limiter> {
     if let Some(a) = algorithm_arg(py, o.algorithm)? {
         b = b.algorithm(a);
     }
+    let mode: ratewarden::FailureMode = o.failure_mode.parse().map_err(|e| to_pyerr(py, e))?;
+    b = b.failure_mode(mode).local_share(o.local_share);
     b.build().map_err(|e| to_pyerr(py, e))
+}
+
+/// `stats()` as a dict.
+fn stats_dict(py: Python<'_>, s: ratewarden::Stats) -> PyResult<Bound<'_, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("allowed", s.allowed)?;
+    d.set_item("denied", s.denied)?;
+    d.set_item("errors", s.errors)?;
+    d.set_item("fallbacks", s.fallbacks)?;
+    d.set_item("circuit_open", s.circuit_open)?;
+    d.set_item("latency_count", s.latency_buckets.iter().map(|b| b.1).sum::<u64>())?;
+    d.set_item("latency_sum_seconds", s.latency_sum_us as f64 / 1e6)?;
+    d.set_item("prometheus", s.to_prometheus("ratewarden"))?;
+    Ok(d)
 }
 
 /// `None` or an algorithm name (str); anything else is `TypeError`.
@@ -366,7 +384,8 @@ pub(crate) struct Limiter {
 #[pymethods]
 impl Limiter {
     #[new]
-    #[pyo3(signature = (url = "memory://", *, timeout = 1.0, key_prefix = "ratewarden:", max_in_flight = 1024, tls_root_cert_pem = None, algorithm = None))]
+    #[pyo3(signature = (url = "memory://", *, timeout = 1.0, key_prefix = "ratewarden:", max_in_flight = 1024, tls_root_cert_pem = None, algorithm = None, failure_mode = "error", local_share = 1.0))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         url: &str,
@@ -375,6 +394,8 @@ impl Limiter {
         max_in_flight: usize,
         tls_root_cert_pem: Option<Vec<u8>>,
         algorithm: Option<&Bound<'_, PyAny>>,
+        failure_mode: &str,
+        local_share: f64,
     ) -> PyResult<Self> {
         let o = Options {
             url,
@@ -383,6 +404,8 @@ impl Limiter {
             max_in_flight,
             tls_root_cert_pem,
             algorithm,
+            failure_mode,
+            local_share,
         };
         Ok(Limiter {
             inner: build(py, o)?.into(),
@@ -520,6 +543,13 @@ impl Limiter {
             .collect())
     }
 
+    /// Counters since the limiter was built: allowed, denied, errors,
+    /// fallbacks, circuit_open, latency_count, latency_sum_seconds, and all of
+    /// it as Prometheus text under "prometheus".
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        stats_dict(py, self.inner.stats())
+    }
+
     /// The algorithm of calls that name none.
     #[getter]
     fn algorithm(&self) -> &'static str {
@@ -601,7 +631,8 @@ fn asyncio_future(py: Python<'_>) -> PyResult<(Bound<'_, PyAny>, Completer)> {
 #[pymethods]
 impl AsyncLimiter {
     #[new]
-    #[pyo3(signature = (url = "memory://", *, timeout = 1.0, key_prefix = "ratewarden:", max_in_flight = 1024, tls_root_cert_pem = None, algorithm = None))]
+    #[pyo3(signature = (url = "memory://", *, timeout = 1.0, key_prefix = "ratewarden:", max_in_flight = 1024, tls_root_cert_pem = None, algorithm = None, failure_mode = "error", local_share = 1.0))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         url: &str,
@@ -610,6 +641,8 @@ impl AsyncLimiter {
         max_in_flight: usize,
         tls_root_cert_pem: Option<Vec<u8>>,
         algorithm: Option<&Bound<'_, PyAny>>,
+        failure_mode: &str,
+        local_share: f64,
     ) -> PyResult<Self> {
         let o = Options {
             url,
@@ -618,6 +651,8 @@ impl AsyncLimiter {
             max_in_flight,
             tls_root_cert_pem,
             algorithm,
+            failure_mode,
+            local_share,
         };
         Ok(AsyncLimiter {
             inner: build(py, o)?,
@@ -712,6 +747,11 @@ impl AsyncLimiter {
             completer.complete(inner.check_policy(&client, &endpoint, cost).await.map(Decision::from))
         });
         Ok(fut)
+    }
+
+    /// Counters since the limiter was built (see `Limiter.stats`).
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        stats_dict(py, self.inner.stats())
     }
 
     /// The algorithm of calls that name none.

@@ -259,3 +259,26 @@ async def test_async_check_policy(redis_server) -> None:
     assert not (await lim.check_policy(client, "/any")).allowed
     with pytest.raises(ratewarden.InvalidArgumentError):
         await ratewarden.AsyncLimiter(redis_server.url, key_prefix="other:").check_policy(client, "/any")
+
+
+def test_failure_modes_and_stats_while_redis_is_down(redis_server) -> None:
+    url = redis_server.url
+    local = ratewarden.Limiter(url, timeout=0.2, failure_mode="local", local_share=0.5)
+    deny = ratewarden.Limiter(url, timeout=0.2, failure_mode="deny")
+    assert local.check("c", "/up", 4, 1)
+    redis_server.kill()
+    try:
+        assert sum(bool(local.check("c", "/down", 4, 1)) for _ in range(6)) == 2  # half of 4
+        d = deny.check("c", "/down", 4, 1)
+        assert not d and d.retry_after > 0
+        s = local.stats()
+        assert s["fallbacks"] == 6 and s["allowed"] == 3 and s["circuit_open"]
+        assert 'ratewarden_fallbacks_total 6' in s["prometheus"]
+        with pytest.raises(ratewarden.ConnectionError):
+            ratewarden.Limiter(url, timeout=0.2).check("c", "/down", 4, 1)
+    finally:
+        redis_server.start()
+    with pytest.raises(ratewarden.InvalidArgumentError):
+        ratewarden.Limiter(url, failure_mode="sometimes")
+    with pytest.raises(ratewarden.InvalidArgumentError):
+        ratewarden.Limiter(url, local_share=0.0)
