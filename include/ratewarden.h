@@ -131,6 +131,8 @@ typedef struct {
   uint64_t errors;
   // Decisions taken by the failure mode instead of Redis.
   uint64_t fallbacks;
+  // Refusals answered by the local deny cache (no round trip).
+  uint64_t cache_hits;
   // Whether the circuit breaker is open now.
   bool circuit_open;
   // Backend decisions measured, and the sum of their latencies in µs.
@@ -385,6 +387,16 @@ ratewarden_result ratewarden_options_set_key_prefix(ratewarden_options *opts,
 // ```
 ratewarden_result ratewarden_options_set_algorithm(ratewarden_options *opts,
                                                    const char *algorithm);
+
+// Entries of the local deny cache (default 10000; 0 turns it off): a
+// refusal is answered locally until its retry_after, for the same quota and
+// the same or a larger cost, without a round trip.
+//
+// ```c
+// ratewarden_options_set_deny_cache(o, 0);
+// ```
+ratewarden_result ratewarden_options_set_deny_cache(ratewarden_options *opts,
+                                                    uint32_t entries);
 
 // What decisions return while Redis cannot be reached: "error" (default),
 // "allow", "deny" or "local" (an in-process limiter with

@@ -16,6 +16,8 @@ export interface LimiterOptions {
   failureMode?: 'error' | 'allow' | 'deny' | 'local'
   /** Share (0..1] of each quota the local failure mode grants (default 1). */
   localShare?: number
+  /** Entries of the local deny cache (default 10000; 0 turns it off). */
+  denyCache?: number
 }
 
 /** A limiter's counters since it was created. */
@@ -24,6 +26,8 @@ export interface Stats {
   denied: number
   errors: number
   fallbacks: number
+  /** Refusals answered by the local deny cache (no round trip). */
+  cacheHits: number
   circuitOpen: boolean
   latencyCount: number
   latencySumMs: number

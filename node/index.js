@@ -49,7 +49,8 @@ class Limiter {
   constructor (url = 'memory://', options = {}) {
     str('url', url)
     if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
-    const { timeoutMs, keyPrefix, maxInFlight, algorithm, failureMode, localShare } = options
+    const { timeoutMs, keyPrefix, maxInFlight, algorithm, failureMode, localShare, denyCache } = options
+    if (denyCache !== undefined) num('options.denyCache', denyCache)
     if (timeoutMs !== undefined) num('options.timeoutMs', timeoutMs)
     if (localShare !== undefined) num('options.localShare', localShare)
     optStr('options.keyPrefix', keyPrefix)
@@ -62,7 +63,7 @@ class Limiter {
       }
     }
     try {
-      this.#native = new native.Limiter(url, { timeoutMs, keyPrefix, maxInFlight, algorithm, failureMode, localShare })
+      this.#native = new native.Limiter(url, { timeoutMs, keyPrefix, maxInFlight, algorithm, failureMode, localShare, denyCache })
     } catch (e) {
       throw wrapError(e)
     }

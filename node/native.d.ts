@@ -59,6 +59,8 @@ export interface LimiterOptions {
   failureMode?: string
   /** Share (0..1] of each quota the local failure mode grants (default 1). */
   localShare?: number
+  /** Entries of the local deny cache (default 10000; 0 turns it off). */
+  denyCache?: number
 }
 
 /** One limit of `checkAll`. */
@@ -95,6 +97,8 @@ export interface Stats {
   errors: number
   /** Decisions taken by the failure mode instead of Redis. */
   fallbacks: number
+  /** Refusals answered by the local deny cache. */
+  cacheHits: number
   /** Whether the circuit breaker is open now. */
   circuitOpen: boolean
   /** Backend decisions measured for latency. */

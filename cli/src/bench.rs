@@ -35,6 +35,13 @@ pub(crate) struct Args {
     /// key at capacity = rate = 100 and 100,000).
     #[arg(long, default_value = "sliding_window_log")]
     algorithm: String,
+    /// Turn the local deny cache off (to measure what it saves, e.g. with
+    /// --keys 1 for a flood from one abusive client).
+    #[arg(long)]
+    no_deny_cache: bool,
+    /// Print the limiter's counters in the Prometheus text format at the end.
+    #[arg(long)]
+    prometheus: bool,
 }
 
 struct Phase {
@@ -129,7 +136,10 @@ pub(crate) fn run(args: Args) -> Result<(), ratewarden::Error> {
     if args.url.starts_with("memory://") {
         return bench_memory(&args, quota, algorithm);
     }
-    let limiter = Limiter::builder(&args.url).algorithm(algorithm).build()?;
+    let limiter = Limiter::builder(&args.url)
+        .algorithm(algorithm)
+        .deny_cache(if args.no_deny_cache { 0 } else { 10_000 })
+        .build()?;
     let handle = ratewarden::runtime::handle();
     handle.block_on(limiter.ping())?;
     let clients: Arc<Vec<String>> = Arc::new((0..args.keys).map(|i| format!("bench-client-{i}")).collect());
@@ -224,6 +234,14 @@ pub(crate) fn run(args: Args) -> Result<(), ratewarden::Error> {
     }
     let lib = Phase::merge(lib);
     lib.print();
+    let stats = limiter.stats();
+    println!(
+        "           limiter: {} allowed, {} denied, {} answered by the deny cache, {} errors",
+        stats.allowed, stats.denied, stats.cache_hits, stats.errors
+    );
+    if args.prometheus {
+        print!("{}", stats.to_prometheus("ratewarden"));
+    }
     if !bare.is_empty() {
         let bare = Phase::merge(bare);
         bare.print();

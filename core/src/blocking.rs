@@ -92,6 +92,11 @@ impl Builder {
         Builder(self.0.breaker_open_for(d))
     }
 
+    /// See [`LimiterBuilder::deny_cache`].
+    pub fn deny_cache(self, entries: usize) -> Self {
+        Builder(self.0.deny_cache(entries))
+    }
+
     /// See [`LimiterBuilder::build`].
     pub fn build(self) -> Result<Limiter> {
         Ok(Limiter { inner: self.0.build()? })

@@ -58,6 +58,7 @@
 mod algorithm;
 pub mod blocking;
 mod connection;
+mod deny_cache;
 mod error;
 mod keys;
 mod limiter;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::algorithm::{Algorithm, Outcome, Spec};
 use crate::connection::RedisConnection;
+use crate::deny_cache::DenyCache;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::memory::MemoryStore;
@@ -47,9 +48,21 @@ pub struct LimiterBuilder {
     local_share: f64,
     breaker_threshold: u64,
     breaker_open_for: Duration,
+    deny_cache: usize,
 }
 
 impl LimiterBuilder {
+    /// Entries of the local deny cache (default 10,000; 0 turns it off): a
+    /// single-limit refusal is answered locally until its `retry_after`,
+    /// without a round trip — for a request of the same quota and the same or
+    /// a larger cost only, so it never refuses what Redis would admit except
+    /// for the reply's one-way latency, and never admits anything. See the
+    /// README ("Running in production") for what it cannot see.
+    pub fn deny_cache(mut self, entries: usize) -> Self {
+        self.deny_cache = entries;
+        self
+    }
+
     /// What a decision returns while Redis cannot be reached (default
     /// [`FailureMode::Error`]). Whatever the mode, the circuit breaker makes
     /// calls fail (or fall back) at once after
@@ -189,6 +202,7 @@ impl LimiterBuilder {
                 timeout: self.timeout,
                 algorithm: self.algorithm,
                 policies,
+                deny: (self.deny_cache > 0).then(|| Arc::new(DenyCache::new(self.deny_cache))),
                 res: Arc::new(Resilience {
                     mode: self.failure_mode,
                     local_share: self.local_share,
@@ -250,6 +264,7 @@ struct Inner {
     policies: Arc<PolicyTable>,
     names: RedisNames,
     res: Arc<Resilience>,
+    deny: Option<Arc<DenyCache>>,
 }
 
 #[derive(Debug)]
@@ -406,6 +421,8 @@ pub(crate) enum Prepared<T> {
         specs: Vec<Spec>,
         now: Option<u64>,
         res: Arc<Resilience>,
+        /// Single-limit decisions: where to remember a refusal.
+        deny: Option<Arc<DenyCache>>,
     },
 }
 
@@ -424,7 +441,7 @@ impl<T: Answer> Prepared<T> {
     /// Call `done` with the answer: at once if it is known (memory), else
     /// from the core runtime once Redis answered (or the deadline passed).
     pub(crate) fn run_then(self, done: impl FnOnce(Result<T>) + Send + 'static) {
-        let (conn, keys, specs, now, res) = match self {
+        let (conn, keys, specs, now, res, deny) = match self {
             Prepared::Done(d) => return done(Ok(d)),
             Prepared::Redis {
                 conn,
@@ -432,8 +449,10 @@ impl<T: Answer> Prepared<T> {
                 specs,
                 now,
                 res,
-            } => (conn, keys, specs, now, res),
+                deny,
+            } => (conn, keys, specs, now, res, deny),
         };
+        let remember = deny.map(|c| (c, keys[0].clone()));
         let answer = |outcomes: &[Outcome], specs: &[Spec], res: &Resilience| {
             res.counters.decided(outcomes.iter().all(|o| o.ok));
             T::from_outcomes(outcomes, specs)
@@ -462,6 +481,14 @@ impl<T: Answer> Prepared<T> {
                     res.counters.latency(start.elapsed());
                     for (k, o) in traced.iter().flatten().zip(&outcomes) {
                         tracing::trace!(target: "ratewarden", key = %String::from_utf8_lossy(k), ok = o.ok, remaining = o.remaining, "decision");
+                    }
+                    if let (Some((cache, key)), [o], [spec]) = (remember, &outcomes[..], &shape[..]) {
+                        if o.ok {
+                            cache.remove(&key);
+                        } else {
+                            let us = Duration::from_micros;
+                            cache.insert(&key, spec, o.remaining, us(o.retry_us), us(o.reset_us));
+                        }
                     }
                     done(answer(&outcomes, &shape, &res))
                 }
@@ -514,6 +541,7 @@ impl Limiter {
             local_share: 1.0,
             breaker_threshold: 3,
             breaker_open_for: Duration::from_millis(500),
+            deny_cache: 10_000,
         }
     }
 
@@ -830,13 +858,29 @@ impl Limiter {
                 tracing::trace!(target: "ratewarden", client_id, api_endpoint, allowed = o.ok, remaining = o.remaining, "decision");
                 Ok(Prepared::Done(decision_of(&o, &spec)))
             }
-            Backend::Redis(conn) => Ok(Prepared::Redis {
-                conn: conn.clone(),
-                keys: vec![keys::key(&self.inner.prefix, spec.tag(), client_id, api_endpoint)],
-                specs: vec![spec],
-                now: None,
-                res: self.inner.res.clone(),
-            }),
+            Backend::Redis(conn) => {
+                let key = keys::key(&self.inner.prefix, spec.tag(), client_id, api_endpoint);
+                if let Some(hit) = self.inner.deny.as_ref().and_then(|c| c.get(&key, &spec)) {
+                    let counters = &self.inner.res.counters;
+                    counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+                    counters.decided(false);
+                    return Ok(Prepared::Done(Decision {
+                        allowed: false,
+                        limit: spec.capacity,
+                        remaining: hit.remaining,
+                        retry_after: hit.retry_after,
+                        reset_after: hit.reset_after,
+                    }));
+                }
+                Ok(Prepared::Redis {
+                    conn: conn.clone(),
+                    keys: vec![key],
+                    specs: vec![spec],
+                    now: None,
+                    res: self.inner.res.clone(),
+                    deny: self.inner.deny.clone(),
+                })
+            }
         }
     }
 
@@ -888,6 +932,7 @@ impl Limiter {
                 specs,
                 now,
                 res: self.inner.res.clone(),
+                deny: None,
             }),
         }
     }

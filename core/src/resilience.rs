@@ -189,6 +189,7 @@ pub(crate) struct Counters {
     pub(crate) denied: AtomicU64,
     pub(crate) errors: AtomicU64,
     pub(crate) fallbacks: AtomicU64,
+    pub(crate) cache_hits: AtomicU64,
     pub(crate) latency: [AtomicU64; LATENCY_BUCKETS_US.len()],
     pub(crate) latency_sum_us: AtomicU64,
 }
@@ -219,6 +220,7 @@ impl Counters {
             denied: load(&self.denied),
             errors: load(&self.errors),
             fallbacks: load(&self.fallbacks),
+            cache_hits: load(&self.cache_hits),
             circuit_open,
             latency_buckets: LATENCY_BUCKETS_US
                 .iter()
@@ -251,6 +253,8 @@ pub struct Stats {
     pub errors: u64,
     /// Decisions taken by the failure mode instead of the backend.
     pub fallbacks: u64,
+    /// Refusals answered by the local deny cache (no round trip).
+    pub cache_hits: u64,
     /// Whether the circuit breaker is open now.
     pub circuit_open: bool,
     /// Latency histogram of backend decisions: (upper bound in µs, count);

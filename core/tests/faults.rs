@@ -392,3 +392,52 @@ fn failure_modes_while_redis_is_down_and_after_it_returns() {
         assert_eq!((d.limit, d.remaining), (3, 2), "a Redis decision again: {d:?}");
     }
 }
+
+#[test]
+fn deny_cache_answers_refusals_locally_and_lets_go_on_time() {
+    use ratewarden::blocking;
+    let server = RedisServer::start();
+    let cached = blocking::Limiter::connect(&server.url()).unwrap();
+    let uncached = blocking::Limiter::builder(&server.url()).deny_cache(0).build().unwrap();
+    let q = Quota::new(2, 10); // W = 200 ms
+    let calls = |c: &mut redis::Connection| -> u64 {
+        let info: String = redis::cmd("INFO").arg("stats").query(c).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("total_commands_processed:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let mut c = server.conn();
+    for l in [&cached, &uncached] {
+        let client = if std::ptr::eq(l, &cached) {
+            "abuser-a"
+        } else {
+            "abuser-b"
+        };
+        assert!(l.check(client, "/x", q, 1).unwrap().allowed);
+        assert!(l.check(client, "/x", q, 1).unwrap().allowed);
+        let first = l.check(client, "/x", q, 1).unwrap();
+        assert!(!first.allowed);
+        let before = calls(&mut c);
+        for _ in 0..200 {
+            assert!(!l.check(client, "/x", q, 1).unwrap().allowed);
+        }
+        let used = calls(&mut c) - before - 1; // minus this INFO
+        if std::ptr::eq(l, &cached) {
+            assert!(used <= 2, "{used} Redis commands for 200 cached refusals");
+            assert!(l.stats().cache_hits >= 200);
+        } else {
+            assert!(used >= 200, "without the cache every refusal asks Redis ({used})");
+        }
+        // After retry_after, Redis is asked again and admits.
+        std::thread::sleep(first.retry_after + Duration::from_millis(5));
+        assert!(l.check(client, "/x", q, 1).unwrap().allowed);
+    }
+    // A smaller cost is not answered from the cache.
+    let q3 = Quota::new(3, 1);
+    assert!(cached.check("abuser-c", "/z", q3, 2).unwrap().allowed);
+    assert!(!cached.check("abuser-c", "/z", q3, 2).unwrap().allowed); // cached: cost 2
+    assert!(cached.check("abuser-c", "/z", q3, 1).unwrap().allowed); // cost 1 fits: asks Redis
+}

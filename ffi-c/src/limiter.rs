@@ -34,6 +34,7 @@ struct Options {
     algorithm: Option<Algorithm>,
     failure_mode: Option<ratewarden::FailureMode>,
     local_share: Option<f64>,
+    deny_cache: Option<usize>,
 }
 
 /// The full answer to one check.
@@ -182,6 +183,9 @@ pub unsafe extern "C" fn ratewarden_limiter_new_with_options(
             }
             if let Some(share) = o.local_share {
                 builder = builder.local_share(share);
+            }
+            if let Some(n) = o.deny_cache {
+                builder = builder.deny_cache(n);
             }
         }
         let limiter = builder.build()?;
@@ -491,6 +495,7 @@ pub unsafe extern "C" fn ratewarden_options_new(out: *mut *mut ratewarden_option
             algorithm: None,
             failure_mode: None,
             local_share: None,
+            deny_cache: None,
         };
         *out = Box::into_raw(Box::new(o)).cast();
         Ok(())
@@ -584,6 +589,25 @@ pub unsafe extern "C" fn ratewarden_options_set_algorithm(
     })
 }
 
+/// Entries of the local deny cache (default 10000; 0 turns it off): a
+/// refusal is answered locally until its retry_after, for the same quota and
+/// the same or a larger cost, without a round trip.
+///
+/// ```c
+/// ratewarden_options_set_deny_cache(o, 0);
+/// ```
+#[no_mangle]
+pub unsafe extern "C" fn ratewarden_options_set_deny_cache(
+    opts: *mut ratewarden_options,
+    entries: u32,
+) -> ratewarden_result {
+    boundary(|| {
+        let o = options_mut(opts)?;
+        o.deny_cache = Some(entries as usize);
+        Ok(())
+    })
+}
+
 /// What decisions return while Redis cannot be reached: "error" (default),
 /// "allow", "deny" or "local" (an in-process limiter with
 /// `ratewarden_options_set_local_share` of each quota). A circuit breaker
@@ -637,6 +661,8 @@ pub struct ratewarden_stats {
     pub errors: u64,
     /// Decisions taken by the failure mode instead of Redis.
     pub fallbacks: u64,
+    /// Refusals answered by the local deny cache (no round trip).
+    pub cache_hits: u64,
     /// Whether the circuit breaker is open now.
     pub circuit_open: bool,
     /// Backend decisions measured, and the sum of their latencies in µs.
@@ -665,6 +691,7 @@ pub unsafe extern "C" fn ratewarden_get_stats(
             denied: s.denied,
             errors: s.errors,
             fallbacks: s.fallbacks,
+            cache_hits: s.cache_hits,
             circuit_open: s.circuit_open,
             latency_count: s.latency_buckets.iter().map(|b| b.1).sum(),
             latency_sum_us: s.latency_sum_us,

@@ -29,6 +29,8 @@ pub struct LimiterOptions {
     pub failure_mode: Option<String>,
     /// Share (0..1] of each quota the local failure mode grants (default 1).
     pub local_share: Option<f64>,
+    /// Entries of the local deny cache (default 10000; 0 turns it off).
+    pub deny_cache: Option<u32>,
 }
 
 /// A limiter's counters since it was created.
@@ -42,6 +44,8 @@ pub struct Stats {
     pub errors: f64,
     /// Decisions taken by the failure mode instead of Redis.
     pub fallbacks: f64,
+    /// Refusals answered by the local deny cache.
+    pub cache_hits: f64,
     /// Whether the circuit breaker is open now.
     pub circuit_open: bool,
     /// Backend decisions measured for latency.
@@ -206,6 +210,9 @@ impl Limiter {
             if let Some(share) = o.local_share {
                 b = b.local_share(share);
             }
+            if let Some(n) = o.deny_cache {
+                b = b.deny_cache(n as usize);
+            }
         }
         Ok(Limiter {
             inner: b.build().map_err(to_napi)?,
@@ -347,6 +354,7 @@ impl Limiter {
             denied: s.denied as f64,
             errors: s.errors as f64,
             fallbacks: s.fallbacks as f64,
+            cache_hits: s.cache_hits as f64,
             circuit_open: s.circuit_open,
             latency_count: s.latency_buckets.iter().map(|b| b.1).sum::<u64>() as f64,
             latency_sum_ms: s.latency_sum_us as f64 / 1000.0,

@@ -174,6 +174,7 @@ struct Options<'a> {
     algorithm: Option<&'a Bound<'a, PyAny>>,
     failure_mode: &'a str,
     local_share: f64,
+    deny_cache: usize,
 }
 
 fn build(py: Python<'_>, o: Options<'_>) -> PyResult<ratewarden::Limiter> {
@@ -188,7 +189,7 @@ fn build(py: Python<'_>, o: Options<'_>) -> PyResult<ratewarden::Limiter> {
         b = b.algorithm(a);
     }
     let mode: ratewarden::FailureMode = o.failure_mode.parse().map_err(|e| to_pyerr(py, e))?;
-    b = b.failure_mode(mode).local_share(o.local_share);
+    b = b.failure_mode(mode).local_share(o.local_share).deny_cache(o.deny_cache);
     b.build().map_err(|e| to_pyerr(py, e))
 }
 
@@ -199,6 +200,7 @@ fn stats_dict(py: Python<'_>, s: ratewarden::Stats) -> PyResult<Bound<'_, PyDict
     d.set_item("denied", s.denied)?;
     d.set_item("errors", s.errors)?;
     d.set_item("fallbacks", s.fallbacks)?;
+    d.set_item("cache_hits", s.cache_hits)?;
     d.set_item("circuit_open", s.circuit_open)?;
     d.set_item("latency_count", s.latency_buckets.iter().map(|b| b.1).sum::<u64>())?;
     d.set_item("latency_sum_seconds", s.latency_sum_us as f64 / 1e6)?;
@@ -384,7 +386,7 @@ pub(crate) struct Limiter {
 #[pymethods]
 impl Limiter {
     #[new]
-    #[pyo3(signature = (url = "memory://", *, timeout = 1.0, key_prefix = "ratewarden:", max_in_flight = 1024, tls_root_cert_pem = None, algorithm = None, failure_mode = "error", local_share = 1.0))]
+    #[pyo3(signature = (url = "memory://", *, timeout = 1.0, key_prefix = "ratewarden:", max_in_flight = 1024, tls_root_cert_pem = None, algorithm = None, failure_mode = "error", local_share = 1.0, deny_cache = 10000))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -396,6 +398,7 @@ impl Limiter {
         algorithm: Option<&Bound<'_, PyAny>>,
         failure_mode: &str,
         local_share: f64,
+        deny_cache: usize,
     ) -> PyResult<Self> {
         let o = Options {
             url,
@@ -406,6 +409,7 @@ impl Limiter {
             algorithm,
             failure_mode,
             local_share,
+            deny_cache,
         };
         Ok(Limiter {
             inner: build(py, o)?.into(),
@@ -631,7 +635,7 @@ fn asyncio_future(py: Python<'_>) -> PyResult<(Bound<'_, PyAny>, Completer)> {
 #[pymethods]
 impl AsyncLimiter {
     #[new]
-    #[pyo3(signature = (url = "memory://", *, timeout = 1.0, key_prefix = "ratewarden:", max_in_flight = 1024, tls_root_cert_pem = None, algorithm = None, failure_mode = "error", local_share = 1.0))]
+    #[pyo3(signature = (url = "memory://", *, timeout = 1.0, key_prefix = "ratewarden:", max_in_flight = 1024, tls_root_cert_pem = None, algorithm = None, failure_mode = "error", local_share = 1.0, deny_cache = 10000))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -643,6 +647,7 @@ impl AsyncLimiter {
         algorithm: Option<&Bound<'_, PyAny>>,
         failure_mode: &str,
         local_share: f64,
+        deny_cache: usize,
     ) -> PyResult<Self> {
         let o = Options {
             url,
@@ -653,6 +658,7 @@ impl AsyncLimiter {
             algorithm,
             failure_mode,
             local_share,
+            deny_cache,
         };
         Ok(AsyncLimiter {
             inner: build(py, o)?,

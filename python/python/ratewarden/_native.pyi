@@ -88,6 +88,7 @@ class Limiter:
         algorithm: Optional[Union[_AlgorithmName, str]] = None,
         failure_mode: str = "error",
         local_share: float = 1.0,
+        deny_cache: int = 10000,
     ) -> Limiter: ...
     def is_allowed(self, client_id: str, api_endpoint: str, capacity: int, rate_per_second: int) -> bool: ...
     def check(
@@ -129,6 +130,7 @@ class AsyncLimiter:
         algorithm: Optional[Union[_AlgorithmName, str]] = None,
         failure_mode: str = "error",
         local_share: float = 1.0,
+        deny_cache: int = 10000,
     ) -> AsyncLimiter: ...
     def is_allowed(
         self, client_id: str, api_endpoint: str, capacity: int, rate_per_second: int
