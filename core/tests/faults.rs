@@ -441,3 +441,33 @@ fn deny_cache_answers_refusals_locally_and_lets_go_on_time() {
     assert!(!cached.check("abuser-c", "/z", q3, 2).unwrap().allowed); // cached: cost 2
     assert!(cached.check("abuser-c", "/z", q3, 1).unwrap().allowed); // cost 1 fits: asks Redis
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_pause_opens_the_circuit_then_a_probe_closes_it() {
+    let server = RedisServer::start();
+    let l = limiter(&server, 200);
+    assert!(l.is_allowed("cp", "/pause", 5, 5).await.unwrap());
+    let _: () = redis::cmd("CLIENT")
+        .arg(&["PAUSE", "1500", "ALL"])
+        .query(&mut server.conn())
+        .unwrap();
+    // Three calls wait for their deadline each (and no longer)...
+    for _ in 0..3 {
+        let start = Instant::now();
+        let err = l.is_allowed("cp", "/pause", 5, 5).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+        assert!(start.elapsed() < Duration::from_millis(700), "{:?}", start.elapsed());
+    }
+    // ...then the circuit is open: calls fail at once.
+    assert!(l.stats().circuit_open);
+    let start = Instant::now();
+    for _ in 0..50 {
+        let err = l.is_allowed("cp", "/pause", 5, 5).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
+    }
+    assert!(start.elapsed() < Duration::from_millis(100), "{:?}", start.elapsed());
+    // Once the pause ends, a probe gets through and the circuit closes.
+    until_ok(&l, "cp", Duration::from_secs(5)).await;
+    assert!(!l.stats().circuit_open);
+    assert!(l.stats().errors >= 53);
+}
