@@ -110,7 +110,8 @@ struct Job {
     now: u64,
     deadline: tokio::time::Instant,
     done: Reply,
-    _permit: OwnedSemaphorePermit,
+    /// The in-flight slot, held while the job is queued or sent.
+    _permit: Option<OwnedSemaphorePermit>,
 }
 
 /// A callback that is called exactly once: if a job is dropped unanswered
@@ -247,19 +248,19 @@ impl RedisConnection {
         let state = self.state();
         let deadline = tokio::time::Instant::now() + self.inner.deadline;
         let now = now.unwrap_or(0);
-        let reply = Reply(Some(done));
+        let mut job = Job {
+            keys,
+            specs,
+            now,
+            deadline,
+            done: Reply(Some(done)),
+            _permit: None,
+        };
         match state.inflight.clone().try_acquire_owned() {
-            Ok(permit) => self.enqueue(
-                &state,
-                Job {
-                    keys,
-                    specs,
-                    now,
-                    deadline,
-                    done: reply,
-                    _permit: permit,
-                },
-            ),
+            Ok(permit) => {
+                job._permit = Some(permit);
+                self.enqueue(&state, job);
+            }
             Err(TryAcquireError::NoPermits) => {
                 // Every slot is taken: wait for one on the runtime, within
                 // the deadline.
@@ -267,23 +268,16 @@ impl RedisConnection {
                 let waiting = state.inflight.clone();
                 runtime::handle().spawn(async move {
                     match tokio::time::timeout_at(deadline, waiting.acquire_owned()).await {
-                        Ok(Ok(permit)) => this.enqueue(
-                            &state,
-                            Job {
-                                keys,
-                                specs,
-                                now,
-                                deadline,
-                                done: reply,
-                                _permit: permit,
-                            },
-                        ),
-                        Ok(Err(_)) => reply.send(Err(Error::Internal("in-flight semaphore closed".into()))),
-                        Err(_) => reply.send(Err(this.on_timeout(&state, STAGE_SLOT))),
+                        Ok(Ok(permit)) => {
+                            job._permit = Some(permit);
+                            this.enqueue(&state, job);
+                        }
+                        Ok(Err(_)) => job.done.send(Err(Error::Internal("in-flight semaphore closed".into()))),
+                        Err(_) => job.done.send(Err(this.on_timeout(&state, STAGE_SLOT))),
                     }
                 });
             }
-            Err(TryAcquireError::Closed) => reply.send(Err(Error::Internal("in-flight semaphore closed".into()))),
+            Err(TryAcquireError::Closed) => job.done.send(Err(Error::Internal("in-flight semaphore closed".into()))),
         }
     }
 

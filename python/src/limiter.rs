@@ -108,6 +108,11 @@ fn u64_arg(py: Python<'_>, obj: &Bound<'_, PyAny>, name: &str) -> PyResult<u64> 
     }
 }
 
+/// The optional `cost` argument (default 1).
+fn cost_arg(py: Python<'_>, cost: Option<&Bound<'_, PyAny>>) -> PyResult<u64> {
+    cost.map_or(Ok(1), |c| u64_arg(py, c, "cost"))
+}
+
 fn str_arg<'a>(py: Python<'_>, obj: &'a Bound<'_, PyAny>, name: &str) -> PyResult<Cow<'a, str>> {
     let s = obj.cast::<PyString>().map_err(|_| {
         type_error(format!(
@@ -145,10 +150,7 @@ fn call_args(
             u64_arg(py, capacity, "capacity")?,
             u64_arg(py, rate_per_second, "rate_per_second")?,
         ),
-        cost: match cost {
-            Some(c) => u64_arg(py, c, "cost")?,
-            None => 1,
-        },
+        cost: cost_arg(py, cost)?,
     })
 }
 
@@ -260,10 +262,7 @@ impl Limit {
             api_endpoint: str_arg(py, api_endpoint, "api_endpoint")?.into_owned(),
             capacity: u64_arg(py, capacity, "capacity")?,
             rate_per_second: u64_arg(py, rate_per_second, "rate_per_second")?,
-            cost: match cost {
-                Some(c) => u64_arg(py, c, "cost")?,
-                None => 1,
-            },
+            cost: cost_arg(py, cost)?,
             algorithm: parsed.map(|a| a.as_str().to_owned()),
             parsed,
         })
@@ -487,10 +486,7 @@ impl Limiter {
     ) -> PyResult<Decision> {
         let client = str_arg(py, client_id, "client_id")?.into_owned();
         let endpoint = str_arg(py, api_endpoint, "api_endpoint")?.into_owned();
-        let cost = match cost {
-            Some(c) => u64_arg(py, c, "cost")?,
-            None => 1,
-        };
+        let cost = cost_arg(py, cost)?;
         let inner = &self.inner;
         py.detach(|| inner.check_policy(&client, &endpoint, cost))
             .map(Decision::from)
@@ -743,10 +739,7 @@ impl AsyncLimiter {
     ) -> PyResult<Bound<'py, PyAny>> {
         let client = str_arg(py, client_id, "client_id")?.into_owned();
         let endpoint = str_arg(py, api_endpoint, "api_endpoint")?.into_owned();
-        let cost = match cost {
-            Some(c) => u64_arg(py, c, "cost")?,
-            None => 1,
-        };
+        let cost = cost_arg(py, cost)?;
         let inner = self.inner.clone();
         let (fut, completer) = asyncio_future(py)?;
         ratewarden::runtime::handle().spawn(async move {
