@@ -6,11 +6,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-# --- system packages: redis-server (tests start their own), openssl (TLS
+# --- system packages: redis-server and redis-cli (tests start their own
+# servers, clusters and Sentinels), openssl (TLS
 # tests), a C and C++ compiler, valgrind, make and pkg-config (C ABI tests).
 # Rust, Python 3 and Node (with npm) are expected on the machine.
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# redis-cli makes the test cluster (redis-cli --cluster create)
+command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
 command -v c++ >/dev/null 2>&1 || missing+=(g++)

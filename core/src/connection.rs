@@ -46,6 +46,15 @@ use crate::algorithm::{Outcome, Spec};
 use crate::error::{Error, Result};
 use crate::runtime;
 use crate::script::{is_noscript, RATEWARDEN};
+use crate::sentinel::SentinelTarget;
+
+/// Where the connection goes.
+enum Target {
+    /// One server, from a `redis://` or `rediss://` URL.
+    Direct(redis::Client),
+    /// The master a set of Sentinels names, asked again on every connect.
+    Sentinel(SentinelTarget),
+}
 
 /// Batches in flight at once per connection, at most. One driver is
 /// started for the first queued decision; another only while a whole batch
@@ -67,10 +76,14 @@ pub(crate) struct RedisConnection {
 }
 
 struct Inner {
-    client: redis::Client,
+    target: Target,
     config: redis::AsyncConnectionConfig,
     deadline: Duration,
-    target: String,
+    /// For logs: `host:port`, or the Sentinel master name.
+    name: String,
+    /// A Redis Cluster node: a batch is sent as a pipeline of one script
+    /// call per slot (a script's keys must share a slot).
+    per_slot: bool,
     max_in_flight: usize,
     epoch: Instant,
     last_warn_ms: AtomicU64,
@@ -158,7 +171,7 @@ struct Live {
 impl std::fmt::Debug for RedisConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisConnection")
-            .field("target", &self.inner.target)
+            .field("target", &self.inner.name)
             .field("deadline", &self.inner.deadline)
             .finish_non_exhaustive()
     }
@@ -194,25 +207,60 @@ impl RedisConnection {
             .map_err(invalid)?,
             None => redis::Client::open(url).map_err(invalid)?,
         };
-        let info = client.get_connection_info();
-        let target = info.addr().to_string();
+        let name = client.get_connection_info().addr().to_string();
+        Ok(Self::with_target(
+            Target::Direct(client),
+            name,
+            deadline,
+            max_in_flight,
+            false,
+        ))
+    }
+
+    /// A connection to one Redis Cluster node (`redis://` URL): batches go
+    /// out as one script call per slot, pipelined.
+    pub(crate) fn cluster_node(url: &str, deadline: Duration, max_in_flight: usize) -> Result<Self> {
+        let client = redis::Client::open(url).map_err(|e| Error::Config {
+            message: format!("invalid cluster node address: {e}"),
+            source: Some(Box::new(e)),
+        })?;
+        let name = client.get_connection_info().addr().to_string();
+        Ok(Self::with_target(
+            Target::Direct(client),
+            name,
+            deadline,
+            max_in_flight,
+            true,
+        ))
+    }
+
+    /// Follow the master that `sentinel`'s Sentinels name; does not connect
+    /// yet. Every (re)connection asks them again, so a failover is followed
+    /// as soon as the old connection breaks or answers `READONLY`.
+    pub(crate) fn sentinel(sentinel: SentinelTarget, deadline: Duration, max_in_flight: usize) -> Self {
+        let name = format!("the Sentinel master {:?}", sentinel.master_name());
+        Self::with_target(Target::Sentinel(sentinel), name, deadline, max_in_flight, false)
+    }
+
+    fn with_target(target: Target, name: String, deadline: Duration, max_in_flight: usize, per_slot: bool) -> Self {
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(deadline))
             // Our own deadline covers the whole call; see on_timeout.
             .set_response_timeout(None)
             .set_pipeline_buffer_size(max_in_flight.clamp(64, 4096));
-        Ok(RedisConnection {
+        RedisConnection {
             inner: Arc::new(Inner {
-                client,
+                target,
                 config,
                 deadline,
-                target,
+                name,
+                per_slot,
                 max_in_flight,
                 epoch: Instant::now(),
                 last_warn_ms: AtomicU64::new(0),
                 per_process: Mutex::new(Arc::new(PerProcess::new(max_in_flight))),
             }),
-        })
+        }
     }
 
     /// Start connecting in the background (errors are only logged).
@@ -245,9 +293,21 @@ impl RedisConnection {
     /// deadline, on a thread of the core runtime (or on this thread if the
     /// decision fails before it is queued). Callable from any thread.
     pub(crate) fn submit(&self, keys: Vec<Vec<u8>>, specs: Vec<Spec>, now: Option<u64>, done: Done) {
-        let state = self.state();
         let deadline = tokio::time::Instant::now() + self.inner.deadline;
-        let now = now.unwrap_or(0);
+        self.submit_until(keys, specs, now.unwrap_or(0), deadline, done);
+    }
+
+    /// [`submit`](Self::submit) with a deadline of the caller's (a retry
+    /// keeps the first attempt's).
+    pub(crate) fn submit_until(
+        &self,
+        keys: Vec<Vec<u8>>,
+        specs: Vec<Spec>,
+        now: u64,
+        deadline: tokio::time::Instant,
+        done: Done,
+    ) {
+        let state = self.state();
         let mut job = Job {
             keys,
             specs,
@@ -364,16 +424,10 @@ impl RedisConnection {
                 return fail(batch, err);
             }
         };
-        let mut keys: Vec<&[u8]> = Vec::with_capacity(batch.len());
-        let mut args: Vec<u64> = Vec::with_capacity(2 + batch.len() * 6);
-        args.extend([batch[0].now, batch.len() as u64]);
-        for job in &batch {
-            keys.extend(job.keys.iter().map(Vec::as_slice));
-            args.push(job.specs.len() as u64);
-            for spec in &job.specs {
-                args.extend(spec.args());
-            }
+        if self.inner.per_slot {
+            return self.run_batch_per_slot(state, &live, batch, until).await;
         }
+        let (keys, args) = script_args(&batch, 0..batch.len());
         let mut conn = live.conn.clone();
         let call = async {
             let mut r = RATEWARDEN
@@ -381,7 +435,7 @@ impl RedisConnection {
                 .query_async::<redis::Value>(&mut conn)
                 .await;
             if matches!(&r, Err(e) if is_noscript(e)) {
-                tracing::debug!(target: "ratewarden", "NOSCRIPT from {}: loading the script again", self.inner.target);
+                tracing::debug!(target: "ratewarden", "NOSCRIPT from {}: loading the script again", self.inner.name);
                 r = RATEWARDEN
                     .cmd(true, &keys, &args)
                     .query_async::<redis::Value>(&mut conn)
@@ -397,7 +451,141 @@ impl RedisConnection {
         match reply {
             Ok(redis::Value::Array(items)) => deliver(batch, &items),
             Ok(other) => fail(batch, Error::Internal(format!("unexpected script reply {other:?}"))),
+            Err(e) if matches!(self.inner.target, Target::Sentinel(_)) && e.to_string().contains("READONLY") => {
+                // The master was demoted (the connection is dropped by now)
+                // and refused before running anything: send the batch again,
+                // first in line, to the master the Sentinels name now.
+                let mut q = state.queue.lock().unwrap_or_else(|e| e.into_inner());
+                for job in batch.into_iter().rev() {
+                    q.jobs.push_front(job);
+                }
+            }
             Err(e) => fail(batch, e),
+        }
+    }
+
+    /// A Redis Cluster batch: one script call per slot, all in one
+    /// pipeline; each call's reply (or error, e.g. `MOVED`) goes to its own
+    /// decisions.
+    async fn run_batch_per_slot(
+        &self,
+        state: &Arc<PerProcess>,
+        live: &Live,
+        batch: Vec<Job>,
+        until: tokio::time::Instant,
+    ) {
+        // Group the jobs by slot, in order of first appearance.
+        let mut order: Vec<usize> = (0..batch.len()).collect();
+        let slots: Vec<u16> = batch.iter().map(|j| crate::cluster::slot(&j.keys[0])).collect();
+        order.sort_by_key(|&i| slots[i]);
+        let mut groups: Vec<std::ops::Range<usize>> = Vec::new();
+        let mut start = 0;
+        for i in 1..=order.len() {
+            if i == order.len() || slots[order[i]] != slots[order[start]] {
+                groups.push(start..i);
+                start = i;
+            }
+        }
+        let mut jobs: Vec<Option<Job>> = order.iter().map(|_| None).collect();
+        let mut batch: Vec<Option<Job>> = batch.into_iter().map(Some).collect();
+        for (at, &i) in order.iter().enumerate() {
+            jobs[at] = batch[i].take();
+        }
+        let jobs: Vec<Job> = jobs.into_iter().flatten().collect();
+        let calls: Vec<(Vec<&[u8]>, Vec<u64>)> = groups.iter().map(|g| script_args(&jobs, g.clone())).collect();
+        let mut conn = live.conn.clone();
+        let call = async {
+            let pipeline = |load: bool, which: &[usize]| {
+                let mut pipe = redis::pipe();
+                pipe.ignore_errors();
+                if load {
+                    pipe.cmd("SCRIPT").arg("LOAD").arg(RATEWARDEN.body).ignore();
+                }
+                for &g in which {
+                    pipe.add_command(RATEWARDEN.cmd(false, &calls[g].0, &calls[g].1));
+                }
+                pipe
+            };
+            let all: Vec<usize> = (0..calls.len()).collect();
+            let mut replies: Vec<redis::Value> = pipeline(false, &all).query_async(&mut conn).await?;
+            let missing: Vec<usize> = replies
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| matches!(v, redis::Value::ServerError(e) if e.code() == "NOSCRIPT"))
+                .map(|(g, _)| g)
+                .collect();
+            if !missing.is_empty() {
+                tracing::debug!(target: "ratewarden", "NOSCRIPT from {}: loading the script again", self.inner.name);
+                let again: Vec<redis::Value> = pipeline(true, &missing).query_async(&mut conn).await?;
+                for (g, v) in missing.into_iter().zip(again) {
+                    replies[g] = v;
+                }
+            }
+            Ok::<_, redis::RedisError>(replies)
+        };
+        let reply = match tokio::time::timeout_at(until, call).await {
+            Ok(r) => self.after_reply(state, live, r),
+            Err(_) => Err(self.on_timeout(state, STAGE_SENT)),
+        };
+        drop(calls);
+        let mut jobs = jobs.into_iter();
+        let replies = match reply {
+            Ok(r) if r.len() == groups.len() => r,
+            Ok(r) => {
+                let e = Error::Internal(format!("{} replies for {} script calls", r.len(), groups.len()));
+                return jobs.for_each(|j| j.done.send(Err(e.duplicate())));
+            }
+            Err(e) => return jobs.for_each(|j| j.done.send(Err(e.duplicate()))),
+        };
+        for (group, value) in groups.into_iter().zip(replies) {
+            let these: Vec<Job> = jobs.by_ref().take(group.len()).collect();
+            match value {
+                redis::Value::Array(items) => deliver(these, &items),
+                redis::Value::ServerError(e) => {
+                    let e = Error::from_redis(e.into(), self.inner.deadline, true);
+                    these.into_iter().for_each(|j| j.done.send(Err(e.duplicate())));
+                }
+                other => {
+                    let e = Error::Internal(format!("unexpected script reply {other:?}"));
+                    these.into_iter().for_each(|j| j.done.send(Err(e.duplicate())));
+                }
+            }
+        }
+    }
+
+    /// One decision sent after `ASKING` (Redis Cluster: its slot is being
+    /// migrated to this node), alone, within `deadline`.
+    pub(crate) async fn asking(
+        &self,
+        keys: &[Vec<u8>],
+        specs: &[Spec],
+        now: u64,
+        deadline: tokio::time::Instant,
+    ) -> Result<Vec<Outcome>> {
+        let keys: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+        let mut args: Vec<u64> = vec![now, 1, specs.len() as u64];
+        for spec in specs {
+            args.extend(spec.args());
+        }
+        let call = self.request(|mut conn| async move {
+            let send = |by_body: bool| {
+                let mut pipe = redis::pipe();
+                pipe.cmd("ASKING")
+                    .ignore()
+                    .add_command(RATEWARDEN.cmd(by_body, &keys, &args));
+                pipe
+            };
+            let r = send(false).query_async::<(redis::Value,)>(&mut conn).await;
+            match r {
+                Err(e) if is_noscript(&e) => send(true).query_async::<(redis::Value,)>(&mut conn).await,
+                r => r,
+            }
+        });
+        match tokio::time::timeout_at(deadline, call).await {
+            Ok(Ok((redis::Value::Array(items),))) if items.len() >= 4 * specs.len() => parse_outcomes(&items),
+            Ok(Ok((other,))) => Err(Error::Internal(format!("unexpected script reply {other:?}"))),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Error::timeout(self.inner.deadline, "waiting for the reply", true)),
         }
     }
 
@@ -442,13 +630,28 @@ impl RedisConnection {
     /// A dedicated pub/sub connection subscribed to `channel`.
     pub(crate) async fn subscribe(&self, channel: &str) -> Result<redis::aio::PubSubStream> {
         let fut = async {
-            let mut ps = self.inner.client.get_async_pubsub().await?;
-            ps.subscribe(channel).await?;
-            Ok::<_, redis::RedisError>(ps.into_on_message())
+            let client = self.client().await?;
+            let subscribed = async {
+                let mut ps = client.get_async_pubsub().await?;
+                ps.subscribe(channel).await?;
+                Ok::<_, redis::RedisError>(ps.into_on_message())
+            };
+            subscribed
+                .await
+                .map_err(|e| Error::from_redis(e, self.inner.deadline, false))
         };
         match tokio::time::timeout(self.inner.deadline, fut).await {
-            Ok(r) => r.map_err(|e| Error::from_redis(e, self.inner.deadline, false)),
+            Ok(r) => r,
             Err(_) => Err(Error::timeout(self.inner.deadline, "subscribing", false)),
+        }
+    }
+
+    /// The client to connect with: the URL's, or the master the Sentinels
+    /// name now.
+    async fn client(&self) -> Result<redis::Client> {
+        match &self.inner.target {
+            Target::Direct(client) => Ok(client.clone()),
+            Target::Sentinel(s) => s.master(self.inner.deadline).await,
         }
     }
 
@@ -467,7 +670,11 @@ impl RedisConnection {
                 Ok(v)
             }
             Err(e) => {
-                if e.is_io_error() || e.is_connection_dropped() {
+                let demoted = matches!(self.inner.target, Target::Sentinel(_))
+                    && e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly);
+                if e.is_io_error() || e.is_connection_dropped() || demoted {
+                    // A demoted master (READONLY) under Sentinel: ask the
+                    // Sentinels again on the next call.
                     self.discard(state, live.generation, &e.to_string());
                 } else {
                     // The server answered, with an error: the link is fine.
@@ -515,11 +722,19 @@ impl RedisConnection {
         let state = state.clone();
         let task = runtime::handle().spawn(async move {
             let _guard = guard;
-            let result = this
-                .inner
-                .client
-                .get_multiplexed_async_connection_with_config(&this.inner.config)
-                .await;
+            let result = match this.client().await {
+                Ok(client) => {
+                    let connected = client
+                        .get_multiplexed_async_connection_with_config(&this.inner.config)
+                        .await
+                        .map_err(|e| Error::from_redis(e, this.inner.deadline, false));
+                    match (connected, &this.inner.target) {
+                        (Ok(mut conn), Target::Sentinel(s)) => s.check_master(&mut conn, &client).await.map(|()| conn),
+                        (r, _) => r,
+                    }
+                }
+                Err(e) => Err(e),
+            };
             match result {
                 Ok(conn) => {
                     let live = Live {
@@ -528,11 +743,10 @@ impl RedisConnection {
                         last_reply_ms: Arc::new(AtomicU64::new(this.now_ms())),
                     };
                     *state.slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(live.clone());
-                    tracing::info!(target: "ratewarden", "connected to Redis at {}", this.inner.target);
+                    tracing::info!(target: "ratewarden", "connected to Redis at {}", this.inner.name);
                     Ok(live)
                 }
-                Err(e) => {
-                    let err = Error::from_redis(e, this.inner.deadline, false);
+                Err(err) => {
                     this.warn(&err);
                     Err(err)
                 }
@@ -550,7 +764,7 @@ impl RedisConnection {
         let mut slot = state.slot.lock().unwrap_or_else(|e| e.into_inner());
         if slot.as_ref().is_some_and(|l| l.generation == generation) {
             *slot = None;
-            tracing::warn!(target: "ratewarden", "dropping the connection to {}: {why}; the next call reconnects", self.inner.target);
+            tracing::warn!(target: "ratewarden", "dropping the connection to {}: {why}; the next call reconnects", self.inner.name);
         }
     }
 
@@ -569,11 +783,28 @@ impl RedisConnection {
                 .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
         {
-            tracing::warn!(target: "ratewarden", redis = %self.inner.target, kind = %err.kind(), "{err}");
+            tracing::warn!(target: "ratewarden", redis = %self.inner.name, kind = %err.kind(), "{err}");
         } else {
-            tracing::debug!(target: "ratewarden", redis = %self.inner.target, kind = %err.kind(), "{err}");
+            tracing::debug!(target: "ratewarden", redis = %self.inner.name, kind = %err.kind(), "{err}");
         }
     }
+}
+
+/// The script's keys and arguments for `jobs[range]` (all with the same
+/// time override).
+fn script_args(jobs: &[Job], range: std::ops::Range<usize>) -> (Vec<&[u8]>, Vec<u64>) {
+    let jobs = &jobs[range];
+    let mut keys: Vec<&[u8]> = Vec::with_capacity(jobs.len());
+    let mut args: Vec<u64> = Vec::with_capacity(2 + jobs.len() * 6);
+    args.extend([jobs[0].now, jobs.len() as u64]);
+    for job in jobs {
+        keys.extend(job.keys.iter().map(Vec::as_slice));
+        args.push(job.specs.len() as u64);
+        for spec in &job.specs {
+            args.extend(spec.args());
+        }
+    }
+    (keys, args)
 }
 
 /// Up to [`MAX_BATCH_LIMITS`] limits' worth of queued jobs sharing one time

@@ -257,7 +257,13 @@ impl Error {
                 Error::Internal(format!("unexpected reply from Redis (is this Redis >= 7.0?): {err}"))
             }
             _ => Error::Server {
-                message: err.to_string(),
+                // As Redis wrote it ("MOVED 3999 127.0.0.1:7002"): the
+                // cluster layer reads redirections from it.
+                message: match (err.code(), err.detail()) {
+                    (Some(code), Some(detail)) => format!("{code} {detail}"),
+                    (Some(code), None) if matches!(err.kind(), K::Server(_)) => format!("{code} ({err})"),
+                    _ => err.to_string(),
+                },
                 source: Some(Box::new(err)),
             },
         }

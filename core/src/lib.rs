@@ -57,6 +57,7 @@
 
 mod algorithm;
 pub mod blocking;
+mod cluster;
 mod connection;
 mod deny_cache;
 mod error;
@@ -66,9 +67,11 @@ mod memory;
 mod mirror;
 pub mod policy;
 mod quota;
+mod remote;
 mod resilience;
 pub mod runtime;
 mod script;
+mod sentinel;
 
 pub use algorithm::Algorithm;
 pub use error::{Error, ErrorKind, Result};

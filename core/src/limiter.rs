@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::algorithm::{Algorithm, Outcome, Spec};
-use crate::connection::RedisConnection;
 use crate::deny_cache::DenyCache;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::memory::MemoryStore;
 use crate::policy::{self, Policy, PolicyTable, RedisNames};
 use crate::quota::{validate_call, validate_id, Decision, Quota};
+use crate::remote::Remote;
 use crate::resilience::{is_outage, Breaker, Counters, FailureMode, Resilience, Stats, WarnLimit};
 use crate::runtime;
 
@@ -175,18 +175,11 @@ impl LimiterBuilder {
         }
         let backend = if let Some(name) = self.url.strip_prefix("memory://") {
             Backend::Memory(MemoryStore::named(name))
-        } else if self.url.starts_with("redis://") || self.url.starts_with("rediss://") {
-            let conn = RedisConnection::new(&self.url, self.timeout, self.max_in_flight, self.tls_root_cert)?;
-            conn.warm_up();
-            Backend::Redis(conn)
-        } else if self.url.starts_with("redis+cluster://") || self.url.starts_with("redis+sentinel://") {
-            return Err(Error::config(format!(
-                "{} is not supported yet; use redis://, rediss:// or memory://",
-                scheme(&self.url)
-            )));
+        } else if let Some(remote) = Remote::open(&self.url, self.timeout, self.max_in_flight, self.tls_root_cert) {
+            Backend::Redis(remote?)
         } else {
             return Err(Error::config(format!(
-                "unknown URL scheme in {:?}; expected memory://, redis:// or rediss://",
+                "unknown URL scheme in {:?}; expected memory://, redis://, rediss://, redis+cluster:// or redis+sentinel://",
                 scheme(&self.url)
             )));
         };
@@ -206,7 +199,9 @@ impl LimiterBuilder {
                 res: Arc::new(Resilience {
                     mode: self.failure_mode,
                     local_share: self.local_share,
-                    breaker: Breaker::new(self.breaker_threshold, self.breaker_open_for),
+                    breakers: (0..crate::resilience::BREAKERS)
+                        .map(|_| Breaker::new(self.breaker_threshold, self.breaker_open_for))
+                        .collect(),
                     counters: Counters::default(),
                     warn: WarnLimit::default(),
                     local: Arc::new(MemoryStore::new()),
@@ -270,7 +265,7 @@ struct Inner {
 #[derive(Debug)]
 enum Backend {
     Memory(Arc<MemoryStore>),
-    Redis(RedisConnection),
+    Redis(Remote),
 }
 
 /// One limit of a multi-limit check ([`Limiter::check_all`]): a scope name
@@ -416,7 +411,7 @@ impl Answer for MultiDecision {
 pub(crate) enum Prepared<T> {
     Done(T),
     Redis {
-        conn: RedisConnection,
+        conn: Remote,
         keys: Vec<Vec<u8>>,
         specs: Vec<Spec>,
         now: Option<u64>,
@@ -457,13 +452,14 @@ impl<T: Answer> Prepared<T> {
             res.counters.decided(outcomes.iter().all(|o| o.ok));
             T::from_outcomes(outcomes, specs)
         };
-        if let Err(wait) = res.breaker.admit() {
+        let route = conn.route(&keys);
+        if let Err(wait) = res.breaker(route).admit() {
             let e = Error::Connection {
                 message: format!("circuit open after repeated failures; Redis is probed again in {wait:?}"),
                 source: None,
             };
             return done(
-                res.fallback(e, &keys, &specs)
+                res.fallback(route, e, &keys, &specs)
                     .and_then(|(o, s)| T::from_outcomes(&o, &s)),
             );
         }
@@ -477,7 +473,7 @@ impl<T: Answer> Prepared<T> {
             now,
             Box::new(move |r| match r {
                 Ok(outcomes) => {
-                    res.breaker.success();
+                    res.breaker(route).success();
                     res.counters.latency(start.elapsed());
                     for (k, o) in traced.iter().flatten().zip(&outcomes) {
                         tracing::trace!(target: "ratewarden", key = %String::from_utf8_lossy(k), ok = o.ok, remaining = o.remaining, "decision");
@@ -493,9 +489,9 @@ impl<T: Answer> Prepared<T> {
                     done(answer(&outcomes, &shape, &res))
                 }
                 Err(e) if is_outage(&e) => {
-                    res.breaker.failure();
+                    res.breaker(route).failure();
                     let keys = kept.unwrap_or_default();
-                    done(res.fallback(e, &keys, &shape).and_then(|(o, s)| T::from_outcomes(&o, &s)))
+                    done(res.fallback(route, e, &keys, &shape).and_then(|(o, s)| T::from_outcomes(&o, &s)))
                 }
                 Err(e) => {
                     res.counters.errors.fetch_add(1, Ordering::Relaxed);
@@ -776,7 +772,7 @@ impl Limiter {
     /// fallback decisions, whether the circuit is open, and a latency
     /// histogram of backend decisions.
     pub fn stats(&self) -> Stats {
-        self.inner.res.counters.snapshot(self.inner.res.breaker.is_open())
+        self.inner.res.counters.snapshot(self.inner.res.any_open())
     }
 
     /// The failure mode.
@@ -954,7 +950,15 @@ mod tests {
         let kind = |b: LimiterBuilder| b.build().unwrap_err().kind();
         use crate::ErrorKind::*;
         assert_eq!(kind(Limiter::builder("http://x")), Config);
-        assert_eq!(kind(Limiter::builder("redis+cluster://a:1,b:2")), Config);
+        assert_eq!(kind(Limiter::builder("redis+cluster://a:1,,b:2")), Config);
+        assert_eq!(kind(Limiter::builder("redis+cluster://a:1/3")), Config);
+        assert_eq!(kind(Limiter::builder("redis+sentinel://a:1")), Config);
+        assert_eq!(
+            kind(Limiter::builder("redis+sentinel://a:1/m").tls_root_cert_pem(vec![1])),
+            Config
+        );
+        assert!(Limiter::builder("redis+cluster://a:1,b:2").build().is_ok());
+        assert!(Limiter::builder("redis+sentinel://a:1,b:2/mymaster").build().is_ok());
         assert_eq!(kind(Limiter::builder("redis://")), Config);
         assert_eq!(
             kind(Limiter::builder("memory://").timeout(Duration::ZERO)),

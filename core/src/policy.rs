@@ -22,9 +22,9 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use crate::algorithm::Algorithm;
-use crate::connection::RedisConnection;
 use crate::error::{Error, Result};
 use crate::quota::{validate_id, Quota};
+use crate::remote::Remote;
 use crate::runtime;
 
 /// How often a watching limiter compares the policy version, as a safety net
@@ -199,7 +199,7 @@ impl PolicyTable {
     }
 
     /// Redis: make sure a copy is loaded and a watcher keeps it current.
-    pub(crate) async fn ensure_watched(self: &Arc<Self>, conn: &RedisConnection, names: &RedisNames) -> Result<()> {
+    pub(crate) async fn ensure_watched(self: &Arc<Self>, conn: &Remote, names: &RedisNames) -> Result<()> {
         let start = {
             let mut w = self.watching.lock().unwrap_or_else(|e| e.into_inner());
             let generation = runtime::fork_generation() + 1;
@@ -218,14 +218,14 @@ impl PolicyTable {
         Ok(())
     }
 
-    async fn reload(&self, conn: &RedisConnection, names: &RedisNames) -> Result<()> {
+    async fn reload(&self, conn: &Remote, names: &RedisNames) -> Result<()> {
         let mut pipe = redis::pipe();
         pipe.atomic()
             .cmd("GET")
             .arg(&names.version)
             .cmd("HGETALL")
             .arg(&names.hash);
-        let (version, raw): (Option<u64>, HashMap<String, String>) = conn.query_pipe(pipe).await?;
+        let (version, raw): (Option<u64>, HashMap<String, String>) = conn.query_pipe(&names.hash, pipe).await?;
         let mut table = HashMap::with_capacity(raw.len());
         for (name, text) in raw {
             match text.parse::<Policy>() {
@@ -249,7 +249,7 @@ impl PolicyTable {
 
 /// Keep `table` current until it is dropped: reload on every notification,
 /// and compare the version every [`REFRESH_EVERY`].
-async fn watch(table: Weak<PolicyTable>, conn: RedisConnection, names: RedisNames) {
+async fn watch(table: Weak<PolicyTable>, conn: Remote, names: RedisNames) {
     use futures_util::StreamExt;
     let mut tick = tokio::time::interval(REFRESH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -276,12 +276,14 @@ async fn watch(table: Weak<PolicyTable>, conn: RedisConnection, names: RedisName
             return; // the limiter is gone
         };
         if pubsub.is_none() {
-            pubsub = conn.subscribe(&names.channel).await.ok();
+            pubsub = conn.subscribe(&names.hash, &names.channel).await.ok();
         }
         let stale = if by_notification {
             true
         } else {
-            let v: Result<Option<u64>> = conn.query(redis::cmd("GET").arg(&names.version).to_owned()).await;
+            let v: Result<Option<u64>> = conn
+                .query(&names.hash, redis::cmd("GET").arg(&names.version).to_owned())
+                .await;
             match v {
                 Ok(v) => v.unwrap_or(0) != t.version.load(Ordering::Acquire),
                 Err(_) => false,
@@ -297,12 +299,7 @@ async fn watch(table: Weak<PolicyTable>, conn: RedisConnection, names: RedisName
 
 /// Write (or, with `None`, delete) a policy in Redis, bump the version and
 /// notify, in one `MULTI`.
-pub(crate) async fn store(
-    conn: &RedisConnection,
-    names: &RedisNames,
-    name: &str,
-    policy: Option<Policy>,
-) -> Result<()> {
+pub(crate) async fn store(conn: &Remote, names: &RedisNames, name: &str, policy: Option<Policy>) -> Result<()> {
     let mut pipe = redis::pipe();
     pipe.atomic();
     match policy {
@@ -311,12 +308,14 @@ pub(crate) async fn store(
     };
     pipe.cmd("INCR").arg(&names.version).ignore();
     pipe.cmd("PUBLISH").arg(&names.channel).arg(name).ignore();
-    conn.query_pipe::<()>(pipe).await
+    conn.query_pipe::<()>(&names.hash, pipe).await
 }
 
 /// Every policy in Redis, by name.
-pub(crate) async fn fetch_all(conn: &RedisConnection, names: &RedisNames) -> Result<HashMap<String, Policy>> {
-    let raw: HashMap<String, String> = conn.query(redis::cmd("HGETALL").arg(&names.hash).to_owned()).await?;
+pub(crate) async fn fetch_all(conn: &Remote, names: &RedisNames) -> Result<HashMap<String, Policy>> {
+    let raw: HashMap<String, String> = conn
+        .query(&names.hash, redis::cmd("HGETALL").arg(&names.hash).to_owned())
+        .await?;
     raw.into_iter().map(|(n, t)| t.parse().map(|p| (n, p))).collect()
 }
 

@@ -155,8 +155,17 @@ impl Breaker {
         }
     }
 
-    pub(crate) fn is_open(&self) -> bool {
+    #[cfg(test)]
+    fn is_open(&self) -> bool {
         self.open_until.load(Ordering::Acquire) != 0
+    }
+
+    /// Open, and opened or probed within the last period: a breaker of a
+    /// server that no call goes to any more (a cluster master replaced by a
+    /// failover) stops counting once its probe is overdue by a period.
+    fn is_open_recently(&self) -> bool {
+        let until = self.open_until.load(Ordering::Acquire);
+        until != 0 && self.now() < until + self.open_for.as_micros() as u64
     }
 
     /// How long until the next probe (zero when closed or due).
@@ -322,19 +331,37 @@ impl WarnLimit {
 pub(crate) struct Resilience {
     pub(crate) mode: FailureMode,
     pub(crate) local_share: f64,
-    pub(crate) breaker: Breaker,
+    /// One circuit breaker per server ([`Remote::route`](crate::remote::Remote::route)
+    /// modulo their number): on a cluster, one master down does not open
+    /// the circuit for the others.
+    pub(crate) breakers: Box<[Breaker]>,
     pub(crate) counters: Counters,
     pub(crate) warn: WarnLimit,
     /// The in-process limiter of `FailureMode::Local`.
     pub(crate) local: Arc<crate::memory::MemoryStore>,
 }
 
+/// Circuit breakers per limiter (cluster masters share them modulo this).
+pub(crate) const BREAKERS: usize = 16;
+
 impl Resilience {
+    /// The breaker of the server numbered `route`.
+    pub(crate) fn breaker(&self, route: usize) -> &Breaker {
+        &self.breakers[route % self.breakers.len()]
+    }
+
+    /// True when any server's circuit is open (see `is_open_recently`).
+    pub(crate) fn any_open(&self) -> bool {
+        self.breakers.iter().any(Breaker::is_open_recently)
+    }
+
     /// The answer of the failure mode to an outage `e` for `specs` (keys
     /// `keys`): `Err(e)` in mode `error`, else outcomes (`specs` returned
-    /// are those the outcomes are measured against).
+    /// are those the outcomes are measured against). `route` names the
+    /// server that failed.
     pub(crate) fn fallback(
         &self,
+        route: usize,
         e: Error,
         keys: &[Vec<u8>],
         specs: &[crate::algorithm::Spec],
@@ -358,7 +385,7 @@ impl Resilience {
                 specs.to_vec(),
             ),
             FailureMode::Deny => {
-                let wait = self.breaker.wait().max(Duration::from_millis(1)).as_micros() as u64;
+                let wait = self.breaker(route).wait().max(Duration::from_millis(1)).as_micros() as u64;
                 let outcomes = specs
                     .iter()
                     .map(|_| Outcome {

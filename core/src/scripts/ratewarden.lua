@@ -8,7 +8,8 @@
 -- then, per decision:  m, its number of limits
 --   then, per limit:   algorithm, capacity, window_us, cost, aux
 -- KEYS     one per limit, in the same order (all of one decision share the
---          client's hash tag).
+--          client's hash tag). On Redis Cluster, one call carries the
+--          decisions of one slot (a batch is a pipeline of such calls).
 --
 -- algorithm  1 sliding-window log, exact (aux unused; capacity <= 127)
 --            2 sliding-window log, bucketed (aux = bucket width in us)
@@ -23,7 +24,7 @@
 --
 -- Each algorithm is a pair: peek (read, trim, decide; returns a table with
 -- ok, remaining/reset as they are now, and as they will be if admitted) and
--- commit (write and set the expiry). Mirrored by core/src/algorithms.rs.
+-- commit (write and set the expiry). Mirrored by core/src/mirror.rs.
 
 local now = tonumber(ARGV[1])
 if now == 0 then

@@ -14,6 +14,8 @@ pub struct RedisServer {
     pub port: u16,
     child: Option<Child>,
     dir: PathBuf,
+    /// Extra `redis-server` arguments (cluster mode, replication).
+    extra: Vec<String>,
 }
 
 fn free_port() -> u16 {
@@ -24,10 +26,21 @@ fn free_port() -> u16 {
 impl RedisServer {
     /// Start a server on a free port and wait until it answers PING.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Start a server with extra `redis-server` arguments.
+    pub fn start_with(extra: &[&str]) -> Self {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("ratewarden-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let mut s = RedisServer { port, child: None, dir };
+        let extra = extra.iter().map(|s| s.to_string()).collect();
+        let mut s = RedisServer {
+            port,
+            child: None,
+            dir,
+            extra,
+        };
         s.spawn();
         s
     }
@@ -43,6 +56,7 @@ impl RedisServer {
             .args(["--loglevel", "warning"])
             .arg("--dir")
             .arg(&self.dir)
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -66,6 +80,14 @@ impl RedisServer {
 
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
     }
 
     fn try_conn(&self) -> redis::RedisResult<redis::Connection> {
@@ -241,4 +263,284 @@ fn openssl(dir: &std::path::Path, args: &[&str]) {
         .expect("openssl must be installed (scripts/test.sh installs it)")
         .success();
     assert!(ok, "openssl {args:?} failed");
+}
+
+/// A local Redis Cluster: `masters` masters with `replicas` replicas each,
+/// made with `redis-cli --cluster create`, `cluster-node-timeout` 1 s.
+pub struct RedisCluster {
+    pub nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    pub fn start(masters: usize, replicas: usize) -> Self {
+        let nodes: Vec<RedisServer> = (0..masters * (1 + replicas))
+            .map(|_| {
+                RedisServer::start_with(&[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "1000",
+                    // a replica with a stale link may still be promoted
+                    "--cluster-replica-validity-factor",
+                    "0",
+                ])
+            })
+            .collect();
+        let mut create = Command::new("redis-cli");
+        create.args(["--cluster", "create"]);
+        for n in &nodes {
+            create.arg(n.addr());
+        }
+        let out = create
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
+            .output()
+            .expect("redis-cli must be installed (scripts/test.sh installs it)");
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster create failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let c = RedisCluster { nodes };
+        c.wait_healthy(masters, Duration::from_secs(30));
+        c
+    }
+
+    /// `redis+cluster://` with the first node as the only seed.
+    pub fn url(&self) -> String {
+        format!("redis+cluster://{}", self.nodes[0].addr())
+    }
+
+    /// Running nodes that are masters with slots.
+    pub fn masters(&self) -> Vec<&RedisServer> {
+        self.nodes
+            .iter()
+            .filter(|n| n.is_running() && Self::role(n).as_deref() == Some("master") && Self::owns_slots(n))
+            .collect()
+    }
+
+    fn role(n: &RedisServer) -> Option<String> {
+        let mut c = n.try_conn().ok()?;
+        let v: redis::Value = redis::cmd("ROLE").query(&mut c).ok()?;
+        match v {
+            redis::Value::Array(items) => match items.first() {
+                Some(redis::Value::BulkString(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    fn owns_slots(n: &RedisServer) -> bool {
+        let Ok(mut c) = n.try_conn() else { return false };
+        let myself: String = redis::cmd("CLUSTER").arg("MYID").query(&mut c).unwrap_or_default();
+        let nodes: String = redis::cmd("CLUSTER").arg("NODES").query(&mut c).unwrap_or_default();
+        nodes
+            .lines()
+            .any(|l| l.starts_with(&myself) && l.split(' ').count() > 8)
+    }
+
+    /// Wait until every running node says `cluster_state:ok`, `masters`
+    /// masters own slots, and every replica's link to its master is up.
+    pub fn wait_healthy(&self, masters: usize, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let ok = self.nodes.iter().filter(|n| n.is_running()).all(|n| {
+                let Ok(mut c) = n.try_conn() else { return false };
+                let info: String = redis::cmd("CLUSTER").arg("INFO").query(&mut c).unwrap_or_default();
+                let repl: String = redis::cmd("INFO").arg("replication").query(&mut c).unwrap_or_default();
+                info.contains("cluster_state:ok")
+                    && (repl.contains("role:master") || repl.contains("master_link_status:up"))
+            }) && self.masters().len() == masters;
+            if ok {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the cluster did not become healthy within {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The node that serves `key` now.
+    pub fn owner(&self, key: &[u8]) -> &RedisServer {
+        let any = self.masters()[0];
+        let mut c = any.conn();
+        let slot: u16 = redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(key)
+            .query(&mut c)
+            .expect("KEYSLOT");
+        self.slot_owner(slot)
+    }
+
+    pub fn slot_owner(&self, slot: u16) -> &RedisServer {
+        self.masters()
+            .into_iter()
+            .find(|m| {
+                let mut c = m.conn();
+                let slots: redis::Value = redis::cmd("CLUSTER").arg("SLOTS").query(&mut c).expect("SLOTS");
+                let redis::Value::Array(ranges) = slots else {
+                    return false;
+                };
+                ranges.iter().any(|r| match r {
+                    redis::Value::Array(items) => {
+                        let int = |v: &redis::Value| match v {
+                            redis::Value::Int(i) => *i,
+                            _ => -1,
+                        };
+                        let port = match &items[2] {
+                            redis::Value::Array(n) => int(&n[1]),
+                            _ => -1,
+                        };
+                        int(&items[0]) <= i64::from(slot)
+                            && i64::from(slot) <= int(&items[1])
+                            && port == i64::from(m.port)
+                    }
+                    _ => false,
+                })
+            })
+            .expect("some master owns the slot")
+    }
+}
+
+/// One master, one replica and three Sentinels (quorum 2,
+/// `down-after-milliseconds` 1000) watching it as `mymaster`.
+pub struct SentinelSetup {
+    pub servers: Vec<RedisServer>,
+    pub sentinels: Vec<Sentinel>,
+}
+
+pub struct Sentinel {
+    pub port: u16,
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Drop for Sentinel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl SentinelSetup {
+    pub fn start() -> Self {
+        let master = RedisServer::start();
+        let replica = RedisServer::start_with(&["--replicaof", "127.0.0.1", &master.port.to_string()]);
+        let sentinels = (0..3)
+            .map(|_| {
+                let port = free_port();
+                let dir = std::env::temp_dir().join(format!("ratewarden-sentinel-{}-{port}", std::process::id()));
+                std::fs::create_dir_all(&dir).expect("temp dir");
+                let conf = dir.join("sentinel.conf");
+                std::fs::write(
+                    &conf,
+                    format!(
+                        "port {port}\nbind 127.0.0.1\nprotected-mode no\ndir {}\n\
+                         sentinel monitor mymaster 127.0.0.1 {} 2\n\
+                         sentinel down-after-milliseconds mymaster 1000\n\
+                         sentinel failover-timeout mymaster 4000\n\
+                         sentinel parallel-syncs mymaster 1\n",
+                        dir.display(),
+                        master.port
+                    ),
+                )
+                .expect("sentinel.conf");
+                let child = Command::new("redis-server")
+                    .arg(&conf)
+                    .arg("--sentinel")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("redis-server --sentinel");
+                Sentinel { port, child, dir }
+            })
+            .collect();
+        let s = SentinelSetup {
+            servers: vec![master, replica],
+            sentinels,
+        };
+        s.wait_ready(Duration::from_secs(30));
+        s
+    }
+
+    pub fn url(&self) -> String {
+        let hosts: Vec<String> = self.sentinels.iter().map(|s| format!("127.0.0.1:{}", s.port)).collect();
+        format!("redis+sentinel://{}/mymaster", hosts.join(","))
+    }
+
+    /// What the first answering Sentinel names as the master's port.
+    pub fn master_port(&self) -> Option<u16> {
+        self.sentinels.iter().find_map(|s| {
+            let c = redis::Client::open(format!("redis://127.0.0.1:{}", s.port)).ok()?;
+            let mut c = c.get_connection_with_timeout(Duration::from_secs(1)).ok()?;
+            let (_, port): (String, u16) = redis::cmd("SENTINEL")
+                .arg("get-master-addr-by-name")
+                .arg("mymaster")
+                .query(&mut c)
+                .ok()?;
+            Some(port)
+        })
+    }
+
+    pub fn server(&self, port: u16) -> &RedisServer {
+        self.servers
+            .iter()
+            .find(|s| s.port == port)
+            .expect("a server on that port")
+    }
+
+    pub fn server_mut(&mut self, port: u16) -> &mut RedisServer {
+        self.servers
+            .iter_mut()
+            .find(|s| s.port == port)
+            .expect("a server on that port")
+    }
+
+    /// Wait until every Sentinel knows the replica and the other Sentinels,
+    /// and the replica's link is up.
+    pub fn wait_ready(&self, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let ready = self.sentinels.iter().all(|s| {
+                let Ok(c) = redis::Client::open(format!("redis://127.0.0.1:{}", s.port)) else {
+                    return false;
+                };
+                let Ok(mut c) = c.get_connection_with_timeout(Duration::from_secs(1)) else {
+                    return false;
+                };
+                let master: Vec<String> = redis::cmd("SENTINEL")
+                    .arg("master")
+                    .arg("mymaster")
+                    .query(&mut c)
+                    .unwrap_or_default();
+                let field = |name: &str| {
+                    master
+                        .iter()
+                        .position(|f| f == name)
+                        .and_then(|i| master.get(i + 1))
+                        .and_then(|v| v.parse::<u32>().ok())
+                        .unwrap_or(0)
+                };
+                field("num-slaves") >= 1 && field("num-other-sentinels") >= 2
+            });
+            let linked = self.servers.iter().filter(|s| s.is_running()).all(|s| {
+                let Ok(mut c) = s.try_conn() else { return false };
+                let repl: String = redis::cmd("INFO").arg("replication").query(&mut c).unwrap_or_default();
+                repl.contains("role:master") || repl.contains("master_link_status:up")
+            });
+            if ready && linked {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the Sentinels did not get ready within {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }

@@ -1,0 +1,749 @@
+//! Redis Cluster (`redis+cluster://h1:p1,h2:p2,...`): each decision goes to
+//! the master that owns its slot; decisions are batched per master.
+//!
+//! # Behavior
+//!
+//! * The slot map comes from `CLUSTER SLOTS`, asked of every known node (the
+//!   seeds, then every master and replica of the last map) at once. Each slot
+//!   goes to the master named by most of the nodes that answered, so a
+//!   demoted master that has not heard of its demotion, or a node cut off
+//!   from the others, is outvoted.
+//! * One [`RedisConnection`] per node, as for a single server: batching,
+//!   deadlines, the in-flight bound (per node) and reconnection. A batch for
+//!   one master goes out as one pipeline of script calls, one per slot (a
+//!   script's keys must share a slot; every decision's do, as all keys of a
+//!   client share its hash tag), so a redirection affects only that slot's
+//!   decisions.
+//! * `MOVED`: the slot is pointed at the new owner at once, the map is
+//!   refreshed in the background, and the decision is sent again. `ASK`: the
+//!   decision alone is sent to the importing node after `ASKING`. `TRYAGAIN`,
+//!   `CLUSTERDOWN`, `MASTERDOWN`, `LOADING`, `READONLY`: the map is refreshed
+//!   and the decision sent again after a short pause. The server rejects all
+//!   of these before running the script, so a retry cannot count twice.
+//!   Every retry stays within the decision's first deadline.
+//! * A connection error or a timeout is returned as it is (the script may
+//!   have run) and starts a refresh: after a failover, the next calls go to
+//!   the promoted replica. Refreshes are single-flight and at most one per
+//!   [`REFRESH_GAP`].
+//! * `NOSCRIPT` from a freshly promoted replica is handled per connection
+//!   (the script is sent again by body).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::algorithm::{Outcome, Spec};
+use crate::connection::{Done, RedisConnection};
+use crate::error::{Error, Result};
+use crate::runtime;
+use crate::sentinel::{join_host_port, MultiHost};
+
+/// Hash slots in a Redis Cluster.
+pub(crate) const SLOTS: usize = 16384;
+const NO_NODE: u16 = u16::MAX;
+/// Redirections followed per decision, at most.
+const MAX_TRIES: u32 = 16;
+/// Minimum time between two refreshes of the slot map.
+pub(crate) const REFRESH_GAP: Duration = Duration::from_millis(100);
+
+/// The slot of `key`: CRC16 (XMODEM) of its hash tag (the part between the
+/// first `{` and the next `}`, if not empty), else of the whole key.
+pub(crate) fn slot(key: &[u8]) -> u16 {
+    let hashed = match key.iter().position(|&b| b == b'{') {
+        Some(open) => match key[open + 1..].iter().position(|&b| b == b'}') {
+            Some(len) if len > 0 => &key[open + 1..open + 1 + len],
+            _ => key,
+        },
+        None => key,
+    };
+    let mut crc: u16 = 0;
+    for &b in hashed {
+        crc ^= u16::from(b) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc % SLOTS as u16
+}
+
+/// What a cluster error asks the client to do.
+#[derive(Debug, PartialEq, Eq)]
+enum Redirect {
+    Moved {
+        slot: u16,
+        addr: String,
+    },
+    Ask {
+        slot: u16,
+        addr: String,
+    },
+    /// Refresh the map and try again shortly.
+    Retry,
+}
+
+impl Redirect {
+    fn of(err: &Error) -> Option<Self> {
+        let Error::Server { message, .. } = err else {
+            return None;
+        };
+        let mut words = message.split_ascii_whitespace();
+        let code = words.next()?;
+        let target = |words: &mut std::str::SplitAsciiWhitespace<'_>| {
+            let slot = words.next()?.parse::<u16>().ok().filter(|s| usize::from(*s) < SLOTS)?;
+            let addr = words.next()?.to_owned();
+            Some((slot, addr))
+        };
+        match code {
+            "MOVED" => Some(target(&mut words).map_or(Redirect::Retry, |(slot, addr)| Redirect::Moved { slot, addr })),
+            "ASK" => Some(target(&mut words).map_or(Redirect::Retry, |(slot, addr)| Redirect::Ask { slot, addr })),
+            "TRYAGAIN" | "CLUSTERDOWN" | "MASTERDOWN" | "LOADING" | "READONLY" => Some(Redirect::Retry),
+            _ => None,
+        }
+    }
+}
+
+/// A Redis Cluster: the slot map and a connection per node.
+#[derive(Clone)]
+pub(crate) struct ClusterConnection {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for ClusterConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterConnection")
+            .field("seeds", &self.inner.url.hosts)
+            .field("masters", &self.masters())
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    url: MultiHost,
+    deadline: Duration,
+    max_in_flight: usize,
+    map: RwLock<Arc<SlotMap>>,
+    /// Per node: a small stable number (for per-node circuit breakers) and
+    /// the connection.
+    conns: Mutex<HashMap<String, (usize, RedisConnection)>>,
+    refresh: Mutex<RefreshState>,
+    refreshed: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+struct RefreshState {
+    /// The fork generation + 1 of the process whose refresh is running (0:
+    /// none; a parent's running refresh does not exist in a forked child).
+    running: u64,
+    last: Option<Instant>,
+}
+
+/// Which master serves each slot.
+struct SlotMap {
+    /// Per slot, an index into `masters` (or [`NO_NODE`]).
+    slots: Box<[u16]>,
+    masters: Vec<Master>,
+    /// Every node of the last answer (masters and replicas), asked on refresh.
+    known: Vec<String>,
+}
+
+impl SlotMap {
+    fn empty() -> Self {
+        SlotMap {
+            slots: vec![NO_NODE; SLOTS].into_boxed_slice(),
+            masters: Vec::new(),
+            known: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Master {
+    addr: String,
+    id: usize,
+    conn: RedisConnection,
+}
+
+/// One decision on its way, kept for a retry.
+struct Attempt {
+    keys: Vec<Vec<u8>>,
+    specs: Vec<Spec>,
+    now: u64,
+    deadline: tokio::time::Instant,
+    slot: u16,
+    tries: u32,
+    done: Done,
+}
+
+impl ClusterConnection {
+    /// Parse `redis+cluster://[user:password@]host:port[,host:port...]`;
+    /// does not connect yet (see [`warm_up`](Self::warm_up)).
+    pub(crate) fn new(url: &str, deadline: Duration, max_in_flight: usize) -> Result<Self> {
+        let url = MultiHost::parse(url, "redis+cluster", 6379)?;
+        if !url.path.is_empty() && url.path != "0" {
+            return Err(Error::config("Redis Cluster has only database 0"));
+        }
+        for host in &url.hosts {
+            redis::Client::open(url.node_url(host))
+                .map_err(|e| Error::config(format!("invalid cluster node address {host:?}: {e}")))?;
+        }
+        Ok(ClusterConnection {
+            inner: Arc::new(Inner {
+                url,
+                deadline,
+                max_in_flight,
+                map: RwLock::new(Arc::new(SlotMap::empty())),
+                conns: Mutex::new(HashMap::new()),
+                refresh: Mutex::new(RefreshState::default()),
+                refreshed: tokio::sync::Notify::new(),
+            }),
+        })
+    }
+
+    /// Start reading the slot map in the background.
+    pub(crate) fn warm_up(&self) {
+        self.trigger_refresh();
+    }
+
+    pub(crate) fn deadline(&self) -> Duration {
+        self.inner.deadline
+    }
+
+    /// The masters of the current map (`host:port`), for logs and tests.
+    pub(crate) fn masters(&self) -> Vec<String> {
+        self.map().masters.iter().map(|m| m.addr.clone()).collect()
+    }
+
+    fn map(&self) -> Arc<SlotMap> {
+        self.inner.map.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The connection to `addr` (made on first use; kept while the process
+    /// lives, so a node that comes back is reached through the same one).
+    fn conn(&self, addr: &str) -> Result<RedisConnection> {
+        self.node(addr).map(|m| m.conn)
+    }
+
+    fn node(&self, addr: &str) -> Result<Master> {
+        let mut conns = self.inner.conns.lock().unwrap_or_else(|e| e.into_inner());
+        let id = conns.len();
+        let (id, conn) = match conns.get(addr) {
+            Some((id, c)) => (*id, c.clone()),
+            None => {
+                let c = RedisConnection::cluster_node(
+                    &self.inner.url.node_url(addr),
+                    self.inner.deadline,
+                    self.inner.max_in_flight,
+                )?;
+                conns.insert(addr.to_owned(), (id, c.clone()));
+                (id, c)
+            }
+        };
+        Ok(Master {
+            addr: addr.to_owned(),
+            id,
+            conn,
+        })
+    }
+
+    fn master_of(&self, slot: u16) -> Option<RedisConnection> {
+        let map = self.inner.map.read().unwrap_or_else(|e| e.into_inner());
+        let i = map.slots[usize::from(slot)];
+        (i != NO_NODE).then(|| map.masters[usize::from(i)].conn.clone())
+    }
+
+    /// A small number naming the master that serves `slot` now (0 if none
+    /// is known): decisions on different masters fail independently.
+    pub(crate) fn route(&self, slot: u16) -> usize {
+        let map = self.inner.map.read().unwrap_or_else(|e| e.into_inner());
+        let i = map.slots[usize::from(slot)];
+        if i == NO_NODE {
+            0
+        } else {
+            map.masters[usize::from(i)].id
+        }
+    }
+
+    /// The master of `slot`, reading the map first if it has none.
+    async fn wait_for_master(&self, slot: u16, deadline: tokio::time::Instant) -> Result<RedisConnection> {
+        loop {
+            if let Some(c) = self.master_of(slot) {
+                return Ok(c);
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Err(Error::Connection {
+                    message: format!(
+                        "no master of the Redis Cluster at {} serves slot {slot} (no node answered CLUSTER SLOTS, or the slot is unassigned)",
+                        self.inner.url.hosts.join(",")
+                    ),
+                    source: None,
+                });
+            }
+            let refreshed = self.inner.refreshed.notified();
+            self.trigger_refresh();
+            let _ = tokio::time::timeout_at(deadline.min(now + REFRESH_GAP), refreshed).await;
+        }
+    }
+
+    /// Queue one decision (keys of one slot); `done` is called exactly once,
+    /// within the deadline. See the module docs for what is retried.
+    pub(crate) fn submit(&self, keys: Vec<Vec<u8>>, specs: Vec<Spec>, now: Option<u64>, done: Done) {
+        let slot = keys.first().map_or(0, |k| slot(k));
+        self.dispatch(Attempt {
+            keys,
+            specs,
+            now: now.unwrap_or(0),
+            deadline: tokio::time::Instant::now() + self.inner.deadline,
+            slot,
+            tries: 0,
+            done,
+        });
+    }
+
+    fn dispatch(&self, a: Attempt) {
+        match self.master_of(a.slot) {
+            Some(conn) => self.send(&conn, a),
+            None => {
+                let this = self.clone();
+                runtime::handle().spawn(async move {
+                    match this.wait_for_master(a.slot, a.deadline).await {
+                        Ok(conn) => this.send(&conn, a),
+                        Err(e) => (a.done)(Err(e)),
+                    }
+                });
+            }
+        }
+    }
+
+    fn send(&self, conn: &RedisConnection, a: Attempt) {
+        let this = self.clone();
+        let (keys, specs) = (a.keys.clone(), a.specs.clone());
+        conn.submit_until(keys, specs, a.now, a.deadline, Box::new(move |r| this.answered(a, r)));
+    }
+
+    fn answered(&self, mut a: Attempt, r: Result<Vec<Outcome>>) {
+        let err = match r {
+            Ok(outcomes) => return (a.done)(Ok(outcomes)),
+            Err(e) => e,
+        };
+        let Some(redirect) = Redirect::of(&err) else {
+            if err.is_retryable() {
+                self.trigger_refresh();
+            }
+            return (a.done)(Err(err));
+        };
+        a.tries += 1;
+        if a.tries > MAX_TRIES || tokio::time::Instant::now() >= a.deadline {
+            return (a.done)(Err(err));
+        }
+        tracing::debug!(target: "ratewarden", "cluster redirection for slot {}: {err}", a.slot);
+        match redirect {
+            Redirect::Moved { slot, addr } => {
+                self.learn(slot, &addr);
+                self.trigger_refresh();
+                self.dispatch(a);
+            }
+            Redirect::Ask { slot, addr } if slot == a.slot => {
+                let this = self.clone();
+                runtime::handle().spawn(async move {
+                    let r = match this.conn(&addr) {
+                        Ok(conn) => conn.asking(&a.keys, &a.specs, a.now, a.deadline).await,
+                        Err(e) => Err(e),
+                    };
+                    this.answered(a, r);
+                });
+            }
+            // Another slot was redirected (cannot happen: each slot's call
+            // gets its own answer); send it again.
+            Redirect::Ask { .. } => self.dispatch(a),
+            Redirect::Retry => {
+                self.trigger_refresh();
+                let this = self.clone();
+                let pause = backoff(a.tries);
+                runtime::handle().spawn(async move {
+                    tokio::time::sleep_until(a.deadline.min(tokio::time::Instant::now() + pause)).await;
+                    this.dispatch(a);
+                });
+            }
+        }
+    }
+
+    /// Point `slot` at `addr` (from a `MOVED`), ahead of the next refresh.
+    fn learn(&self, slot: u16, addr: &str) {
+        let Ok(node) = self.node(addr) else { return };
+        let mut guard = self.inner.map.write().unwrap_or_else(|e| e.into_inner());
+        let current = guard.slots[usize::from(slot)];
+        if current != NO_NODE && guard.masters[usize::from(current)].addr == addr {
+            return;
+        }
+        let mut masters = guard.masters.clone();
+        let i = match masters.iter().position(|m| m.addr == addr) {
+            Some(i) => i,
+            None => {
+                masters.push(node);
+                masters.len() - 1
+            }
+        };
+        let mut slots = guard.slots.clone();
+        slots[usize::from(slot)] = i as u16;
+        *guard = Arc::new(SlotMap {
+            slots,
+            masters,
+            known: guard.known.clone(),
+        });
+    }
+
+    /// Start a refresh of the slot map unless one is running or one ended
+    /// less than [`REFRESH_GAP`] ago.
+    fn trigger_refresh(&self) {
+        let generation = runtime::fork_generation() + 1;
+        {
+            let mut st = self.inner.refresh.lock().unwrap_or_else(|e| e.into_inner());
+            if st.running == generation || st.last.is_some_and(|t| t.elapsed() < REFRESH_GAP) {
+                return;
+            }
+            st.running = generation;
+        }
+        let this = self.clone();
+        runtime::handle().spawn(async move {
+            let r = this.refresh().await;
+            {
+                let mut st = this.inner.refresh.lock().unwrap_or_else(|e| e.into_inner());
+                st.running = 0;
+                st.last = Some(Instant::now());
+            }
+            this.inner.refreshed.notify_waiters();
+            if let Err(e) = r {
+                tracing::warn!(target: "ratewarden", "cannot read the Redis Cluster slot map: {e}");
+            }
+        });
+    }
+
+    /// Ask every known node for `CLUSTER SLOTS` and install the majority view.
+    async fn refresh(&self) -> Result<()> {
+        let old = self.map();
+        let mut asked: Vec<String> = old.known.clone();
+        for seed in &self.inner.url.hosts {
+            if !asked.contains(seed) {
+                asked.push(seed.clone());
+            }
+        }
+        let mut tasks = Vec::with_capacity(asked.len());
+        for addr in &asked {
+            let conn = self.conn(addr)?;
+            tasks.push(runtime::handle().spawn(async move {
+                conn.query::<redis::Value>(redis::cmd("CLUSTER").arg("SLOTS").to_owned())
+                    .await
+            }));
+        }
+        let mut views = Vec::new();
+        let mut failures = Vec::new();
+        for (addr, task) in asked.iter().zip(tasks) {
+            match task.await {
+                Ok(Ok(v)) => match parse_slots(&v, addr) {
+                    Some(view) if !view.is_empty() => views.push(view),
+                    Some(_) => failures.push(format!("{addr}: no slots assigned")),
+                    None => failures.push(format!("{addr}: unexpected CLUSTER SLOTS reply")),
+                },
+                Ok(Err(e)) => failures.push(format!("{addr}: {e}")),
+                Err(e) => failures.push(format!("{addr}: {e}")),
+            }
+        }
+        if views.is_empty() {
+            return Err(Error::Connection {
+                message: format!("no cluster node answered CLUSTER SLOTS ({})", failures.join("; ")),
+                source: None,
+            });
+        }
+        let map = self.vote(&views)?;
+        let changed = map.slots != old.slots
+            || map
+                .masters
+                .iter()
+                .map(|m| &m.addr)
+                .ne(old.masters.iter().map(|m| &m.addr));
+        if changed {
+            let unassigned = map.slots.iter().filter(|&&i| i == NO_NODE).count();
+            tracing::info!(
+                target: "ratewarden",
+                masters = ?map.masters.iter().map(|m| m.addr.as_str()).collect::<Vec<_>>(),
+                unassigned,
+                "Redis Cluster slot map updated"
+            );
+        }
+        *self.inner.map.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(map);
+        Ok(())
+    }
+
+    /// Each slot goes to the master most views name.
+    fn vote(&self, views: &[Vec<Range>]) -> Result<SlotMap> {
+        let mut names: Vec<String> = Vec::new();
+        let mut index = |addr: &str| match names.iter().position(|n| n == addr) {
+            Some(i) => i as u16,
+            None => {
+                names.push(addr.to_owned());
+                (names.len() - 1) as u16
+            }
+        };
+        let mut per_view: Vec<Vec<u16>> = Vec::with_capacity(views.len());
+        let mut known: Vec<String> = Vec::new();
+        for view in views {
+            let mut slots = vec![NO_NODE; SLOTS];
+            for r in view {
+                let i = index(&r.master);
+                for s in &mut slots[usize::from(r.start)..=usize::from(r.end)] {
+                    *s = i;
+                }
+                for n in std::iter::once(&r.master).chain(&r.replicas) {
+                    if !known.contains(n) {
+                        known.push(n.clone());
+                    }
+                }
+            }
+            per_view.push(slots);
+        }
+        let mut chosen = vec![NO_NODE; SLOTS];
+        let mut tally: Vec<(u16, usize)> = Vec::new();
+        for (slot, c) in chosen.iter_mut().enumerate() {
+            tally.clear();
+            for v in &per_view {
+                let i = v[slot];
+                if i == NO_NODE {
+                    continue;
+                }
+                match tally.iter_mut().find(|(n, _)| *n == i) {
+                    Some(t) => t.1 += 1,
+                    None => tally.push((i, 1)),
+                }
+            }
+            // Ties: the first view that named one wins (stable).
+            if let Some(best) = tally.iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0))) {
+                *c = best.0;
+            }
+        }
+        // Keep only the masters that won a slot, renumbered.
+        let mut masters: Vec<Master> = Vec::new();
+        let mut renumber = vec![NO_NODE; names.len()];
+        for c in &mut chosen {
+            if *c == NO_NODE {
+                continue;
+            }
+            let old = usize::from(*c);
+            if renumber[old] == NO_NODE {
+                renumber[old] = masters.len() as u16;
+                masters.push(self.node(&names[old])?);
+            }
+            *c = renumber[old];
+        }
+        Ok(SlotMap {
+            slots: chosen.into_boxed_slice(),
+            masters,
+            known,
+        })
+    }
+
+    /// One command about `key` on the master of its slot, following
+    /// redirections within the deadline.
+    pub(crate) async fn query<T: redis::FromRedisValue + Send>(&self, key: &[u8], cmd: redis::Cmd) -> Result<T> {
+        self.routed(key, move |c| {
+            let cmd = cmd.clone();
+            async move { c.query::<T>(cmd).await }
+        })
+        .await
+    }
+
+    /// One pipeline (or `MULTI` block) about `key`'s slot.
+    pub(crate) async fn query_pipe<T: redis::FromRedisValue + Send>(
+        &self,
+        key: &[u8],
+        pipe: redis::Pipeline,
+    ) -> Result<T> {
+        self.routed(key, move |c| {
+            let pipe = pipe.clone();
+            async move { c.query_pipe::<T>(pipe).await }
+        })
+        .await
+    }
+
+    async fn routed<T, F, Fut>(&self, key: &[u8], send: F) -> Result<T>
+    where
+        F: Fn(RedisConnection) -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let slot = slot(key);
+        let deadline = tokio::time::Instant::now() + self.inner.deadline;
+        let mut tries = 0;
+        loop {
+            let conn = self.wait_for_master(slot, deadline).await?;
+            let err = match tokio::time::timeout_at(deadline, send(conn)).await {
+                Ok(Ok(v)) => return Ok(v),
+                Ok(Err(e)) => e,
+                Err(_) => return Err(Error::timeout(self.inner.deadline, "waiting for the reply", true)),
+            };
+            tries += 1;
+            match Redirect::of(&err) {
+                None => {
+                    if err.is_retryable() {
+                        self.trigger_refresh();
+                    }
+                    return Err(err);
+                }
+                Some(_) if tries > MAX_TRIES => return Err(err),
+                Some(Redirect::Moved { slot, addr }) => self.learn(slot, &addr),
+                Some(_) => {
+                    self.trigger_refresh();
+                    tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + backoff(tries))).await;
+                }
+            }
+        }
+    }
+
+    /// `PING` every master (reading the map first if needed).
+    pub(crate) async fn ping(&self) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + self.inner.deadline;
+        self.wait_for_master(0, deadline).await?;
+        let tasks: Vec<_> = self
+            .map()
+            .masters
+            .iter()
+            .map(|m| {
+                let c = m.conn.clone();
+                runtime::handle().spawn(async move { c.ping().await })
+            })
+            .collect();
+        for t in tasks {
+            t.await
+                .map_err(|e| Error::Internal(format!("ping task failed: {e}")))??;
+        }
+        Ok(())
+    }
+
+    /// A pub/sub connection subscribed to `channel` (on the master of
+    /// `key`'s slot; cluster-wide `PUBLISH` reaches every node).
+    pub(crate) async fn subscribe(&self, key: &[u8], channel: &str) -> Result<redis::aio::PubSubStream> {
+        let deadline = tokio::time::Instant::now() + self.inner.deadline;
+        self.wait_for_master(slot(key), deadline)
+            .await?
+            .subscribe(channel)
+            .await
+    }
+}
+
+/// Pause before retry `tries`: 10, 20, 40, 80, then 160 ms.
+fn backoff(tries: u32) -> Duration {
+    Duration::from_millis(10u64 << (tries.clamp(1, 5) - 1))
+}
+
+/// One slot range of a `CLUSTER SLOTS` answer.
+#[derive(Debug)]
+struct Range {
+    start: u16,
+    end: u16,
+    master: String,
+    replicas: Vec<String>,
+}
+
+/// Parse `CLUSTER SLOTS` as answered by `asked` (a node that does not know
+/// its own address reports an empty host: it is `asked`'s).
+fn parse_slots(v: &redis::Value, asked: &str) -> Option<Vec<Range>> {
+    use redis::Value;
+    let asked_host = asked
+        .rsplit_once(':')
+        .map_or(asked, |(h, _)| h)
+        .trim_matches(|c| c == '[' || c == ']');
+    let node = |v: &Value| -> Option<String> {
+        let Value::Array(parts) = v else { return None };
+        let host = match parts.first()? {
+            Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+            Value::SimpleString(s) => s.clone(),
+            _ => return None,
+        };
+        let port = match parts.get(1)? {
+            Value::Int(p) => u16::try_from(*p).ok()?,
+            _ => return None,
+        };
+        let host = if host.is_empty() || host == "?" {
+            asked_host.to_owned()
+        } else {
+            host
+        };
+        Some(join_host_port(&host, port))
+    };
+    let Value::Array(ranges) = v else { return None };
+    let mut out = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        let Value::Array(items) = r else { return None };
+        let int = |v: Option<&Value>| match v {
+            Some(Value::Int(i)) => u16::try_from(*i).ok().filter(|s| usize::from(*s) < SLOTS),
+            _ => None,
+        };
+        let (start, end) = (int(items.first())?, int(items.get(1))?);
+        if start > end {
+            return None;
+        }
+        out.push(Range {
+            start,
+            end,
+            master: node(items.get(2)?)?,
+            replicas: items[3..].iter().filter_map(node).collect(),
+        });
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_match_redis() {
+        // Values from CLUSTER KEYSLOT.
+        assert_eq!(slot(b"foo"), 12182);
+        assert_eq!(slot(b"123456789"), 12739);
+        assert_eq!(slot(b"{user1000}.following"), slot(b"user1000"));
+        assert_eq!(slot(b"foo{}{bar}"), slot(b"foo{}{bar}"));
+        assert_ne!(slot(b"foo{}{bar}"), slot(b"bar"));
+        assert_eq!(slot(b"foo{{bar}}zap"), slot(b"{bar"));
+        assert_eq!(slot(b"foo{bar}{zap}"), slot(b"bar"));
+    }
+
+    #[test]
+    fn redirections_are_read_from_the_server_text() {
+        let server = |m: &str| Error::Server {
+            message: m.into(),
+            source: None,
+        };
+        assert_eq!(
+            Redirect::of(&server("MOVED 3999 127.0.0.1:7002")),
+            Some(Redirect::Moved {
+                slot: 3999,
+                addr: "127.0.0.1:7002".into()
+            })
+        );
+        assert_eq!(
+            Redirect::of(&server("ASK 1 [::1]:7")),
+            Some(Redirect::Ask {
+                slot: 1,
+                addr: "[::1]:7".into()
+            })
+        );
+        assert_eq!(Redirect::of(&server("MOVED (Pipeline failure)")), Some(Redirect::Retry));
+        assert_eq!(
+            Redirect::of(&server("CLUSTERDOWN The cluster is down")),
+            Some(Redirect::Retry)
+        );
+        assert_eq!(Redirect::of(&server("READONLY You can't write")), Some(Redirect::Retry));
+        assert_eq!(Redirect::of(&server("ERR unknown")), None);
+        assert_eq!(Redirect::of(&Error::invalid_argument("MOVED 1 a:1")), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let ms: Vec<u128> = (1..8).map(|t| backoff(t).as_millis()).collect();
+        assert_eq!(ms, [10, 20, 40, 80, 160, 160, 160]);
+    }
+}
