@@ -1,6 +1,8 @@
 //! `ratewarden bench`: throughput and latency of the library, and on Redis the
 //! same script sent through a bare multiplexed redis-rs client in the same run
-//! as the ceiling the library is measured against.
+//! as the ceiling the library is measured against. On a Redis Cluster, the
+//! split of decisions and Redis CPU across the masters; with `--compare`, a
+//! second backend (e.g. one Redis against the cluster) in the same run.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -11,9 +13,14 @@ use ratewarden::{Algorithm, Limiter, Quota};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// memory:// (single-thread loop) or redis://host:port.
+    /// memory:// (single-thread loop), redis://host:port,
+    /// redis+cluster://host:port[,...] or redis+sentinel://host:port/name.
     #[arg(long, default_value = "memory://bench")]
     url: String,
+    /// A second Redis URL measured the same way in the same run, rounds
+    /// alternating with --url's (e.g. one Redis next to a cluster).
+    #[arg(long)]
+    compare: Option<String>,
     /// Calls in flight at once (Redis).
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
@@ -56,6 +63,16 @@ struct Phase {
     redis_cpu_per_call: Option<f64>,
     /// Decisions per script call.
     batch: Option<f64>,
+    /// Per cluster master: address, decisions, script calls, CPU seconds.
+    nodes: Vec<NodeSplit>,
+}
+
+#[derive(Clone, Default)]
+struct NodeSplit {
+    addr: String,
+    decisions: u64,
+    script_calls: u64,
+    cpu_secs: f64,
 }
 
 impl Phase {
@@ -71,6 +88,17 @@ impl Phase {
         let redis_usec_per_call = weighted(&|p| p.redis_usec_per_call);
         let redis_cpu_per_call = weighted(&|p| p.redis_cpu_per_call);
         let batch = weighted(&|p| p.batch);
+        let mut nodes: Vec<NodeSplit> = Vec::new();
+        for n in rounds.iter().flat_map(|p| &p.nodes) {
+            match nodes.iter_mut().find(|m| m.addr == n.addr) {
+                Some(m) => {
+                    m.decisions += n.decisions;
+                    m.script_calls += n.script_calls;
+                    m.cpu_secs += n.cpu_secs;
+                }
+                None => nodes.push(n.clone()),
+            }
+        }
         let mut latencies_us: Vec<u32> = rounds.iter().flat_map(|p| p.latencies_us.iter().copied()).collect();
         latencies_us.sort_unstable();
         Phase {
@@ -82,6 +110,7 @@ impl Phase {
             redis_usec_per_call,
             redis_cpu_per_call,
             batch,
+            nodes,
         }
     }
 
@@ -118,6 +147,17 @@ impl Phase {
             print!(", {b:.1} decisions per script call");
         }
         println!();
+        let total: u64 = self.nodes.iter().map(|n| n.decisions).sum();
+        for n in &self.nodes {
+            println!(
+                "           master {:<21} {:>9} decisions ({:>4.1}%), {:>8} script calls, {:>6.2} s Redis CPU",
+                n.addr,
+                n.decisions,
+                100.0 * n.decisions as f64 / total.max(1) as f64,
+                n.script_calls,
+                n.cpu_secs
+            );
+        }
     }
 }
 
@@ -136,32 +176,27 @@ pub(crate) fn run(args: Args) -> Result<(), ratewarden::Error> {
     if args.url.starts_with("memory://") {
         return bench_memory(&args, quota, algorithm);
     }
-    let limiter = Limiter::builder(&args.url)
-        .algorithm(algorithm)
-        .deny_cache(if args.no_deny_cache { 0 } else { 10_000 })
-        .build()?;
     let handle = ratewarden::runtime::handle();
-    handle.block_on(limiter.ping())?;
     let clients: Arc<Vec<String>> = Arc::new((0..args.keys).map(|i| format!("bench-client-{i}")).collect());
     println!(
-        "ratewarden bench on {}: concurrency {}, {} keys, capacity {} rate {}/s, {:?} per phase",
-        args.url, args.concurrency, args.keys, args.capacity, args.rate, args.duration
+        "ratewarden bench on {}{}: concurrency {}, {} keys, capacity {} rate {}/s, {:?} per phase",
+        args.url,
+        args.compare.as_ref().map_or(String::new(), |c| format!(" and {c}")),
+        args.concurrency,
+        args.keys,
+        args.capacity,
+        args.rate,
+        args.duration
     );
-
-    let stats = RedisStats::new(&args.url)?;
-    let lib_op = {
-        let limiter = limiter.clone();
-        let clients = clients.clone();
-        move |i: usize| {
-            let limiter = limiter.clone();
-            let clients = clients.clone();
-            async move {
-                let d = limiter.check(&clients[i % clients.len()], "/bench", quota, 1).await?;
-                Ok(d.allowed)
-            }
-        }
+    let main = Target::new(&args, &args.url, algorithm, quota, &clients)?;
+    let limiter = main.limiter.clone();
+    let compare = match &args.compare {
+        Some(url) => Some(Target::new(&args, url, algorithm, quota, &clients)?),
+        None => None,
     };
-    let bare_op = if args.no_baseline {
+    let stats = &main.stats;
+    let lib_op = main.op.clone();
+    let bare_op = if args.no_baseline || !main.single {
         None
     } else {
         let client = redis::Client::open(args.url.as_str()).map_err(|e| ratewarden::Error::Config {
@@ -208,31 +243,33 @@ pub(crate) fn run(args: Args) -> Result<(), ratewarden::Error> {
 
     // Warm-up (untimed): connections, script cache, and every key created,
     // so both measured paths see the same steady state.
-    measure("warm-up", args.concurrency, Duration::from_secs(1), lib_op.clone())?;
-    // Alternate the two paths in short rounds so drift on a shared machine
-    // hits both alike.
+    measure("warm-up", args.concurrency, Duration::from_secs(1), as_fn(&lib_op))?;
+    if let Some(c) = &compare {
+        measure("warm-up", args.concurrency, Duration::from_secs(1), as_fn(&c.op))?;
+    }
+    // Alternate the paths in short rounds so drift on a shared machine hits
+    // them alike.
     let rounds = 4u32;
     let slice = args.duration / rounds;
-    let (mut lib, mut bare) = (Vec::new(), Vec::new());
+    let (mut lib, mut bare, mut other) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
-        lib.push(measure_redis(
-            &stats,
-            "library",
-            args.concurrency,
-            slice,
-            lib_op.clone(),
-        )?);
+        lib.push(main.measure(args.concurrency, slice)?);
         if let Some(op) = &bare_op {
             bare.push(measure_redis(
-                &stats,
+                stats,
                 "bare redis",
                 args.concurrency,
                 slice,
                 op.clone(),
+                None,
             )?);
+        }
+        if let Some(c) = &compare {
+            other.push(c.measure(args.concurrency, slice)?);
         }
     }
     let lib = Phase::merge(lib);
+    println!("{}:", args.url);
     lib.print();
     let stats = limiter.stats();
     println!(
@@ -251,8 +288,107 @@ pub(crate) fn run(args: Args) -> Result<(), ratewarden::Error> {
             lib.pct(0.99),
             bare.pct(0.99)
         );
+    } else if !args.no_baseline && !main.single {
+        println!("           (no bare-client ceiling: one EVALSHA per decision cannot be routed on a cluster or through Sentinel)");
+    }
+    if let (Some(c), false) = (&compare, other.is_empty()) {
+        let other = Phase::merge(other);
+        println!("{}:", c.url);
+        other.print();
+        println!(
+            "ratio {} / {}: {:.3} (throughput), p99 {} us vs {} us",
+            args.url,
+            c.url,
+            lib.per_sec() / other.per_sec(),
+            lib.pct(0.99),
+            other.pct(0.99)
+        );
     }
     Ok(())
+}
+
+/// One backend measured through the library.
+struct Target {
+    url: String,
+    limiter: Limiter,
+    stats: RedisStats,
+    /// One server (`redis://`, `rediss://`): the bare-client ceiling applies.
+    single: bool,
+    /// Per cluster master (in `stats` order), decisions sent to it.
+    per_node: Arc<Vec<AtomicU64>>,
+    op: Op,
+}
+
+type OpFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<bool, ratewarden::Error>> + Send>>;
+type Op = Arc<dyn Fn(usize) -> OpFuture + Send + Sync>;
+
+fn as_fn(op: &Op) -> impl Fn(usize) -> OpFuture + Send + Sync + Clone + 'static {
+    let op = op.clone();
+    move |i| op(i)
+}
+
+impl Target {
+    fn new(
+        args: &Args,
+        url: &str,
+        algorithm: Algorithm,
+        quota: Quota,
+        clients: &Arc<Vec<String>>,
+    ) -> Result<Self, ratewarden::Error> {
+        let limiter = Limiter::builder(url)
+            .algorithm(algorithm)
+            .deny_cache(if args.no_deny_cache { 0 } else { 10_000 })
+            .build()?;
+        ratewarden::runtime::handle().block_on(limiter.ping())?;
+        let stats = RedisStats::new(url)?;
+        // Which master each client's key lives on (cluster only).
+        let node_of: Option<Arc<Vec<usize>>> = stats.slot_owners.as_ref().map(|owners| {
+            Arc::new(
+                clients
+                    .iter()
+                    .map(|c| {
+                        let key = limiter.redis_key(c, "/bench", quota).unwrap_or_default();
+                        owners[usize::from(ratewarden::__bench::slot(&key))]
+                    })
+                    .collect(),
+            )
+        });
+        let per_node: Arc<Vec<AtomicU64>> = Arc::new(stats.nodes.iter().map(|_| AtomicU64::new(0)).collect());
+        let op: Op = {
+            let (limiter, clients, per_node) = (limiter.clone(), clients.clone(), per_node.clone());
+            Arc::new(move |i: usize| {
+                let (limiter, clients, per_node, node_of) =
+                    (limiter.clone(), clients.clone(), per_node.clone(), node_of.clone());
+                Box::pin(async move {
+                    let at = i % clients.len();
+                    let d = limiter.check(&clients[at], "/bench", quota, 1).await?;
+                    if let Some(n) = node_of.as_ref().and_then(|n| per_node.get(n[at])) {
+                        n.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(d.allowed)
+                })
+            })
+        };
+        Ok(Target {
+            url: url.to_owned(),
+            limiter,
+            single: url.starts_with("redis://") || url.starts_with("rediss://"),
+            stats,
+            per_node,
+            op,
+        })
+    }
+
+    fn measure(&self, concurrency: usize, duration: Duration) -> Result<Phase, ratewarden::Error> {
+        measure_redis(
+            &self.stats,
+            "library",
+            concurrency,
+            duration,
+            as_fn(&self.op),
+            Some(&self.per_node),
+        )
+    }
 }
 
 fn measure_redis<F, Fut>(
@@ -261,17 +397,34 @@ fn measure_redis<F, Fut>(
     concurrency: usize,
     duration: Duration,
     op: F,
+    per_node: Option<&Arc<Vec<AtomicU64>>>,
 ) -> Result<Phase, ratewarden::Error>
 where
     F: Fn(usize) -> Fut + Send + Sync + Clone + 'static,
     Fut: std::future::Future<Output = Result<bool, ratewarden::Error>> + Send + 'static,
 {
-    let before = stats.evalsha()?;
+    let before = stats.per_node()?;
+    let decided_before: Vec<u64> =
+        per_node.map_or(Vec::new(), |p| p.iter().map(|n| n.load(Ordering::Relaxed)).collect());
     let mut phase = measure(name, concurrency, duration, op)?;
-    let after = stats.evalsha()?;
-    phase.redis_usec_per_call = after.usec_per_decision_since(&before, phase.calls);
-    phase.redis_cpu_per_call = after.cpu_per_decision_since(&before, phase.calls);
-    phase.batch = after.batch_since(&before, phase.calls);
+    let after = stats.per_node()?;
+    let (b, a) = (EvalStats::sum(&before), EvalStats::sum(&after));
+    phase.redis_usec_per_call = a.usec_per_decision_since(&b, phase.calls);
+    phase.redis_cpu_per_call = a.cpu_per_decision_since(&b, phase.calls);
+    phase.batch = a.batch_since(&b, phase.calls);
+    if let (Some(per_node), true) = (per_node, stats.slot_owners.is_some()) {
+        phase.nodes = stats
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, (addr, _))| NodeSplit {
+                addr: addr.clone(),
+                decisions: per_node[i].load(Ordering::Relaxed) - decided_before[i],
+                script_calls: after[i].calls.saturating_sub(before[i].calls),
+                cpu_secs: after[i].cpu_secs - before[i].cpu_secs,
+            })
+            .collect();
+    }
     Ok(phase)
 }
 
@@ -348,6 +501,7 @@ where
         redis_usec_per_call: None,
         redis_cpu_per_call: None,
         batch: None,
+        nodes: Vec::new(),
     })
 }
 
@@ -393,9 +547,13 @@ fn bench_memory(args: &Args, quota: Quota, algorithm: Algorithm) -> Result<(), r
     Ok(())
 }
 
-/// `INFO commandstats` reader for Redis-side CPU per script call.
+/// `INFO commandstats` / `INFO cpu` reader for Redis-side cost: the one
+/// server of a `redis://` URL, or every master of a cluster (none through
+/// Sentinel).
 struct RedisStats {
-    client: redis::Client,
+    nodes: Vec<(String, redis::Client)>,
+    /// Cluster: per slot, the index in `nodes` of its master.
+    slot_owners: Option<Vec<usize>>,
 }
 
 struct EvalStats {
@@ -405,6 +563,14 @@ struct EvalStats {
 }
 
 impl EvalStats {
+    fn sum(all: &[EvalStats]) -> EvalStats {
+        EvalStats {
+            calls: all.iter().map(|s| s.calls).sum(),
+            usec: all.iter().map(|s| s.usec).sum(),
+            cpu_secs: all.iter().map(|s| s.cpu_secs).sum(),
+        }
+    }
+
     /// Redis process CPU per decision (`decisions` made since `before`).
     fn cpu_per_decision_since(&self, before: &EvalStats, decisions: u64) -> Option<f64> {
         (decisions > 0).then(|| (self.cpu_secs - before.cpu_secs) * 1e6 / decisions as f64)
@@ -424,16 +590,81 @@ impl EvalStats {
 
 impl RedisStats {
     fn new(url: &str) -> Result<Self, ratewarden::Error> {
-        let client = redis::Client::open(url).map_err(|e| ratewarden::Error::Config {
-            message: e.to_string(),
-            source: None,
-        })?;
-        Ok(RedisStats { client })
+        let open = |url: &str| {
+            redis::Client::open(url).map_err(|e| ratewarden::Error::Config {
+                message: e.to_string(),
+                source: None,
+            })
+        };
+        if url.starts_with("redis+sentinel://") {
+            return Ok(RedisStats {
+                nodes: Vec::new(),
+                slot_owners: None,
+            });
+        }
+        let Some(rest) = url.strip_prefix("redis+cluster://") else {
+            return Ok(RedisStats {
+                nodes: vec![(url.to_owned(), open(url)?)],
+                slot_owners: None,
+            });
+        };
+        let (auth, hosts) = match rest.rsplit_once('@') {
+            Some((a, h)) => (format!("{a}@"), h),
+            None => (String::new(), rest),
+        };
+        let seed = hosts.split([',', '/']).next().unwrap_or_default();
+        let mut c = connect(&open(&format!("redis://{auth}{seed}"))?)?;
+        let slots: Vec<(u16, u16, (String, u16))> = redis::cmd("CLUSTER")
+            .arg("SLOTS")
+            .query::<Vec<redis::Value>>(&mut c)
+            .map_err(server_error)?
+            .into_iter()
+            .filter_map(|r| match r {
+                redis::Value::Array(items) if items.len() >= 3 => {
+                    let int = |v: &redis::Value| match v {
+                        redis::Value::Int(i) => u16::try_from(*i).ok(),
+                        _ => None,
+                    };
+                    let redis::Value::Array(node) = &items[2] else {
+                        return None;
+                    };
+                    let host = match node.first()? {
+                        redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+                        _ => return None,
+                    };
+                    Some((int(&items[0])?, int(&items[1])?, (host, int(node.get(1)?)?)))
+                }
+                _ => None,
+            })
+            .collect();
+        let mut nodes: Vec<(String, redis::Client)> = Vec::new();
+        let mut owners = vec![0usize; 16384];
+        for (start, end, (host, port)) in slots {
+            let addr = format!("{host}:{port}");
+            let i = match nodes.iter().position(|(a, _)| *a == addr) {
+                Some(i) => i,
+                None => {
+                    nodes.push((addr.clone(), open(&format!("redis://{auth}{addr}"))?));
+                    nodes.len() - 1
+                }
+            };
+            for o in &mut owners[usize::from(start)..=usize::from(end)] {
+                *o = i;
+            }
+        }
+        Ok(RedisStats {
+            nodes,
+            slot_owners: Some(owners),
+        })
     }
 
-    fn evalsha(&self) -> Result<EvalStats, ratewarden::Error> {
-        let mut c = self
-            .client
+    /// Script calls, script time and process CPU of every node.
+    fn per_node(&self) -> Result<Vec<EvalStats>, ratewarden::Error> {
+        self.nodes.iter().map(|(_, c)| Self::evalsha(c)).collect()
+    }
+
+    fn evalsha(client: &redis::Client) -> Result<EvalStats, ratewarden::Error> {
+        let mut c = client
             .get_connection_with_timeout(Duration::from_secs(2))
             .map_err(|e| ratewarden::Error::Connection {
                 message: e.to_string(),
@@ -443,10 +674,7 @@ impl RedisStats {
             .arg("commandstats")
             .arg("cpu")
             .query(&mut c)
-            .map_err(|e| ratewarden::Error::Server {
-                message: e.to_string(),
-                source: None,
-            })?;
+            .map_err(server_error)?;
         let mut s = EvalStats {
             calls: 0,
             usec: 0,
@@ -509,7 +737,7 @@ fn bench_all(args: &Args, quota: Quota) -> Result<(), ratewarden::Error> {
             }
         };
         measure("warm-up", args.concurrency, Duration::from_secs(1), op.clone())?;
-        let phase = measure_redis(&stats, a.as_str(), args.concurrency, args.duration, op)?;
+        let phase = measure_redis(&stats, a.as_str(), args.concurrency, args.duration, op, None)?;
         let small = key_memory(&args.url, a, Quota::new(100, 100), 100)?;
         let large = key_memory(&args.url, a, Quota::new(100_000, 100_000), 100_000)?;
         rows.push((a, phase, small, large));
@@ -594,4 +822,20 @@ where
         }
     }
     out
+}
+
+fn connect(client: &redis::Client) -> Result<redis::Connection, ratewarden::Error> {
+    client
+        .get_connection_with_timeout(Duration::from_secs(2))
+        .map_err(|e| ratewarden::Error::Connection {
+            message: e.to_string(),
+            source: None,
+        })
+}
+
+fn server_error(e: redis::RedisError) -> ratewarden::Error {
+    ratewarden::Error::Server {
+        message: e.to_string(),
+        source: None,
+    }
 }

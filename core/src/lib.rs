@@ -88,6 +88,11 @@ pub use resilience::{FailureMode, Stats, LATENCY_BUCKETS_US};
 pub mod __bench {
     use crate::Quota;
 
+    /// The Redis Cluster hash slot of `key`.
+    pub fn slot(key: &[u8]) -> u16 {
+        crate::cluster::slot(key)
+    }
+
     /// The script source (every algorithm, batched).
     pub fn script() -> &'static str {
         crate::script::RATEWARDEN.body

@@ -282,6 +282,63 @@ async fn slot_migration_mid_traffic_follows_ask_and_moved() {
     );
 }
 
+/// A master that stops answering (SIGSTOP, shorter than the cluster's node
+/// timeout, so no failover): calls for its clients fail within the deadline
+/// and then fast (its circuit opens), calls for the other masters' clients
+/// go on as before; after it resumes, its clients are served again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_master_fails_only_its_own_clients_within_the_deadline() {
+    let _serial = SERIAL.lock().await;
+    let cluster = RedisCluster::start_with_node_timeout(3, 0, 10_000);
+    let deadline = Duration::from_millis(250);
+    let l = Limiter::builder(&cluster.url()).timeout(deadline).build().unwrap();
+    l.ping().await.unwrap();
+    let quota = Quota::new(1_000_000, 1);
+    let paused = cluster.masters()[0];
+    let (mine, others): (Vec<String>, Vec<String>) = (0..60)
+        .map(|i| format!("p{i}"))
+        .partition(|c| cluster.owner(&l.redis_key(c, "/p", quota).unwrap()).port == paused.port);
+    assert!(
+        !mine.is_empty() && others.len() >= 20,
+        "{} / {}",
+        mine.len(),
+        others.len()
+    );
+    paused.pause();
+    for c in mine.iter().cycle().take(6) {
+        let t = Instant::now();
+        let e = l.check(c, "/p", quota, 1).await.unwrap_err();
+        assert!(e.is_retryable(), "{e}");
+        assert!(t.elapsed() < deadline + Duration::from_millis(200), "{:?}", t.elapsed());
+    }
+    assert!(l.stats().circuit_open);
+    let t = Instant::now();
+    for _ in 0..3 {
+        for c in &others {
+            l.check(c, "/p", quota, 1).await.unwrap();
+        }
+    }
+    let per_call = t.elapsed() / (3 * others.len() as u32);
+    assert!(
+        per_call < deadline / 2,
+        "calls to the other masters slowed to {per_call:?}"
+    );
+    paused.resume();
+    let t = Instant::now();
+    loop {
+        match l.check(&mine[0], "/p", quota, 1).await {
+            Ok(_) => break,
+            Err(e) => {
+                assert!(t.elapsed() < Duration::from_secs(5), "no recovery: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    for c in &mine {
+        l.check(c, "/p", quota, 1).await.unwrap();
+    }
+}
+
 /// Traffic measured through a master failure: what failed, when, and how
 /// many admissions were lost (admitted again after the failover).
 struct FailoverRun {

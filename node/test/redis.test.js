@@ -8,7 +8,7 @@ const { randomUUID } = require('node:crypto')
 const { Worker } = require('node:worker_threads')
 const { execFile } = require('node:child_process')
 const { Limiter, ErrorCode } = require('..')
-const { RedisServer } = require('./helpers')
+const { RedisServer, RedisCluster } = require('./helpers')
 
 const worker = path.join(__dirname, 'hammer-worker.js')
 
@@ -186,4 +186,28 @@ test('failure modes while Redis is down, and stats', async () => {
   assert.throws(() => new Limiter(url, { failureMode: 'sometimes' }), { code: 'RATEWARDEN_INVALID_ARGUMENT' })
   assert.throws(() => new Limiter(url, { localShare: 2 }), { code: 'RATEWARDEN_INVALID_ARGUMENT' })
   assert.throws(() => new Limiter(url, { failureMode: 1 }), TypeError)
+})
+
+test('Redis Cluster: exact per client across masters, multi-limit too', async () => {
+  const cluster = await RedisCluster.start()
+  try {
+    const lim = new Limiter(cluster.url)
+    const clients = Array.from({ length: 60 }, (_, i) => `node-${i}`)
+    const calls = []
+    for (let round = 0; round < 8; round++) {
+      for (const c of clients) calls.push(lim.isAllowed(c, '/cluster', 5, 1).then((ok) => [c, ok]))
+    }
+    const admitted = new Map()
+    for (const [c, ok] of await Promise.all(calls)) admitted.set(c, (admitted.get(c) || 0) + (ok ? 1 : 0))
+    assert.deepEqual([...new Set(admitted.values())], [5])
+    const sizes = cluster.nodes.map((n) => Number(cluster.cli(n, 'DBSIZE').trim()))
+    assert.ok(sizes.every((s) => s > 0), String(sizes))
+    assert.equal(sizes.reduce((a, b) => a + b), 60)
+    const limits = [{ endpoint: '/a', capacity: 3, ratePerSecond: 1 }, { endpoint: '*', capacity: 2, ratePerSecond: 1, algorithm: 'gcra' }]
+    const got = []
+    for (let i = 0; i < 3; i++) got.push((await lim.checkAll('multi', limits)).allowed)
+    assert.deepEqual(got, [true, true, false])
+  } finally {
+    await cluster.stop()
+  }
 })

@@ -319,3 +319,27 @@ def test_four_processes_one_killed_mid_run_the_global_limit_holds(redis_server) 
     assert 0 < admitted <= 300
     check = ratewarden.Limiter(redis_server.url).check(client, "/kill", 300, 1)
     assert not check.allowed and check.remaining == 0
+
+
+def test_redis_cluster_exact_per_client_from_threads_and_asyncio(redis_cluster) -> None:
+    lim = ratewarden.Limiter(redis_cluster.url)
+    clients = [f"py-{i}" for i in range(60)]
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(lambda c: lim.is_allowed(c, "/cluster", 5, 1), clients * 8))
+    admitted = {c: 0 for c in clients}
+    for c, ok in zip(clients * 8, results):
+        admitted[c] += ok
+    assert set(admitted.values()) == {5}, admitted
+    # The clients live on every master.
+    sizes = [int(n.command("DBSIZE").split(b":")[1]) for n in redis_cluster.nodes]
+    assert all(s > 0 for s in sizes) and sum(sizes) == 60, sizes
+    # Multi-limit and the async limiter route the same way.
+    limits = [ratewarden.Limit("/a", 3, 1), ratewarden.Limit("*", 2, 1, algorithm="gcra")]
+    assert [lim.check_all("multi", limits).allowed for _ in range(3)] == [True, True, False]
+
+    async def gathered() -> int:
+        alim = ratewarden.AsyncLimiter(redis_cluster.url)
+        got = await asyncio.gather(*[alim.is_allowed("async-one", "/c", 50, 1) for _ in range(200)])
+        return sum(got)
+
+    assert asyncio.run(gathered()) == 50

@@ -23,6 +23,17 @@ fn free_port() -> u16 {
     l.local_addr().expect("local addr").port()
 }
 
+/// A free port whose Redis Cluster bus port (port + 10000) is valid and
+/// free too.
+fn free_cluster_port() -> u16 {
+    loop {
+        let port = free_port();
+        if port <= 55535 && TcpListener::bind(("127.0.0.1", port + 10000)).is_ok() {
+            return port;
+        }
+    }
+}
+
 impl RedisServer {
     /// Start a server on a free port and wait until it answers PING.
     pub fn start() -> Self {
@@ -31,7 +42,11 @@ impl RedisServer {
 
     /// Start a server with extra `redis-server` arguments.
     pub fn start_with(extra: &[&str]) -> Self {
-        let port = free_port();
+        let port = if extra.contains(&"--cluster-enabled") {
+            free_cluster_port()
+        } else {
+            free_port()
+        };
         let dir = std::env::temp_dir().join(format!("ratewarden-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let extra = extra.iter().map(|s| s.to_string()).collect();
@@ -266,13 +281,19 @@ fn openssl(dir: &std::path::Path, args: &[&str]) {
 }
 
 /// A local Redis Cluster: `masters` masters with `replicas` replicas each,
-/// made with `redis-cli --cluster create`, `cluster-node-timeout` 1 s.
+/// made with `redis-cli --cluster create`, `cluster-node-timeout` 1 s unless
+/// told otherwise.
 pub struct RedisCluster {
     pub nodes: Vec<RedisServer>,
 }
 
 impl RedisCluster {
     pub fn start(masters: usize, replicas: usize) -> Self {
+        Self::start_with_node_timeout(masters, replicas, 1000)
+    }
+
+    pub fn start_with_node_timeout(masters: usize, replicas: usize, node_timeout_ms: u64) -> Self {
+        let node_timeout = node_timeout_ms.to_string();
         let nodes: Vec<RedisServer> = (0..masters * (1 + replicas))
             .map(|_| {
                 RedisServer::start_with(&[
@@ -281,7 +302,7 @@ impl RedisCluster {
                     "--cluster-config-file",
                     "nodes.conf",
                     "--cluster-node-timeout",
-                    "1000",
+                    &node_timeout,
                     // a replica with a stale link may still be promoted
                     "--cluster-replica-validity-factor",
                     "0",
