@@ -113,6 +113,21 @@ fn c_api_on_memory_and_redis_shared_and_static() {
     assert!(!keys.is_empty(), "no key with the configured prefix");
 }
 
+/// The same C program against a 3-master Redis Cluster (`redis+cluster://`).
+#[test]
+fn c_api_on_a_redis_cluster() {
+    let program = out_dir().join("test_api_cluster");
+    compile("cc", "-std=c11", "tests/c/test_api.c", &program, false);
+    let cluster = common::RedisCluster::start_with_node_timeout(3, 0, 5000);
+    run(&program, &[&cluster.url(), &closed_port_url()], false);
+    let per_master: Vec<u64> = cluster
+        .nodes
+        .iter()
+        .map(|n| redis::cmd("DBSIZE").query(&mut n.conn()).unwrap())
+        .collect();
+    assert!(per_master.iter().all(|&n| n > 0), "keys per master: {per_master:?}");
+}
+
 #[test]
 fn c_api_is_clean_under_valgrind() {
     let dir = out_dir();
