@@ -1,5 +1,7 @@
-//! The connection manager: one multiplexed Redis connection per limiter,
-//! shared by every async and blocking call, rebuilt by us when it fails.
+//! The connection manager: one multiplexed Redis connection per limiter
+//! (per node on a Redis Cluster, see `cluster.rs`), shared by every async and
+//! blocking call, rebuilt by us when it fails. Under Sentinel the master is
+//! looked up again on every (re)connect (see `sentinel.rs`).
 //!
 //! # Behavior
 //!

@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
 use crate::algorithm::Algorithm;
@@ -155,8 +155,9 @@ impl RedisNames {
 pub(crate) struct PolicyTable {
     table: RwLock<Arc<HashMap<String, Policy>>>,
     version: AtomicU64,
-    /// The fork generation whose runtime runs this table's watcher (0: none).
-    watching: Mutex<u64>,
+    /// The fork generation + 1 whose runtime runs this table's watcher (0:
+    /// none). Read on every `check_policy`, hence an atomic.
+    watching: AtomicU64,
 }
 
 impl Default for PolicyTable {
@@ -164,7 +165,7 @@ impl Default for PolicyTable {
         PolicyTable {
             table: RwLock::new(Arc::new(HashMap::new())),
             version: AtomicU64::new(NOT_LOADED),
-            watching: Mutex::new(0),
+            watching: AtomicU64::new(0),
         }
     }
 }
@@ -195,18 +196,13 @@ impl PolicyTable {
     /// Loaded, and watched by a task of this process's runtime.
     pub(crate) fn is_watched(&self) -> bool {
         self.version.load(Ordering::Acquire) != NOT_LOADED
-            && *self.watching.lock().unwrap_or_else(|e| e.into_inner()) == runtime::fork_generation() + 1
+            && self.watching.load(Ordering::Acquire) == runtime::fork_generation() + 1
     }
 
     /// Redis: make sure a copy is loaded and a watcher keeps it current.
     pub(crate) async fn ensure_watched(self: &Arc<Self>, conn: &Remote, names: &RedisNames) -> Result<()> {
-        let start = {
-            let mut w = self.watching.lock().unwrap_or_else(|e| e.into_inner());
-            let generation = runtime::fork_generation() + 1;
-            let start = *w != generation;
-            *w = generation;
-            start
-        };
+        let generation = runtime::fork_generation() + 1;
+        let start = self.watching.swap(generation, Ordering::AcqRel) != generation;
         if start {
             let weak = Arc::downgrade(self);
             let (conn, names) = (conn.clone(), names.clone());

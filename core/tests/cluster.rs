@@ -282,6 +282,73 @@ async fn slot_migration_mid_traffic_follows_ask_and_moved() {
     );
 }
 
+/// `CLUSTER FAILOVER` on a replica mid-traffic: the old master stays up as
+/// a replica and answers `MOVED`; decisions follow at once, none fails and
+/// admission stays exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_cluster_failover_mid_traffic_fails_no_decision() {
+    let _serial = SERIAL.lock().await;
+    let cluster = RedisCluster::start(3, 1);
+    // Refusals go to Redis too: traffic reaches the masters all along.
+    let l = measuring_limiter(&cluster.url());
+    l.ping().await.unwrap();
+    let old = cluster.masters()[0].port;
+    let replica = cluster
+        .nodes
+        .iter()
+        .find(|n| {
+            let mut c = n.conn();
+            let info: String = redis::cmd("INFO").arg("replication").query(&mut c).unwrap();
+            info.contains("role:slave") && info.contains(&format!("master_port:{old}"))
+        })
+        .expect("a replica of the first master");
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for t in 0..8u64 {
+        let (l, stop) = (l.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut admitted: HashMap<u64, u64> = HashMap::new();
+            let mut i = t;
+            while !stop.load(Ordering::Relaxed) {
+                let c = i % 300;
+                i += 8;
+                match l.check(&format!("mf-{c}"), "/mf", Quota::new(20, 1), 1).await {
+                    Ok(d) if d.allowed => *admitted.entry(c).or_default() += 1,
+                    Ok(_) => {}
+                    Err(e) => panic!("decision failed during a manual failover: {e}"),
+                }
+            }
+            admitted
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _: () = redis::cmd("CLUSTER")
+        .arg("FAILOVER")
+        .query(&mut replica.conn())
+        .unwrap();
+    let start = Instant::now();
+    while cluster.masters().iter().any(|m| m.port == old) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the manual failover did not happen"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!("manual cluster failover took {:?}", start.elapsed());
+    // Traffic goes on against the new master for a while.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut admitted: HashMap<u64, u64> = HashMap::new();
+    for t in tasks {
+        for (c, n) in t.await.unwrap() {
+            *admitted.entry(c).or_default() += n;
+        }
+    }
+    assert_eq!(admitted.len(), 300);
+    assert!(admitted.values().all(|&n| n == 20), "{admitted:?}");
+    assert!(cluster.masters().iter().any(|m| m.port == replica.port));
+}
+
 /// A master that stops answering (SIGSTOP, shorter than the cluster's node
 /// timeout, so no failover): calls for its clients fail within the deadline
 /// and then fast (its circuit opens), calls for the other masters' clients
