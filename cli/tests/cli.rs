@@ -1,5 +1,8 @@
 //! The `ratewarden` binary, end to end: exit codes, JSON, both backends.
 
+#[path = "../../core/tests/common/mod.rs"]
+mod common;
+
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -166,6 +169,39 @@ fn demo_and_bench_run_on_redis() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains("library") && out.contains("bare redis") && out.contains("ratio"),
+        "{out}"
+    );
+}
+
+/// `bench` on a Redis Cluster with `--compare` against one Redis: both are
+/// measured, each master gets a line with its share, and a ratio is printed.
+#[test]
+fn bench_on_a_cluster_compared_with_one_redis() {
+    let cluster = common::RedisCluster::start_with_node_timeout(3, 0, 5000);
+    let single = Server::start();
+    let single_url = format!("redis://127.0.0.1:{}", single.1);
+    let (code, out, err) = ratewarden(&[
+        "bench",
+        "--url",
+        &cluster.url(),
+        "--compare",
+        &single_url,
+        "--duration",
+        "1s",
+        "--keys",
+        "300",
+        "--concurrency",
+        "8",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let masters: Vec<&str> = out.lines().filter(|l| l.trim_start().starts_with("master ")).collect();
+    assert_eq!(masters.len(), 3, "{out}");
+    assert!(
+        masters.iter().all(|l| !l.contains(" 0 decisions")),
+        "a master got no decisions:\n{out}"
+    );
+    assert!(
+        out.contains(&format!("ratio {} / {single_url}", cluster.url())),
         "{out}"
     );
 }

@@ -90,7 +90,8 @@ impl LimiterBuilder {
     }
 
     /// Consecutive outages (connection errors, timeouts) that open the
-    /// circuit (default 3; 1..=1000).
+    /// circuit (default 3; 1..=1000). There is one circuit per server: on a
+    /// Redis Cluster, a master that is down opens only its own.
     pub fn breaker_threshold(mut self, n: u64) -> Self {
         self.breaker_threshold = n;
         self
