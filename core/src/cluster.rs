@@ -139,6 +139,8 @@ struct RefreshState {
     /// none; a parent's running refresh does not exist in a forked child).
     running: u64,
     last: Option<Instant>,
+    /// The last failed refresh logged at warn (the others go to debug).
+    warned: Option<Instant>,
 }
 
 /// Which master serves each slot.
@@ -411,14 +413,21 @@ impl ClusterConnection {
         let this = self.clone();
         runtime::handle().spawn(async move {
             let r = this.refresh().await;
-            {
+            let warn = {
                 let mut st = this.inner.refresh.lock().unwrap_or_else(|e| e.into_inner());
                 st.running = 0;
                 st.last = Some(Instant::now());
-            }
+                let warn = r.is_err() && st.warned.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+                if warn {
+                    st.warned = st.last;
+                }
+                warn
+            };
             this.inner.refreshed.notify_waiters();
-            if let Err(e) = r {
-                tracing::warn!(target: "ratewarden", "cannot read the Redis Cluster slot map: {e}");
+            match r {
+                Err(e) if warn => tracing::warn!(target: "ratewarden", "cannot read the Redis Cluster slot map: {e}"),
+                Err(e) => tracing::debug!(target: "ratewarden", "cannot read the Redis Cluster slot map: {e}"),
+                Ok(()) => {}
             }
         });
     }
