@@ -476,7 +476,7 @@ impl RedisConnection {
         batch: Vec<Job>,
         until: tokio::time::Instant,
     ) {
-        // Group the jobs by slot, in order of first appearance.
+        // Group the jobs by slot (a stable sort: one slot's jobs keep their order).
         let mut order: Vec<usize> = (0..batch.len()).collect();
         let slots: Vec<u16> = batch.iter().map(|j| crate::cluster::slot(&j.keys[0])).collect();
         order.sort_by_key(|&i| slots[i]);
