@@ -187,6 +187,22 @@ impl RedisConnection {
         max_in_flight: usize,
         tls_root_cert: Option<Vec<u8>>,
     ) -> Result<Self> {
+        Self::direct(url, deadline, max_in_flight, tls_root_cert, false)
+    }
+
+    /// A connection to one Redis Cluster node (`redis://` URL): batches go
+    /// out as one script call per slot, pipelined.
+    pub(crate) fn cluster_node(url: &str, deadline: Duration, max_in_flight: usize) -> Result<Self> {
+        Self::direct(url, deadline, max_in_flight, None, true)
+    }
+
+    fn direct(
+        url: &str,
+        deadline: Duration,
+        max_in_flight: usize,
+        tls_root_cert: Option<Vec<u8>>,
+        per_slot: bool,
+    ) -> Result<Self> {
         let tls = url.starts_with("rediss://");
         if tls {
             // redis-rs's rustls feature selects no crypto provider; install
@@ -215,24 +231,7 @@ impl RedisConnection {
             name,
             deadline,
             max_in_flight,
-            false,
-        ))
-    }
-
-    /// A connection to one Redis Cluster node (`redis://` URL): batches go
-    /// out as one script call per slot, pipelined.
-    pub(crate) fn cluster_node(url: &str, deadline: Duration, max_in_flight: usize) -> Result<Self> {
-        let client = redis::Client::open(url).map_err(|e| Error::Config {
-            message: format!("invalid cluster node address: {e}"),
-            source: Some(Box::new(e)),
-        })?;
-        let name = client.get_connection_info().addr().to_string();
-        Ok(Self::with_target(
-            Target::Direct(client),
-            name,
-            deadline,
-            max_in_flight,
-            true,
+            per_slot,
         ))
     }
 
@@ -453,7 +452,9 @@ impl RedisConnection {
         match reply {
             Ok(redis::Value::Array(items)) => deliver(batch, &items),
             Ok(other) => fail(batch, Error::Internal(format!("unexpected script reply {other:?}"))),
-            Err(e) if matches!(self.inner.target, Target::Sentinel(_)) && e.to_string().contains("READONLY") => {
+            Err(Error::Server { message, .. })
+                if matches!(self.inner.target, Target::Sentinel(_)) && message.starts_with("READONLY") =>
+            {
                 // The master was demoted (the connection is dropped by now)
                 // and refused before running anything: send the batch again,
                 // first in line, to the master the Sentinels name now.

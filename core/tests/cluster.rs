@@ -419,6 +419,21 @@ struct FailoverRun {
     decisions: u64,
 }
 
+impl FailoverRun {
+    fn report(&self, what: &str) {
+        eprintln!(
+            "{what}: {} decisions, {} admitted, {} unknown, {} errors between {:?} and {:?} after the kill, over-admitted {}",
+            self.decisions,
+            self.admitted,
+            self.unknown,
+            self.errors.len(),
+            self.errors.first(),
+            self.errors.last(),
+            self.over_admitted
+        );
+    }
+}
+
 /// `clients` clients with `capacity` each in a 100 s window, 8 tasks; `kill`
 /// is called `kill_after` into the run, the run lasts `total`.
 async fn traffic_through(
@@ -512,17 +527,7 @@ async fn master_killed_mid_traffic_fails_over_and_the_same_limiter_recovers() {
         .await
     };
     let last_error = run.errors.last().copied().unwrap_or_default();
-    eprintln!(
-        "cluster failover: {} decisions, {} admitted, {} unknown, {} errors between {:?} and {:?} after the kill, over-admitted {} (of {} per client)",
-        run.decisions,
-        run.admitted,
-        run.unknown,
-        run.errors.len(),
-        run.errors.first(),
-        run.errors.last(),
-        run.over_admitted,
-        capacity
-    );
+    run.report(&format!("cluster failover ({capacity} per client)"));
     // Failures only during the failover, then normal decisions again.
     assert!(!run.errors.is_empty(), "killing a master went unnoticed");
     assert!(
@@ -638,16 +643,7 @@ async fn sentinel_failover_is_followed_manual_and_by_kill() {
         let kill = move || victim.kill();
         traffic_through(&l, 500, 100, Duration::from_millis(1000), Duration::from_secs(10), kill).await
     };
-    eprintln!(
-        "Sentinel failover by kill: {} decisions, {} admitted, {} unknown, {} errors between {:?} and {:?} after the kill, over-admitted {}",
-        run.decisions,
-        run.admitted,
-        run.unknown,
-        run.errors.len(),
-        run.errors.first(),
-        run.errors.last(),
-        run.over_admitted
-    );
+    run.report("Sentinel failover by kill");
     assert!(!run.errors.is_empty());
     assert!(
         run.errors.last().unwrap() < &Duration::from_secs(7),
