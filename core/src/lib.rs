@@ -44,7 +44,27 @@
 //! or per call ([`Limiter::check_with`]); [`Limiter::check_all`] checks
 //! several [`Limit`]s of one client in one atomic step.
 //!
-//! ## Modules
+//! ## Layers
+//!
+//! ```text
+//! limiter/     the public API: Limiter, LimiterBuilder, LimiterOptions (every
+//!              option, checked once), Quota, Decision (and its rendering),
+//!              Limit / MultiDecision, and the decision path
+//! blocking     the same Limiter for synchronous code
+//! policy       live named limits stored with the state
+//! algorithm/   the algorithms by name, what a limit hands the script, the
+//!              Lua sources (one file per algorithm, joined into one script),
+//!              and their in-process twin
+//! backend/     memory:// and redis/ {connection, batch, script, keys, url,
+//!              sentinel, cluster/ {slot_map, redirect}}
+//! resilience/  failure modes, circuit breaker, deny cache, stats
+//! runtime      the one process-wide tokio runtime
+//! error        one error type; the kind table every binding derives from
+//! ```
+//!
+//! Dependencies point down: `limiter` uses `algorithm`, `backend` and
+//! `resilience`; `backend` uses `algorithm`; nothing below `limiter` uses it
+//! (except for its plain data types `Quota` and `LimiterOptions`).
 //!
 //! * [`Limiter`] (async) and [`blocking::Limiter`] share one connection
 //!   manager per limiter and one process-wide [`runtime`].
@@ -56,31 +76,24 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod algorithm;
+mod backend;
 pub mod blocking;
-mod cluster;
-mod connection;
-mod deny_cache;
 mod error;
-mod keys;
 mod limiter;
-mod memory;
-mod mirror;
 pub mod policy;
-mod quota;
-mod remote;
 mod resilience;
 pub mod runtime;
-mod script;
-mod sentinel;
 
 pub use algorithm::Algorithm;
+pub use backend::redis::keys::{DEFAULT_PREFIX, MAX_PREFIX_LEN};
 pub use error::{Error, ErrorKind, Result};
-pub use keys::{DEFAULT_PREFIX, MAX_PREFIX_LEN};
-pub use limiter::{
-    Limit, Limiter, LimiterBuilder, MultiDecision, DEFAULT_MAX_IN_FLIGHT, DEFAULT_TIMEOUT, MAX_LIMITS_PER_CHECK,
+pub use limiter::decision::{Decision, HeaderSet};
+pub use limiter::options::{
+    option_info, LimiterOptions, OptionInfo, OptionKind, OptionValue, DEFAULT_MAX_IN_FLIGHT, DEFAULT_TIMEOUT, OPTIONS,
 };
+pub use limiter::quota::{Quota, EXACT_LOG_MAX_CAPACITY, LOG_BUCKETS, MAX_ID_LEN, MAX_LIMIT};
+pub use limiter::{Limit, Limiter, LimiterBuilder, MultiDecision, MAX_LIMITS_PER_CHECK};
 pub use policy::Policy;
-pub use quota::{Decision, Quota, EXACT_LOG_MAX_CAPACITY, LOG_BUCKETS, MAX_ID_LEN, MAX_LIMIT};
 pub use resilience::{FailureMode, Stats, LATENCY_BUCKETS_US};
 
 /// Pieces for `ratewarden bench`'s bare-client ceiling. Not a stable API.
@@ -90,12 +103,12 @@ pub mod __bench {
 
     /// The Redis Cluster hash slot of `key`.
     pub fn slot(key: &[u8]) -> u16 {
-        crate::cluster::slot(key)
+        crate::backend::redis::keys::slot(key)
     }
 
     /// The script source (every algorithm, batched).
     pub fn script() -> &'static str {
-        crate::script::RATEWARDEN.body
+        crate::backend::redis::script::RATEWARDEN.body
     }
 
     /// ARGV for one single-limit decision of `quota` and `cost` with

@@ -22,9 +22,9 @@ use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
 use crate::algorithm::Algorithm;
+use crate::backend::Backend as Remote;
 use crate::error::{Error, Result};
-use crate::quota::{validate_id, Quota};
-use crate::remote::Remote;
+use crate::limiter::quota::{validate_id, Quota};
 use crate::runtime;
 
 /// How often a watching limiter compares the policy version, as a safety net

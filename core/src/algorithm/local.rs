@@ -1,4 +1,5 @@
-//! The algorithms of `scripts/ratewarden.lua`, in Rust, for `memory://`.
+//! The in-process twin of the Lua script (`lua/*.lua`), for `memory://`
+//! and the `local` failure mode.
 //!
 //! Every function here mirrors its Lua twin step by step — the same integer
 //! arithmetic, and for the sliding-window counter the same floating-point
@@ -11,7 +12,7 @@
 
 use std::collections::VecDeque;
 
-use crate::algorithm::{Outcome, Spec, FW, SWC, SWL, SWLB, TB};
+use crate::algorithm::spec::{Outcome, Spec, FW, SWC, SWL, SWLB, TB};
 
 const MICRO: u64 = 1_000_000;
 /// Keys outlive the moment their state stops mattering by this much.
@@ -348,7 +349,7 @@ fn peek_gcra(state: Option<&State>, now: u64, s: &Spec) -> Peek {
 mod tests {
     use super::*;
     use crate::algorithm::Algorithm;
-    use crate::quota::Quota;
+    use crate::limiter::quota::Quota;
 
     fn step(state: &mut Option<State>, now: u64, a: Algorithm, q: Quota, cost: u64) -> Outcome {
         let s = Spec::new(a, q, cost);

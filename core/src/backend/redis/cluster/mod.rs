@@ -32,79 +32,21 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+pub(crate) mod redirect;
+pub(crate) mod slot_map;
+
 use crate::algorithm::{Outcome, Spec};
-use crate::connection::{Done, RedisConnection};
+use crate::backend::redis::batch::Done;
+use crate::backend::redis::connection::RedisConnection;
+use crate::backend::redis::keys::slot;
+use crate::backend::redis::url::MultiHost;
 use crate::error::{Error, Result};
 use crate::runtime;
-use crate::sentinel::{join_host_port, MultiHost};
+use redirect::{backoff, Redirect, MAX_TRIES};
+use slot_map::{parse_slots, vote, Master, SlotMap, NO_NODE};
 
-/// Hash slots in a Redis Cluster.
-pub(crate) const SLOTS: usize = 16384;
-const NO_NODE: u16 = u16::MAX;
-/// Redirections followed per decision, at most.
-const MAX_TRIES: u32 = 16;
 /// Minimum time between two refreshes of the slot map.
 pub(crate) const REFRESH_GAP: Duration = Duration::from_millis(100);
-
-/// The slot of `key`: CRC16 (XMODEM) of its hash tag (the part between the
-/// first `{` and the next `}`, if not empty), else of the whole key.
-pub(crate) fn slot(key: &[u8]) -> u16 {
-    let hashed = match key.iter().position(|&b| b == b'{') {
-        Some(open) => match key[open + 1..].iter().position(|&b| b == b'}') {
-            Some(len) if len > 0 => &key[open + 1..open + 1 + len],
-            _ => key,
-        },
-        None => key,
-    };
-    let mut crc: u16 = 0;
-    for &b in hashed {
-        crc ^= u16::from(b) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
-        }
-    }
-    crc % SLOTS as u16
-}
-
-/// What a cluster error asks the client to do.
-#[derive(Debug, PartialEq, Eq)]
-enum Redirect {
-    Moved {
-        slot: u16,
-        addr: String,
-    },
-    Ask {
-        slot: u16,
-        addr: String,
-    },
-    /// Refresh the map and try again shortly.
-    Retry,
-}
-
-impl Redirect {
-    fn of(err: &Error) -> Option<Self> {
-        let Error::Server { message, .. } = err else {
-            return None;
-        };
-        let mut words = message.split_ascii_whitespace();
-        let code = words.next()?;
-        let target = |words: &mut std::str::SplitAsciiWhitespace<'_>| {
-            let slot = words.next()?.parse::<u16>().ok().filter(|s| usize::from(*s) < SLOTS)?;
-            let addr = words.next()?.to_owned();
-            Some((slot, addr))
-        };
-        match code {
-            "MOVED" => Some(target(&mut words).map_or(Redirect::Retry, |(slot, addr)| Redirect::Moved { slot, addr })),
-            "ASK" => Some(target(&mut words).map_or(Redirect::Retry, |(slot, addr)| Redirect::Ask { slot, addr })),
-            "TRYAGAIN" | "CLUSTERDOWN" | "MASTERDOWN" | "LOADING" | "READONLY" => Some(Redirect::Retry),
-            _ => None,
-        }
-    }
-}
 
 /// A Redis Cluster: the slot map and a connection per node.
 #[derive(Clone)]
@@ -141,32 +83,6 @@ struct RefreshState {
     last: Option<Instant>,
     /// The last failed refresh logged at warn (the others go to debug).
     warned: Option<Instant>,
-}
-
-/// Which master serves each slot.
-struct SlotMap {
-    /// Per slot, an index into `masters` (or [`NO_NODE`]).
-    slots: Box<[u16]>,
-    masters: Vec<Master>,
-    /// Every node of the last answer (masters and replicas), asked on refresh.
-    known: Vec<String>,
-}
-
-impl SlotMap {
-    fn empty() -> Self {
-        SlotMap {
-            slots: vec![NO_NODE; SLOTS].into_boxed_slice(),
-            masters: Vec::new(),
-            known: Vec::new(),
-        }
-    }
-}
-
-#[derive(Clone)]
-struct Master {
-    addr: String,
-    id: usize,
-    conn: RedisConnection,
 }
 
 /// One decision on its way, kept for a retry.
@@ -468,7 +384,7 @@ impl ClusterConnection {
                 source: None,
             });
         }
-        let map = self.vote(&views)?;
+        let map = vote(&views, |addr| self.node(addr))?;
         let changed = map.slots != old.slots
             || map
                 .masters
@@ -486,73 +402,6 @@ impl ClusterConnection {
         }
         *self.inner.map.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(map);
         Ok(())
-    }
-
-    /// Each slot goes to the master most views name.
-    fn vote(&self, views: &[Vec<Range>]) -> Result<SlotMap> {
-        let mut names: Vec<String> = Vec::new();
-        let mut index = |addr: &str| match names.iter().position(|n| n == addr) {
-            Some(i) => i as u16,
-            None => {
-                names.push(addr.to_owned());
-                (names.len() - 1) as u16
-            }
-        };
-        let mut per_view: Vec<Vec<u16>> = Vec::with_capacity(views.len());
-        let mut known: Vec<String> = Vec::new();
-        for view in views {
-            let mut slots = vec![NO_NODE; SLOTS];
-            for r in view {
-                let i = index(&r.master);
-                for s in &mut slots[usize::from(r.start)..=usize::from(r.end)] {
-                    *s = i;
-                }
-                for n in std::iter::once(&r.master).chain(&r.replicas) {
-                    if !known.contains(n) {
-                        known.push(n.clone());
-                    }
-                }
-            }
-            per_view.push(slots);
-        }
-        let mut chosen = vec![NO_NODE; SLOTS];
-        let mut tally: Vec<(u16, usize)> = Vec::new();
-        for (slot, c) in chosen.iter_mut().enumerate() {
-            tally.clear();
-            for v in &per_view {
-                let i = v[slot];
-                if i == NO_NODE {
-                    continue;
-                }
-                match tally.iter_mut().find(|(n, _)| *n == i) {
-                    Some(t) => t.1 += 1,
-                    None => tally.push((i, 1)),
-                }
-            }
-            // Ties: the first view that named one wins (stable).
-            if let Some(best) = tally.iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0))) {
-                *c = best.0;
-            }
-        }
-        // Keep only the masters that won a slot, renumbered.
-        let mut masters: Vec<Master> = Vec::new();
-        let mut renumber = vec![NO_NODE; names.len()];
-        for c in &mut chosen {
-            if *c == NO_NODE {
-                continue;
-            }
-            let old = usize::from(*c);
-            if renumber[old] == NO_NODE {
-                renumber[old] = masters.len() as u16;
-                masters.push(self.node(&names[old])?);
-            }
-            *c = renumber[old];
-        }
-        Ok(SlotMap {
-            slots: chosen.into_boxed_slice(),
-            masters,
-            known,
-        })
     }
 
     /// One command about `key` on the master of its slot, following
@@ -639,120 +488,5 @@ impl ClusterConnection {
             .await?
             .subscribe(channel)
             .await
-    }
-}
-
-/// Pause before retry `tries`: 10, 20, 40, 80, then 160 ms.
-fn backoff(tries: u32) -> Duration {
-    Duration::from_millis(10u64 << (tries.clamp(1, 5) - 1))
-}
-
-/// One slot range of a `CLUSTER SLOTS` answer.
-#[derive(Debug)]
-struct Range {
-    start: u16,
-    end: u16,
-    master: String,
-    replicas: Vec<String>,
-}
-
-/// Parse `CLUSTER SLOTS` as answered by `asked` (a node that does not know
-/// its own address reports an empty host: it is `asked`'s).
-fn parse_slots(v: &redis::Value, asked: &str) -> Option<Vec<Range>> {
-    use redis::Value;
-    let asked_host = asked
-        .rsplit_once(':')
-        .map_or(asked, |(h, _)| h)
-        .trim_matches(|c| c == '[' || c == ']');
-    let node = |v: &Value| -> Option<String> {
-        let Value::Array(parts) = v else { return None };
-        let host = match parts.first()? {
-            Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
-            Value::SimpleString(s) => s.clone(),
-            _ => return None,
-        };
-        let port = match parts.get(1)? {
-            Value::Int(p) => u16::try_from(*p).ok()?,
-            _ => return None,
-        };
-        let host = if host.is_empty() || host == "?" {
-            asked_host.to_owned()
-        } else {
-            host
-        };
-        Some(join_host_port(&host, port))
-    };
-    let Value::Array(ranges) = v else { return None };
-    let mut out = Vec::with_capacity(ranges.len());
-    for r in ranges {
-        let Value::Array(items) = r else { return None };
-        let int = |v: Option<&Value>| match v {
-            Some(Value::Int(i)) => u16::try_from(*i).ok().filter(|s| usize::from(*s) < SLOTS),
-            _ => None,
-        };
-        let (start, end) = (int(items.first())?, int(items.get(1))?);
-        if start > end {
-            return None;
-        }
-        out.push(Range {
-            start,
-            end,
-            master: node(items.get(2)?)?,
-            replicas: items[3..].iter().filter_map(node).collect(),
-        });
-    }
-    Some(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slots_match_redis() {
-        // Values from CLUSTER KEYSLOT.
-        assert_eq!(slot(b"foo"), 12182);
-        assert_eq!(slot(b"123456789"), 12739);
-        assert_eq!(slot(b"{user1000}.following"), slot(b"user1000"));
-        assert_eq!(slot(b"foo{}{bar}"), slot(b"foo{}{bar}"));
-        assert_ne!(slot(b"foo{}{bar}"), slot(b"bar"));
-        assert_eq!(slot(b"foo{{bar}}zap"), slot(b"{bar"));
-        assert_eq!(slot(b"foo{bar}{zap}"), slot(b"bar"));
-    }
-
-    #[test]
-    fn redirections_are_read_from_the_server_text() {
-        let server = |m: &str| Error::Server {
-            message: m.into(),
-            source: None,
-        };
-        assert_eq!(
-            Redirect::of(&server("MOVED 3999 127.0.0.1:7002")),
-            Some(Redirect::Moved {
-                slot: 3999,
-                addr: "127.0.0.1:7002".into()
-            })
-        );
-        assert_eq!(
-            Redirect::of(&server("ASK 1 [::1]:7")),
-            Some(Redirect::Ask {
-                slot: 1,
-                addr: "[::1]:7".into()
-            })
-        );
-        assert_eq!(Redirect::of(&server("MOVED (Pipeline failure)")), Some(Redirect::Retry));
-        assert_eq!(
-            Redirect::of(&server("CLUSTERDOWN The cluster is down")),
-            Some(Redirect::Retry)
-        );
-        assert_eq!(Redirect::of(&server("READONLY You can't write")), Some(Redirect::Retry));
-        assert_eq!(Redirect::of(&server("ERR unknown")), None);
-        assert_eq!(Redirect::of(&Error::invalid_argument("MOVED 1 a:1")), None);
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let ms: Vec<u128> = (1..8).map(|t| backoff(t).as_millis()).collect();
-        assert_eq!(ms, [10, 20, 40, 80, 160, 160, 160]);
     }
 }

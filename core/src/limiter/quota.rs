@@ -1,5 +1,5 @@
-//! The question (a [`Quota`] and a cost for one client and endpoint) and the
-//! answer (a [`Decision`]), with the validation every front door shares.
+//! The question: a [`Quota`] and a cost for one client and endpoint, with
+//! the validation every front door shares.
 
 use std::time::Duration;
 
@@ -115,56 +115,6 @@ pub(crate) fn validate_call(client_id: &str, api_endpoint: &str, quota: &Quota, 
         )));
     }
     Ok(())
-}
-
-/// The full answer to one check: enough for `Retry-After` and the IETF
-/// `RateLimit` / `RateLimit-Policy` headers.
-///
-/// ```
-/// use ratewarden::{blocking::Limiter, Quota};
-/// let limiter = Limiter::connect("memory://doc-decision").unwrap();
-/// let d = limiter.check("alice", "/search", Quota::new(2, 2), 1).unwrap();
-/// assert!(d.allowed);
-/// assert_eq!((d.limit, d.remaining), (2, 1));
-/// assert_eq!(d.retry_after, std::time::Duration::ZERO);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Decision {
-    /// Whether the request (all of its `cost`) was admitted.
-    pub allowed: bool,
-    /// The capacity that applied.
-    pub limit: u64,
-    /// How many more units could be admitted right now.
-    pub remaining: u64,
-    /// Zero when allowed; otherwise how long until a request of the same
-    /// cost would be admitted if nobody else takes the room first.
-    pub retry_after: Duration,
-    /// How long until the window is empty again (full `limit` available)
-    /// if no further request is admitted.
-    pub reset_after: Duration,
-}
-
-impl Decision {
-    /// `Retry-After` in whole seconds, rounded up (0 when allowed).
-    ///
-    /// ```
-    /// # use ratewarden::Decision; use std::time::Duration;
-    /// let d = Decision { allowed: false, limit: 1, remaining: 0,
-    ///     retry_after: Duration::from_millis(1200), reset_after: Duration::from_millis(1200) };
-    /// assert_eq!(d.retry_after_secs(), 2);
-    /// ```
-    pub fn retry_after_secs(&self) -> u64 {
-        ceil_secs(self.retry_after)
-    }
-
-    /// Seconds until the window resets, rounded up (for `RateLimit` `t=`).
-    pub fn reset_after_secs(&self) -> u64 {
-        ceil_secs(self.reset_after)
-    }
-}
-
-fn ceil_secs(d: Duration) -> u64 {
-    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 #[cfg(test)]

@@ -65,6 +65,33 @@ pub(crate) fn key(prefix: &str, algorithm: &str, client_id: &str, api_endpoint: 
     k
 }
 
+/// Hash slots in a Redis Cluster.
+pub(crate) const SLOTS: usize = 16384;
+
+/// The slot of `key`: CRC16 (XMODEM) of its hash tag (the part between the
+/// first `{` and the next `}`, if not empty), else of the whole key.
+pub(crate) fn slot(key: &[u8]) -> u16 {
+    let hashed = match key.iter().position(|&b| b == b'{') {
+        Some(open) => match key[open + 1..].iter().position(|&b| b == b'}') {
+            Some(len) if len > 0 => &key[open + 1..open + 1 + len],
+            _ => key,
+        },
+        None => key,
+    };
+    let mut crc: u16 = 0;
+    for &b in hashed {
+        crc ^= u16::from(b) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc % SLOTS as u16
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,5 +126,17 @@ mod tests {
         assert!(validate_prefix("").is_ok());
         assert!(validate_prefix("a{b").is_err());
         assert!(validate_prefix(&"x".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn slots_match_redis() {
+        // Values from CLUSTER KEYSLOT.
+        assert_eq!(slot(b"foo"), 12182);
+        assert_eq!(slot(b"123456789"), 12739);
+        assert_eq!(slot(b"{user1000}.following"), slot(b"user1000"));
+        assert_eq!(slot(b"foo{}{bar}"), slot(b"foo{}{bar}"));
+        assert_ne!(slot(b"foo{}{bar}"), slot(b"bar"));
+        assert_eq!(slot(b"foo{{bar}}zap"), slot(b"{bar"));
+        assert_eq!(slot(b"foo{bar}{zap}"), slot(b"bar"));
     }
 }

@@ -19,8 +19,8 @@ use std::time::Instant;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
+use crate::algorithm::local::{self as mirror, State, TTL_SLACK_US};
 use crate::algorithm::{Outcome, Spec};
-use crate::mirror::{self, State, TTL_SLACK_US};
 use crate::policy::PolicyTable;
 
 const SHARDS: usize = 64;
@@ -244,7 +244,7 @@ impl Shard {
 mod tests {
     use super::*;
     use crate::algorithm::Algorithm;
-    use crate::quota::Quota;
+    use crate::limiter::quota::Quota;
     use std::time::Duration;
 
     #[test]

@@ -1,0 +1,59 @@
+---------------------------------------------------------------------------
+-- 3: sliding-window counter. Value "<window index>:<current>:<previous>";
+-- estimate = previous * (W - elapsed) / W + current. Kept until the end of
+-- the next window, when the current count stops mattering.
+local function swc_peek(key, cap, window, cost)
+  local cur = math.floor(now / window)
+  local c, pr = 0, 0
+  local v = redis.call('GET', key)
+  if v then
+    local w, vc, vp = string.match(v, '^(%d+):(%d+):(%d+)$')
+    w = tonumber(w)
+    if w == cur then
+      c, pr = tonumber(vc), tonumber(vp)
+    elseif w == cur - 1 then
+      pr = tonumber(vc)
+    end
+  end
+  local elapsed = now - cur * window
+  local est = pr * (window - elapsed) / window + c
+  local p = { key = key, window = window, cost = cost, cur = cur, c = c, pr = pr }
+  p.rem = math.max(math.floor(cap - est), 0)
+  if c > 0 then
+    p.reset = (cur + 2) * window - now
+  elseif pr > 0 then
+    p.reset = (cur + 1) * window - now
+  else
+    p.reset = 0
+  end
+  if est + cost <= cap then
+    p.ok, p.retry = true, 0
+    p.rem_ok = math.max(math.floor(cap - est - cost), 0)
+    p.reset_ok = (cur + 2) * window - now
+    return p
+  end
+  p.ok = false
+  local wait
+  if c + cost <= cap then
+    -- Later in this window, once the previous window weighs little enough.
+    wait = math.ceil(window - (cap - c - cost) * window / pr) - elapsed
+    if pr * (window - elapsed - wait) / window + c + cost > cap then
+      wait = wait + 1
+    end
+  else
+    -- In the next window, with this one as its previous.
+    local e2 = math.max(math.ceil(window - (cap - cost) * window / c), 0)
+    if c * (window - e2) / window + cost > cap then
+      e2 = e2 + 1
+    end
+    wait = window - elapsed + e2
+  end
+  p.retry = math.max(wait, 1)
+  return p
+end
+
+local function swc_commit(p)
+  local left = (p.cur + 2) * p.window - now
+  redis.call('SET', p.key, string.format('%d:%d:%d', p.cur, p.c + p.cost, p.pr), 'PX', ttl_ms(left))
+end
+

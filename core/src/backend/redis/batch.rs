@@ -1,0 +1,425 @@
+//! The batch queue: decisions are queued from any thread with a callback,
+//! and up to [`MAX_DRIVERS`] driver tasks per connection send what is
+//! queued as one script call (or, on a Redis Cluster node, one pipeline of
+//! calls, one per slot), then hand each decision its outcomes.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use tokio::sync::{OwnedSemaphorePermit, TryAcquireError};
+
+use crate::algorithm::{Outcome, Spec};
+use crate::backend::redis::connection::{
+    Live, PerProcess, RedisConnection, Target, STAGE_CONNECT, STAGE_SENT, STAGE_SLOT,
+};
+use crate::backend::redis::keys::slot;
+use crate::backend::redis::script;
+use crate::error::{Error, Result};
+use crate::runtime;
+
+/// Batches in flight at once per connection, at most. One driver is
+/// started for the first queued decision; another only while a whole batch
+/// ([`MAX_BATCH_LIMITS`]) is waiting: on a busy client, fewer and larger
+/// batches cost both client and Redis less CPU per decision than many small
+/// ones (measured: ~11 + 12 µs vs ~17 + 17 µs per decision with 64 calls in
+/// flight, client + Redis).
+pub(crate) const MAX_DRIVERS: usize = 4;
+/// Limits (keys) carried by one script call at most.
+pub(crate) const MAX_BATCH_LIMITS: usize = 256;
+
+#[derive(Default)]
+pub(crate) struct Queue {
+    jobs: VecDeque<Job>,
+    /// Limits (keys) among the queued jobs.
+    limits: usize,
+    drivers: usize,
+    /// A driver was spawned and has not taken its first batch yet: it will
+    /// take whatever is queued by then, so no other driver is needed (and no
+    /// other thread needs waking) until it does.
+    starting: bool,
+}
+
+/// Called once with a decision's outcomes (one per limit).
+pub(crate) type Done = Box<dyn FnOnce(Result<Vec<Outcome>>) + Send>;
+
+/// One queued decision.
+pub(crate) struct Job {
+    keys: Vec<Vec<u8>>,
+    specs: Vec<Spec>,
+    /// The script's time override (0 = server time; tests only).
+    now: u64,
+    deadline: tokio::time::Instant,
+    done: Reply,
+    /// The in-flight slot, held while the job is queued or sent.
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+/// A callback that is called exactly once: if a job is dropped unanswered
+/// (a bug, a panic), it answers with an internal error.
+struct Reply(Option<Done>);
+
+impl Reply {
+    fn send(mut self, result: Result<Vec<Outcome>>) {
+        if let Some(done) = self.0.take() {
+            done(result);
+        }
+    }
+}
+
+impl Drop for Reply {
+    fn drop(&mut self) {
+        if let Some(done) = self.0.take() {
+            done(Err(Error::Internal("a queued decision was dropped unanswered".into())));
+        }
+    }
+}
+
+impl RedisConnection {
+    /// Queue one decision; `done` is called exactly once, within the
+    /// deadline, on a thread of the core runtime (or on this thread if the
+    /// decision fails before it is queued). Callable from any thread.
+    pub(crate) fn submit(&self, keys: Vec<Vec<u8>>, specs: Vec<Spec>, now: Option<u64>, done: Done) {
+        let deadline = tokio::time::Instant::now() + self.inner.deadline;
+        self.submit_until(keys, specs, now.unwrap_or(0), deadline, done);
+    }
+
+    /// [`submit`](Self::submit) with a deadline of the caller's (a retry
+    /// keeps the first attempt's).
+    pub(crate) fn submit_until(
+        &self,
+        keys: Vec<Vec<u8>>,
+        specs: Vec<Spec>,
+        now: u64,
+        deadline: tokio::time::Instant,
+        done: Done,
+    ) {
+        let state = self.state();
+        let mut job = Job {
+            keys,
+            specs,
+            now,
+            deadline,
+            done: Reply(Some(done)),
+            _permit: None,
+        };
+        match state.inflight.clone().try_acquire_owned() {
+            Ok(permit) => {
+                job._permit = Some(permit);
+                self.enqueue(&state, job);
+            }
+            Err(TryAcquireError::NoPermits) => {
+                // Every slot is taken: wait for one on the runtime, within
+                // the deadline.
+                let this = self.clone();
+                let waiting = state.inflight.clone();
+                runtime::handle().spawn(async move {
+                    match tokio::time::timeout_at(deadline, waiting.acquire_owned()).await {
+                        Ok(Ok(permit)) => {
+                            job._permit = Some(permit);
+                            this.enqueue(&state, job);
+                        }
+                        Ok(Err(_)) => job.done.send(Err(Error::Internal("in-flight semaphore closed".into()))),
+                        Err(_) => job.done.send(Err(this.on_timeout(&state, STAGE_SLOT))),
+                    }
+                });
+            }
+            Err(TryAcquireError::Closed) => job.done.send(Err(Error::Internal("in-flight semaphore closed".into()))),
+        }
+    }
+
+    fn enqueue(&self, state: &Arc<PerProcess>, job: Job) {
+        let spawn = {
+            let mut q = state.queue.lock().unwrap_or_else(|e| e.into_inner());
+            q.limits += job.specs.len();
+            q.jobs.push_back(job);
+            let spawn = (q.drivers == 0 || q.limits >= MAX_BATCH_LIMITS) && q.drivers < MAX_DRIVERS && !q.starting;
+            if spawn {
+                q.drivers += 1;
+                q.starting = true;
+            }
+            spawn
+        };
+        if spawn {
+            let this = self.clone();
+            let st = state.clone();
+            runtime::handle().spawn(async move { this.drive(st).await });
+        }
+    }
+
+    /// A driver: send what is queued, batch after batch, until the queue is
+    /// empty.
+    async fn drive(&self, state: Arc<PerProcess>) {
+        /// Gives the driver's place back if it panics. On the normal path the
+        /// place is given back under the same lock that saw the queue empty:
+        /// otherwise a job queued in between would find a driver counted
+        /// that is about to leave, and wait forever.
+        struct Leave<'a>(&'a PerProcess, bool);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                if self.1 {
+                    let mut q = self.0.queue.lock().unwrap_or_else(|e| e.into_inner());
+                    q.drivers -= 1;
+                }
+            }
+        }
+        let mut leave = Leave(&state, true);
+        let mut first = true;
+        loop {
+            let (batch, expired) = {
+                let mut q = state.queue.lock().unwrap_or_else(|e| e.into_inner());
+                if std::mem::take(&mut first) {
+                    q.starting = false;
+                }
+                let taken = take_batch(&mut q.jobs, tokio::time::Instant::now());
+                q.limits = q.jobs.iter().map(|j| j.specs.len()).sum();
+                if taken.0.is_empty() {
+                    q.drivers -= 1;
+                    leave.1 = false;
+                }
+                taken
+            };
+            for job in expired {
+                let err = Error::timeout(self.inner.deadline, "waiting in the queue", false);
+                self.warn(&err);
+                job.done.send(Err(err));
+            }
+            if batch.is_empty() {
+                return;
+            }
+            self.run_batch(&state, batch).await;
+        }
+    }
+
+    async fn run_batch(&self, state: &Arc<PerProcess>, batch: Vec<Job>) {
+        let fail = |batch: Vec<Job>, e: Error| {
+            for job in batch {
+                job.done.send(Err(e.duplicate()));
+            }
+        };
+        // Wait no longer than the most urgent decision may.
+        let until = batch
+            .iter()
+            .map(|j| j.deadline)
+            .min()
+            .unwrap_or_else(tokio::time::Instant::now);
+        let live = match tokio::time::timeout_at(until, self.live(state)).await {
+            Ok(Ok(live)) => live,
+            Ok(Err(e)) => return fail(batch, e),
+            Err(_) => {
+                let err = self.on_timeout(state, STAGE_CONNECT);
+                return fail(batch, err);
+            }
+        };
+        if self.inner.per_slot {
+            return self.run_batch_per_slot(state, &live, batch, until).await;
+        }
+        let (keys, args) = script_args(&batch, 0..batch.len());
+        let mut conn = live.conn.clone();
+        let call = script::run(&mut conn, &keys, &args, &self.inner.name);
+        let reply = match tokio::time::timeout_at(until, call).await {
+            Ok(r) => self.after_reply(state, &live, r),
+            Err(_) => Err(self.on_timeout(state, STAGE_SENT)),
+        };
+        drop(keys);
+        match reply {
+            Ok(redis::Value::Array(items)) => deliver(batch, &items),
+            Ok(other) => fail(batch, Error::Internal(format!("unexpected script reply {other:?}"))),
+            Err(Error::Server { message, .. })
+                if matches!(self.inner.target, Target::Sentinel(_)) && message.starts_with("READONLY") =>
+            {
+                // The master was demoted (the connection is dropped by now)
+                // and refused before running anything: send the batch again,
+                // first in line, to the master the Sentinels name now.
+                let mut q = state.queue.lock().unwrap_or_else(|e| e.into_inner());
+                for job in batch.into_iter().rev() {
+                    q.jobs.push_front(job);
+                }
+            }
+            Err(e) => fail(batch, e),
+        }
+    }
+
+    /// A Redis Cluster batch: one script call per slot, all in one
+    /// pipeline; each call's reply (or error, e.g. `MOVED`) goes to its own
+    /// decisions.
+    async fn run_batch_per_slot(
+        &self,
+        state: &Arc<PerProcess>,
+        live: &Live,
+        batch: Vec<Job>,
+        until: tokio::time::Instant,
+    ) {
+        // Group the jobs by slot (a stable sort: one slot's jobs keep their order).
+        let mut order: Vec<usize> = (0..batch.len()).collect();
+        let slots: Vec<u16> = batch.iter().map(|j| slot(&j.keys[0])).collect();
+        order.sort_by_key(|&i| slots[i]);
+        let mut groups: Vec<std::ops::Range<usize>> = Vec::new();
+        let mut start = 0;
+        for i in 1..=order.len() {
+            if i == order.len() || slots[order[i]] != slots[order[start]] {
+                groups.push(start..i);
+                start = i;
+            }
+        }
+        let mut jobs: Vec<Option<Job>> = order.iter().map(|_| None).collect();
+        let mut batch: Vec<Option<Job>> = batch.into_iter().map(Some).collect();
+        for (at, &i) in order.iter().enumerate() {
+            jobs[at] = batch[i].take();
+        }
+        let jobs: Vec<Job> = jobs.into_iter().flatten().collect();
+        let calls: Vec<script::Call<'_>> = groups.iter().map(|g| script_args(&jobs, g.clone())).collect();
+        let mut conn = live.conn.clone();
+        let call = script::run_all(&mut conn, &calls, false, &self.inner.name);
+        let reply = match tokio::time::timeout_at(until, call).await {
+            Ok(r) => self.after_reply(state, live, r),
+            Err(_) => Err(self.on_timeout(state, STAGE_SENT)),
+        };
+        drop(calls);
+        let mut jobs = jobs.into_iter();
+        let replies = match reply {
+            Ok(r) if r.len() == groups.len() => r,
+            Ok(r) => {
+                let e = Error::Internal(format!("{} replies for {} script calls", r.len(), groups.len()));
+                return jobs.for_each(|j| j.done.send(Err(e.duplicate())));
+            }
+            Err(e) => return jobs.for_each(|j| j.done.send(Err(e.duplicate()))),
+        };
+        for (group, value) in groups.into_iter().zip(replies) {
+            let these: Vec<Job> = jobs.by_ref().take(group.len()).collect();
+            match value {
+                redis::Value::Array(items) => deliver(these, &items),
+                redis::Value::ServerError(e) => {
+                    let e = Error::from_redis(e.into(), self.inner.deadline, true);
+                    these.into_iter().for_each(|j| j.done.send(Err(e.duplicate())));
+                }
+                other => {
+                    let e = Error::Internal(format!("unexpected script reply {other:?}"));
+                    these.into_iter().for_each(|j| j.done.send(Err(e.duplicate())));
+                }
+            }
+        }
+    }
+
+    /// One decision sent after `ASKING` (Redis Cluster: its slot is being
+    /// migrated to this node), alone, within `deadline`.
+    pub(crate) async fn asking(
+        &self,
+        keys: &[Vec<u8>],
+        specs: &[Spec],
+        now: u64,
+        deadline: tokio::time::Instant,
+    ) -> Result<Vec<Outcome>> {
+        let keys: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+        let mut args: Vec<u64> = vec![now, 1, specs.len() as u64];
+        for spec in specs {
+            args.extend(spec.args());
+        }
+        let name = self.inner.name.clone();
+        let call = self.request(|mut conn| async move {
+            let calls = [(keys, args)];
+            script::run_all(&mut conn, &calls, true, &name).await
+        });
+        match tokio::time::timeout_at(deadline, call).await {
+            Ok(Ok(mut replies)) => match replies.pop() {
+                Some(redis::Value::Array(items)) if items.len() >= 4 * specs.len() => parse_outcomes(&items),
+                Some(redis::Value::ServerError(e)) => Err(Error::from_redis(e.into(), self.inner.deadline, true)),
+                other => Err(Error::Internal(format!("unexpected script reply {other:?}"))),
+            },
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Error::timeout(self.inner.deadline, "waiting for the reply", true)),
+        }
+    }
+}
+
+/// The script's keys and arguments for `jobs[range]` (all with the same
+/// time override).
+fn script_args(jobs: &[Job], range: std::ops::Range<usize>) -> (Vec<&[u8]>, Vec<u64>) {
+    let jobs = &jobs[range];
+    let mut keys: Vec<&[u8]> = Vec::with_capacity(jobs.len());
+    let mut args: Vec<u64> = Vec::with_capacity(2 + jobs.len() * 6);
+    args.extend([jobs[0].now, jobs.len() as u64]);
+    for job in jobs {
+        keys.extend(job.keys.iter().map(Vec::as_slice));
+        args.push(job.specs.len() as u64);
+        for spec in &job.specs {
+            args.extend(spec.args());
+        }
+    }
+    (keys, args)
+}
+
+/// Up to [`MAX_BATCH_LIMITS`] limits' worth of queued jobs sharing one time
+/// override, and the jobs whose deadline passed while queued.
+fn take_batch(jobs: &mut VecDeque<Job>, now: tokio::time::Instant) -> (Vec<Job>, Vec<Job>) {
+    let mut batch: Vec<Job> = Vec::new();
+    let mut expired = Vec::new();
+    let mut limits = 0;
+    while let Some(job) = jobs.front() {
+        if job.deadline <= now {
+            expired.extend(jobs.pop_front());
+            continue;
+        }
+        let fits = batch.is_empty() || (job.now == batch[0].now && limits + job.specs.len() <= MAX_BATCH_LIMITS);
+        if !fits {
+            break;
+        }
+        limits += job.specs.len();
+        batch.extend(jobs.pop_front());
+    }
+    (batch, expired)
+}
+
+/// Hand each job its 4 integers per limit; a decision that raised an error
+/// in the script carries the error text in its first slot.
+fn deliver(batch: Vec<Job>, items: &[redis::Value]) {
+    let mut at = 0;
+    for job in batch {
+        let n = 4 * job.specs.len();
+        let result = match items.get(at..at + n) {
+            Some(slots) => parse_outcomes(slots),
+            None => Err(Error::Internal(format!(
+                "script reply has {} values; expected at least {}",
+                items.len(),
+                at + n
+            ))),
+        };
+        at += n;
+        job.done.send(result);
+    }
+}
+
+fn parse_outcomes(slots: &[redis::Value]) -> Result<Vec<Outcome>> {
+    use redis::Value;
+    match &slots[0] {
+        Value::BulkString(b) => {
+            return Err(Error::Server {
+                message: String::from_utf8_lossy(b).into_owned(),
+                source: None,
+            })
+        }
+        Value::SimpleString(s) => {
+            return Err(Error::Server {
+                message: s.clone(),
+                source: None,
+            })
+        }
+        _ => {}
+    }
+    let int = |v: &Value| match v {
+        Value::Int(i) => Ok(u64::try_from(*i).unwrap_or(0)),
+        other => Err(Error::Internal(format!(
+            "unexpected value {other:?} in the script reply"
+        ))),
+    };
+    slots
+        .chunks_exact(4)
+        .map(|c| {
+            Ok(Outcome {
+                ok: int(&c[0])? == 1,
+                remaining: int(&c[1])?,
+                retry_us: int(&c[2])?,
+                reset_us: int(&c[3])?,
+            })
+        })
+        .collect()
+}
