@@ -79,12 +79,16 @@ typedef struct ratewarden_limiter ratewarden_limiter;
 // while being modified; free with `ratewarden_options_free`.
 typedef struct ratewarden_options ratewarden_options;
 
+// Every stored policy, read from the backend now (opaque; free with
+// `ratewarden_policy_list_free`).
+typedef struct ratewarden_policy_list ratewarden_policy_list;
+
 // The full answer to one check.
 //
 // ```c
 // ratewarden_decision d;
 // if (ratewarden_check(lim, "alice", "/upload", 10, 1, 3, &d) == RATEWARDEN_OK && !d.allowed)
-//     printf("Retry-After: %llu\n", (unsigned long long)((d.retry_after_us + 999999) / 1000000));
+//     printf("Retry-After: %llu\n", (unsigned long long)ratewarden_decision_retry_after_secs(&d));
 // ```
 typedef struct {
   // Whether the request (all of its cost) was admitted.
@@ -121,6 +125,19 @@ typedef struct {
   const char *algorithm;
 } ratewarden_limit;
 
+// One stored policy, as listed by `ratewarden_policies`. The strings belong
+// to the list and live as long as it does.
+typedef struct {
+  // The name: an endpoint, or "*" for the default.
+  const char *name;
+  // Burst size.
+  uint64_t capacity;
+  // Sustained rate per second.
+  uint64_t rate_per_second;
+  // The algorithm's name, or NULL for the deciding limiter's.
+  const char *algorithm;
+} ratewarden_policy;
+
 // A limiter's counters since it was created.
 typedef struct {
   // Decisions that admitted (fallback decisions included).
@@ -144,6 +161,38 @@ typedef struct {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+// `Retry-After` of a decision: whole seconds, rounded up (0 when allowed).
+// NULL gives 0.
+//
+// ```c
+// printf("Retry-After: %llu\n", (unsigned long long)ratewarden_decision_retry_after_secs(&d));
+// ```
+uint64_t ratewarden_decision_retry_after_secs(const ratewarden_decision *d);
+
+// Seconds until the window resets, rounded up. NULL gives 0.
+//
+// ```c
+// uint64_t reset = ratewarden_decision_reset_after_secs(&d);
+// ```
+uint64_t ratewarden_decision_reset_after_secs(const ratewarden_decision *d);
+
+// Render the HTTP headers of `*d` into `buf` as `Name: value\r\n` lines,
+// NUL-terminated: `set` is "draft-06" (`RateLimit-Limit`, `-Remaining`,
+// `-Reset`) or "x-ratelimit" (`X-RateLimit-*`), plus `Retry-After` when
+// refused. On success `*written` is the length without the NUL. A buffer
+// shorter than that plus one is `RATEWARDEN_INVALID_ARGUMENT` (the message
+// says how long it must be); 256 bytes always suffice.
+//
+// ```c
+// char h[256]; size_t n;
+// if (ratewarden_decision_headers(&d, "draft-06", h, sizeof h, &n) == RATEWARDEN_OK) fputs(h, stdout);
+// ```
+ratewarden_result ratewarden_decision_headers(const ratewarden_decision *d,
+                                              const char *set,
+                                              char *buf,
+                                              size_t len,
+                                              size_t *written);
 
 // A static, NUL-terminated description of a result code (never NULL; an
 // unknown code gives "unknown ratewarden result code").
@@ -281,43 +330,6 @@ ratewarden_result ratewarden_check_with_algorithm(const ratewarden_limiter *lim,
                                                   const char *algorithm,
                                                   ratewarden_decision *out);
 
-// Decide by the policy stored for `endpoint` (or the default policy "*"),
-// written to `*out` only on success. No policy and no default is
-// `RATEWARDEN_INVALID_ARGUMENT`. Policies are set with
-// `ratewarden_set_policy` or `ratewarden policy set`; a change reaches
-// every running limiter within 1 s.
-//
-// ```c
-// ratewarden_decision d;
-// ratewarden_check_policy(lim, "alice", "/users", 1, &d);
-// ```
-ratewarden_result ratewarden_check_policy(const ratewarden_limiter *lim,
-                                          const char *client,
-                                          const char *endpoint,
-                                          uint64_t cost,
-                                          ratewarden_decision *out);
-
-// Store a policy named `name` (an endpoint, or "*" for the default) for
-// every limiter on this backend and key prefix. `algorithm` may be NULL
-// (the deciding limiter's).
-//
-// ```c
-// ratewarden_set_policy(lim, "/users", 100, 50, "gcra");
-// ```
-ratewarden_result ratewarden_set_policy(const ratewarden_limiter *lim,
-                                        const char *name,
-                                        uint64_t capacity,
-                                        uint64_t rate_per_second,
-                                        const char *algorithm);
-
-// Remove the policy named `name` (no-op if absent).
-//
-// ```c
-// ratewarden_delete_policy(lim, "/users");
-// ```
-ratewarden_result ratewarden_delete_policy(const ratewarden_limiter *lim,
-                                           const char *name);
-
 // Several limits for one client in one atomic step (one round trip):
 // admitted only if every limit has room, and then counted in all of them.
 // `limits` points to `n` limits (1..=16, distinct scope/algorithm pairs);
@@ -360,6 +372,18 @@ ratewarden_result ratewarden_options_new(ratewarden_options **out);
 // ```
 void ratewarden_options_free(ratewarden_options *opts);
 
+// Set any option by its name (see the README's option table: "timeout_ms",
+// "breaker_threshold", ...) from text; numbers are given as decimal text.
+// Unknown names and bad values are `RATEWARDEN_INVALID_ARGUMENT`, checked
+// now. Both strings are copied.
+//
+// ```c
+// ratewarden_options_set(o, "breaker_threshold", "5");
+// ```
+ratewarden_result ratewarden_options_set(ratewarden_options *opts,
+                                         const char *name,
+                                         const char *value);
+
 // Per-call deadline in milliseconds (1..=3600000; default 1000).
 //
 // ```c
@@ -368,8 +392,8 @@ void ratewarden_options_free(ratewarden_options *opts);
 ratewarden_result ratewarden_options_set_timeout_ms(ratewarden_options *opts,
                                                     uint64_t timeout_ms);
 
-// Prefix of every Redis key (default "ratewarden:"; no braces, ≤ 128 bytes;
-// checked when the limiter is created). The string is copied.
+// Prefix of every Redis key (default "ratewarden:"; no braces, ≤ 128 bytes).
+// The string is copied.
 //
 // ```c
 // ratewarden_options_set_key_prefix(o, "myapp:rl:");
@@ -377,58 +401,8 @@ ratewarden_result ratewarden_options_set_timeout_ms(ratewarden_options *opts,
 ratewarden_result ratewarden_options_set_key_prefix(ratewarden_options *opts,
                                                     const char *prefix);
 
-// The algorithm of calls that name none (default "sliding_window_log"):
-// "sliding_window_log", "sliding_window_counter", "fixed_window",
-// "token_bucket", "gcra" or "leaky_bucket". An unknown name is
-// `RATEWARDEN_INVALID_ARGUMENT`.
-//
-// ```c
-// ratewarden_options_set_algorithm(o, "gcra");
-// ```
-ratewarden_result ratewarden_options_set_algorithm(ratewarden_options *opts,
-                                                   const char *algorithm);
-
-// Entries of the local deny cache (default 10000; 0 turns it off): a
-// refusal is answered locally until its retry_after, for the same quota and
-// the same or a larger cost, without a round trip.
-//
-// ```c
-// ratewarden_options_set_deny_cache(o, 0);
-// ```
-ratewarden_result ratewarden_options_set_deny_cache(ratewarden_options *opts,
-                                                    uint32_t entries);
-
-// What decisions return while Redis cannot be reached: "error" (default),
-// "allow", "deny" or "local" (an in-process limiter with
-// `ratewarden_options_set_local_share` of each quota). A circuit breaker
-// makes calls fail (or fall back) at once after 3 consecutive outages and
-// probes Redis every 500 ms.
-//
-// ```c
-// ratewarden_options_set_failure_mode(o, "local");
-// ```
-ratewarden_result ratewarden_options_set_failure_mode(ratewarden_options *opts,
-                                                      const char *mode);
-
-// The share (0 < share <= 1, default 1) of each quota granted by the local
-// failure mode; checked when the limiter is created.
-//
-// ```c
-// ratewarden_options_set_local_share(o, 0.25);
-// ```
-ratewarden_result ratewarden_options_set_local_share(ratewarden_options *opts,
-                                                     double share);
-
-// Write the limiter's counters to `*out`.
-//
-// ```c
-// ratewarden_stats s;
-// if (ratewarden_get_stats(lim, &s) == RATEWARDEN_OK) printf("%llu fallbacks\n", (unsigned long long)s.fallbacks);
-// ```
-ratewarden_result ratewarden_get_stats(const ratewarden_limiter *lim,
-                                       ratewarden_stats *out);
-
-// Bound on calls outstanding on the limiter's connection (default 1024).
+// Bound on calls outstanding on the limiter's connection (1..=1048576;
+// default 1024).
 //
 // ```c
 // ratewarden_options_set_max_in_flight(o, 256);
@@ -445,6 +419,149 @@ ratewarden_result ratewarden_options_set_max_in_flight(ratewarden_options *opts,
 ratewarden_result ratewarden_options_set_tls_root_cert_pem(ratewarden_options *opts,
                                                            const uint8_t *pem,
                                                            size_t len);
+
+// The algorithm of calls that name none (default "sliding_window_log"):
+// "sliding_window_log", "sliding_window_counter", "fixed_window",
+// "token_bucket", "gcra" or "leaky_bucket". An unknown name is
+// `RATEWARDEN_INVALID_ARGUMENT`.
+//
+// ```c
+// ratewarden_options_set_algorithm(o, "gcra");
+// ```
+ratewarden_result ratewarden_options_set_algorithm(ratewarden_options *opts,
+                                                   const char *algorithm);
+
+// What decisions return while Redis cannot be reached: "error" (default),
+// "allow", "deny" or "local" (an in-process limiter with
+// `ratewarden_options_set_local_share` of each quota). A circuit breaker
+// makes calls fail (or fall back) at once after
+// `ratewarden_options_set_breaker_threshold` consecutive outages and probes
+// Redis every `ratewarden_options_set_breaker_open_for_ms`.
+//
+// ```c
+// ratewarden_options_set_failure_mode(o, "local");
+// ```
+ratewarden_result ratewarden_options_set_failure_mode(ratewarden_options *opts,
+                                                      const char *mode);
+
+// The share (0 < share <= 1, default 1) of each quota granted by the local
+// failure mode.
+//
+// ```c
+// ratewarden_options_set_local_share(o, 0.25);
+// ```
+ratewarden_result ratewarden_options_set_local_share(ratewarden_options *opts,
+                                                     double share);
+
+// Consecutive outages that open the circuit (1..=1000; default 3).
+//
+// ```c
+// ratewarden_options_set_breaker_threshold(o, 5);
+// ```
+ratewarden_result ratewarden_options_set_breaker_threshold(ratewarden_options *opts,
+                                                           uint32_t threshold);
+
+// How long the circuit stays open before one call probes Redis again, in
+// milliseconds (1..=3600000; default 500).
+//
+// ```c
+// ratewarden_options_set_breaker_open_for_ms(o, 200);
+// ```
+ratewarden_result ratewarden_options_set_breaker_open_for_ms(ratewarden_options *opts,
+                                                             uint64_t open_for_ms);
+
+// Entries of the local deny cache (default 10000; 0 turns it off): a
+// refusal is answered locally until its retry_after, for the same quota and
+// the same or a larger cost, without a round trip.
+//
+// ```c
+// ratewarden_options_set_deny_cache(o, 0);
+// ```
+ratewarden_result ratewarden_options_set_deny_cache(ratewarden_options *opts,
+                                                    uint32_t entries);
+
+// Decide by the policy stored for `endpoint` (or the default policy "*"),
+// written to `*out` only on success. No policy and no default is
+// `RATEWARDEN_INVALID_ARGUMENT`. Policies are set with
+// `ratewarden_set_policy` or `ratewarden policy set`; a change reaches
+// every running limiter within 1 s.
+//
+// ```c
+// ratewarden_decision d;
+// ratewarden_check_policy(lim, "alice", "/users", 1, &d);
+// ```
+ratewarden_result ratewarden_check_policy(const ratewarden_limiter *lim,
+                                          const char *client,
+                                          const char *endpoint,
+                                          uint64_t cost,
+                                          ratewarden_decision *out);
+
+// Store a policy named `name` (an endpoint, or "*" for the default) for
+// every limiter on this backend and key prefix. `algorithm` may be NULL
+// (the deciding limiter's).
+//
+// ```c
+// ratewarden_set_policy(lim, "/users", 100, 50, "gcra");
+// ```
+ratewarden_result ratewarden_set_policy(const ratewarden_limiter *lim,
+                                        const char *name,
+                                        uint64_t capacity,
+                                        uint64_t rate_per_second,
+                                        const char *algorithm);
+
+// Remove the policy named `name` (no-op if absent).
+//
+// ```c
+// ratewarden_delete_policy(lim, "/users");
+// ```
+ratewarden_result ratewarden_delete_policy(const ratewarden_limiter *lim,
+                                           const char *name);
+
+// Read every stored policy into a new list at `*out` (sorted by name).
+// Free it with `ratewarden_policy_list_free`.
+//
+// ```c
+// ratewarden_policy_list *list;
+// if (ratewarden_policies(lim, &list) == RATEWARDEN_OK) {
+//     for (size_t i = 0; i < ratewarden_policy_list_len(list); i++)
+//         printf("%s\n", ratewarden_policy_list_get(list, i)->name);
+//     ratewarden_policy_list_free(list);
+// }
+// ```
+ratewarden_result ratewarden_policies(const ratewarden_limiter *lim,
+                                      ratewarden_policy_list **out);
+
+// The number of policies in `list` (0 for NULL).
+//
+// ```c
+// size_t n = ratewarden_policy_list_len(list);
+// ```
+size_t ratewarden_policy_list_len(const ratewarden_policy_list *list);
+
+// The policy at `index`, or NULL if `list` is NULL or `index` is out of
+// range. Valid until the list is freed.
+//
+// ```c
+// const ratewarden_policy *p = ratewarden_policy_list_get(list, 0);
+// ```
+const ratewarden_policy *ratewarden_policy_list_get(const ratewarden_policy_list *list,
+                                                    size_t index);
+
+// Release a policy list. NULL is a no-op.
+//
+// ```c
+// ratewarden_policy_list_free(list);
+// ```
+void ratewarden_policy_list_free(ratewarden_policy_list *list);
+
+// Write the limiter's counters to `*out`.
+//
+// ```c
+// ratewarden_stats s;
+// if (ratewarden_get_stats(lim, &s) == RATEWARDEN_OK) printf("%llu fallbacks\n", (unsigned long long)s.fallbacks);
+// ```
+ratewarden_result ratewarden_get_stats(const ratewarden_limiter *lim,
+                                       ratewarden_stats *out);
 
 #ifdef __cplusplus
 }  // extern "C"

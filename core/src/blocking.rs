@@ -98,6 +98,21 @@ impl Builder {
         Builder(self.0.deny_cache(entries))
     }
 
+    /// See [`LimiterBuilder::option`].
+    ///
+    /// ```
+    /// let l = ratewarden::blocking::Limiter::builder("memory://").option("timeout_ms", 200u64).unwrap().build().unwrap();
+    /// # let _ = l;
+    /// ```
+    pub fn option(self, name: &str, value: impl Into<crate::OptionValue>) -> Result<Self> {
+        Ok(Builder(self.0.option(name, value)?))
+    }
+
+    /// See [`LimiterBuilder::options`].
+    pub fn options(self, options: crate::LimiterOptions) -> Self {
+        Builder(self.0.options(options))
+    }
+
     /// See [`LimiterBuilder::build`].
     pub fn build(self) -> Result<Limiter> {
         Ok(Limiter { inner: self.0.build()? })

@@ -44,20 +44,94 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// A short, stable, snake_case name (used for logs and bindings).
+    /// Every kind, in the order of their numbers (1..=7).
+    pub const ALL: [ErrorKind; 7] = [
+        ErrorKind::InvalidArgument,
+        ErrorKind::Config,
+        ErrorKind::Connection,
+        ErrorKind::Timeout,
+        ErrorKind::Server,
+        ErrorKind::Usage,
+        ErrorKind::Internal,
+    ];
+
+    /// A short, stable, snake_case name (used for logs and bindings; the
+    /// `kind` attribute of Python exceptions).
     ///
     /// ```
     /// assert_eq!(ratewarden::ErrorKind::Timeout.as_str(), "timeout");
     /// ```
     pub const fn as_str(self) -> &'static str {
+        self.row().1
+    }
+
+    /// The stable number: the C `ratewarden_result` code (1..=7).
+    ///
+    /// ```
+    /// assert_eq!(ratewarden::ErrorKind::Timeout.number(), 4);
+    /// ```
+    pub const fn number(self) -> u32 {
+        self.row().0
+    }
+
+    /// The JavaScript `err.code`.
+    ///
+    /// ```
+    /// assert_eq!(ratewarden::ErrorKind::Timeout.code(), "RATEWARDEN_TIMEOUT");
+    /// ```
+    pub const fn code(self) -> &'static str {
+        self.row().2
+    }
+
+    /// The Python exception class in `ratewarden.errors`.
+    ///
+    /// ```
+    /// assert_eq!(ratewarden::ErrorKind::Timeout.class_name(), "TimeoutError");
+    /// ```
+    pub const fn class_name(self) -> &'static str {
+        self.row().3
+    }
+
+    /// What the kind means, in a few words (C's `ratewarden_result_message`).
+    pub const fn summary(self) -> &'static str {
+        self.row().4
+    }
+
+    /// The one table every binding derives its names from: number, name,
+    /// JavaScript code, Python class, summary.
+    const fn row(self) -> (u32, &'static str, &'static str, &'static str, &'static str) {
         match self {
-            ErrorKind::InvalidArgument => "invalid_argument",
-            ErrorKind::Config => "config",
-            ErrorKind::Connection => "connection",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::Server => "server",
-            ErrorKind::Usage => "usage",
-            ErrorKind::Internal => "internal",
+            ErrorKind::InvalidArgument => (
+                1,
+                "invalid_argument",
+                "RATEWARDEN_INVALID_ARGUMENT",
+                "InvalidArgumentError",
+                "invalid argument",
+            ),
+            ErrorKind::Config => (2, "config", "RATEWARDEN_CONFIG", "ConfigError", "configuration error"),
+            ErrorKind::Connection => (
+                3,
+                "connection",
+                "RATEWARDEN_CONNECTION",
+                "ConnectionError",
+                "cannot reach Redis",
+            ),
+            ErrorKind::Timeout => (
+                4,
+                "timeout",
+                "RATEWARDEN_TIMEOUT",
+                "TimeoutError",
+                "deadline exceeded (the decision may have been taken)",
+            ),
+            ErrorKind::Server => (
+                5,
+                "server",
+                "RATEWARDEN_SERVER",
+                "ServerError",
+                "Redis replied with an error",
+            ),
+            ErrorKind::Usage => (6, "usage", "RATEWARDEN_USAGE", "UsageError", "unsupported use"),
+            ErrorKind::Internal => (7, "internal", "RATEWARDEN_INTERNAL", "InternalError", "internal error"),
         }
     }
 }
@@ -287,6 +361,16 @@ mod tests {
         };
         assert!(c.is_connection() && c.is_retryable());
         assert!(!Error::Usage("x".into()).is_retryable());
+    }
+
+    #[test]
+    fn the_kind_table_is_one_to_one() {
+        for (i, k) in ErrorKind::ALL.iter().enumerate() {
+            assert_eq!(k.number() as usize, i + 1);
+            assert_eq!(k.code(), format!("RATEWARDEN_{}", k.as_str().to_uppercase()));
+            let others = ErrorKind::ALL.iter().filter(|o| *o != k);
+            assert!(others.clone().all(|o| o.class_name() != k.class_name() && o.summary() != k.summary()));
+        }
     }
 
     #[test]

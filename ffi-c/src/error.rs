@@ -45,18 +45,32 @@ pub enum ratewarden_result {
 }
 
 impl ratewarden_result {
+    /// Every code of a core error kind, in the order of `ErrorKind::ALL`
+    /// (whose `number()` is the code).
+    const KINDS: [ratewarden_result; 7] = [
+        Self::RATEWARDEN_INVALID_ARGUMENT,
+        Self::RATEWARDEN_CONFIG,
+        Self::RATEWARDEN_CONNECTION,
+        Self::RATEWARDEN_TIMEOUT,
+        Self::RATEWARDEN_SERVER,
+        Self::RATEWARDEN_USAGE,
+        Self::RATEWARDEN_INTERNAL,
+    ];
+
+    /// The code of a core error kind: its `number()` (checked by a test).
     pub(crate) fn from_kind(kind: ratewarden::ErrorKind) -> Self {
-        use ratewarden::ErrorKind as K;
-        match kind {
-            K::InvalidArgument => Self::RATEWARDEN_INVALID_ARGUMENT,
-            K::Config => Self::RATEWARDEN_CONFIG,
-            K::Connection => Self::RATEWARDEN_CONNECTION,
-            K::Timeout => Self::RATEWARDEN_TIMEOUT,
-            K::Server => Self::RATEWARDEN_SERVER,
-            K::Usage => Self::RATEWARDEN_USAGE,
-            _ => Self::RATEWARDEN_INTERNAL,
-        }
+        let n = kind.number();
+        Self::KINDS
+            .into_iter()
+            .find(|c| *c as u32 == n)
+            .unwrap_or(Self::RATEWARDEN_INTERNAL)
     }
+}
+
+/// The core's summaries of its error kinds, NUL-terminated, made once.
+fn kind_messages() -> &'static [CString; 7] {
+    static MESSAGES: std::sync::OnceLock<[CString; 7]> = std::sync::OnceLock::new();
+    MESSAGES.get_or_init(|| ratewarden::ErrorKind::ALL.map(|k| CString::new(k.summary()).unwrap_or_default()))
 }
 
 thread_local! {
@@ -80,13 +94,7 @@ pub(crate) fn set_last_error(message: Option<String>) {
 pub extern "C" fn ratewarden_result_message(result: u32) -> *const c_char {
     let s: &'static [u8] = match result {
         0 => b"ok\0",
-        1 => b"invalid argument\0",
-        2 => b"configuration error\0",
-        3 => b"cannot reach Redis\0",
-        4 => b"deadline exceeded (the decision may have been taken)\0",
-        5 => b"Redis replied with an error\0",
-        6 => b"unsupported use\0",
-        7 => b"internal error\0",
+        1..=7 => return kind_messages()[result as usize - 1].as_ptr(),
         100 => b"NULL parameter\0",
         101 => b"invalid UTF-8\0",
         102 => b"panic inside ratewarden\0",
@@ -129,4 +137,19 @@ pub extern "C" fn ratewarden_last_error() -> *const c_char {
 #[no_mangle]
 pub extern "C" fn ratewarden_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_the_core_kind_numbers() {
+        for k in ratewarden::ErrorKind::ALL {
+            assert_eq!(ratewarden_result::from_kind(k) as u32, k.number());
+            // SAFETY: a static NUL-terminated string.
+            let m = unsafe { std::ffi::CStr::from_ptr(ratewarden_result_message(k.number())) };
+            assert_eq!(m.to_str().unwrap(), k.summary());
+        }
+    }
 }

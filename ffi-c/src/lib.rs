@@ -20,9 +20,17 @@
 // strings NUL-terminated, handles not used after being freed.
 #![allow(clippy::missing_safety_doc)]
 
+mod decision;
 mod error;
 mod ffi;
 mod limiter;
+mod options;
+mod policy;
+mod stats;
 
+pub use decision::*;
 pub use error::*;
 pub use limiter::*;
+pub use options::*;
+pub use policy::*;
+pub use stats::*;

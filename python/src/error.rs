@@ -7,17 +7,11 @@ use pyo3::types::PyType;
 
 static CLASSES: [PyOnceLock<Py<PyType>>; 7] = [const { PyOnceLock::new() }; 7];
 
+/// The index of `kind` in the core's table (`ErrorKind::ALL`) and its class
+/// name there.
 fn class_name(kind: ratewarden::ErrorKind) -> (usize, &'static str) {
-    use ratewarden::ErrorKind as K;
-    match kind {
-        K::InvalidArgument => (0, "InvalidArgumentError"),
-        K::Config => (1, "ConfigError"),
-        K::Connection => (2, "ConnectionError"),
-        K::Timeout => (3, "TimeoutError"),
-        K::Server => (4, "ServerError"),
-        K::Usage => (5, "UsageError"),
-        _ => (6, "InternalError"),
-    }
+    let i = ratewarden::ErrorKind::ALL.iter().position(|k| *k == kind).unwrap_or(6);
+    (i, ratewarden::ErrorKind::ALL[i].class_name())
 }
 
 /// Build the `ratewarden.errors` exception for a core error: message, `kind`,

@@ -7,9 +7,14 @@
 
 use pyo3::prelude::*;
 
+mod args;
+mod decision;
 mod error;
 mod limiter;
+mod options;
+mod policy;
 mod runtime;
+mod stats;
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -19,9 +24,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let _ = pyo3_log::try_init();
     m.add_class::<limiter::Limiter>()?;
     m.add_class::<limiter::AsyncLimiter>()?;
-    m.add_class::<limiter::Decision>()?;
-    m.add_class::<limiter::Limit>()?;
-    m.add_class::<limiter::MultiDecision>()?;
+    m.add_class::<decision::Decision>()?;
+    m.add_class::<decision::Limit>()?;
+    m.add_class::<decision::MultiDecision>()?;
     m.add_function(wrap_pyfunction!(runtime::_after_fork_in_child, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -157,3 +157,50 @@ def test_policies_in_memory() -> None:
         lim.set_policy(1, 1, 1)  # type: ignore[arg-type]
     with pytest.raises(ratewarden.InvalidArgumentError):
         lim.set_policy("/x", 0, 1)
+
+
+def test_options_are_checked_by_the_core_and_typed_here() -> None:
+    lim = ratewarden.Limiter(fresh(), timeout=0.25, breaker_threshold=5, breaker_open_for=0.1, deny_cache=0)
+    assert lim.timeout == 0.25
+    with pytest.raises(TypeError):
+        ratewarden.Limiter(fresh(), timeot=1.0)  # a typo is an unknown keyword
+    with pytest.raises(TypeError):
+        ratewarden.Limiter(fresh(), timeoutMs=5)  # the JavaScript spelling is not Python's
+    with pytest.raises(TypeError):
+        ratewarden.Limiter(fresh(), max_in_flight="8")
+    with pytest.raises(TypeError):
+        ratewarden.Limiter(fresh(), breaker_threshold=True)
+    with pytest.raises(ratewarden.InvalidArgumentError):
+        ratewarden.Limiter(fresh(), breaker_threshold=0)
+    with pytest.raises(ratewarden.InvalidArgumentError):
+        ratewarden.Limiter(fresh(), local_share=1.5)
+    with pytest.raises(ratewarden.InvalidArgumentError):
+        ratewarden.AsyncLimiter(fresh(), breaker_open_for=0)
+
+
+def test_seconds_and_headers_come_from_the_core() -> None:
+    lim = ratewarden.Limiter(fresh())
+    lim.check("c", "/h", 2, 1, cost=2)
+    d = lim.check("c", "/h", 2, 1)
+    assert not d.allowed and d.retry_after_secs == 1 and d.reset_after_secs == 2
+    assert d.headers("x-ratelimit") == {
+        "X-RateLimit-Limit": "2",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": "2",
+        "Retry-After": "1",
+    }
+    assert d.headers() == d.headers("draft-06")
+    with pytest.raises(ratewarden.InvalidArgumentError):
+        d.headers("draft-99")
+
+
+async def test_async_policies_round_trip() -> None:
+    lim = ratewarden.AsyncLimiter(fresh())
+    await lim.set_policy("/p", 2, 1, algorithm="gcra")
+    policies = await lim.policies()
+    assert policies["/p"] == ratewarden.Limit("/p", 2, 1, algorithm="gcra")
+    assert (await lim.check_policy("u", "/p")).limit == 2
+    await lim.delete_policy("/p")
+    assert "/p" not in await lim.policies()
+    with pytest.raises(TypeError):
+        await lim.set_policy("/p", "2", 1)

@@ -229,7 +229,64 @@ static void test_policies(ratewarden_limiter *lim, const char *run) {
   CHECK(ratewarden_set_policy(lim, name, 1, 1, "nope") == RATEWARDEN_INVALID_ARGUMENT);
   CHECK(ratewarden_set_policy(lim, NULL, 1, 1, NULL) == RATEWARDEN_NULL_PARAMETER);
   CHECK(ratewarden_check_policy(lim, client, NULL, 1, &d) == RATEWARDEN_NULL_PARAMETER);
+  /* The listing holds the policy just stored, with its numbers. */
+  ratewarden_policy_list *list = NULL;
+  CHECK(ratewarden_policies(lim, &list) == RATEWARDEN_OK && list != NULL);
+  int found = 0;
+  for (size_t i = 0; i < ratewarden_policy_list_len(list); i++) {
+    const ratewarden_policy *p = ratewarden_policy_list_get(list, i);
+    if (p && strcmp(p->name, name) == 0)
+      found = p->capacity == 2 && p->rate_per_second == 1 && p->algorithm && strcmp(p->algorithm, "token_bucket") == 0;
+  }
+  CHECK(found);
+  CHECK(ratewarden_policy_list_get(list, ratewarden_policy_list_len(list)) == NULL);
+  ratewarden_policy_list_free(list);
+  ratewarden_policy_list_free(NULL);
+  CHECK(ratewarden_policies(lim, NULL) == RATEWARDEN_NULL_PARAMETER);
   CHECK(ratewarden_delete_policy(lim, name) == RATEWARDEN_OK);
+  CHECK(ratewarden_policies(lim, &list) == RATEWARDEN_OK);
+  for (size_t i = 0; i < ratewarden_policy_list_len(list); i++)
+    CHECK(strcmp(ratewarden_policy_list_get(list, i)->name, name) != 0);
+  ratewarden_policy_list_free(list);
+}
+
+static void test_rendering(void) {
+  /* Seconds round up; headers are the core's, byte for byte. */
+  ratewarden_decision d = {false, 10, 0, 1500000, 2500001};
+  CHECK(ratewarden_decision_retry_after_secs(&d) == 2);
+  CHECK(ratewarden_decision_reset_after_secs(&d) == 3);
+  CHECK(ratewarden_decision_retry_after_secs(NULL) == 0);
+  char h[256];
+  size_t n = 0;
+  CHECK(ratewarden_decision_headers(&d, "draft-06", h, sizeof h, &n) == RATEWARDEN_OK);
+  const char *want = "RateLimit-Limit: 10\r\nRateLimit-Remaining: 0\r\nRateLimit-Reset: 3\r\nRetry-After: 2\r\n";
+  CHECK(n == strlen(want) && strcmp(h, want) == 0);
+  CHECK(ratewarden_decision_headers(&d, "x-ratelimit", h, sizeof h, &n) == RATEWARDEN_OK);
+  CHECK(strncmp(h, "X-RateLimit-Limit: 10\r\n", 23) == 0);
+  CHECK(ratewarden_decision_headers(&d, "draft-06", h, 10, &n) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_decision_headers(&d, "draft-99", h, sizeof h, &n) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_decision_headers(NULL, "draft-06", h, sizeof h, &n) == RATEWARDEN_NULL_PARAMETER);
+  d.allowed = true;
+  CHECK(ratewarden_decision_headers(&d, "draft-06", h, sizeof h, &n) == RATEWARDEN_OK && strstr(h, "Retry-After") == NULL);
+}
+
+static void test_options_by_name(const char *url) {
+  ratewarden_options *o = NULL;
+  CHECK(ratewarden_options_new(&o) == RATEWARDEN_OK);
+  CHECK(ratewarden_options_set(o, "breaker_threshold", "5") == RATEWARDEN_OK);
+  CHECK(ratewarden_options_set(o, "timeout_ms", "2500") == RATEWARDEN_OK);
+  CHECK(ratewarden_options_set(o, "timeout_ms", "soon") == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_options_set(o, "no_such_option", "1") == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_options_set(o, NULL, "1") == RATEWARDEN_NULL_PARAMETER);
+  CHECK(ratewarden_options_set_breaker_threshold(o, 0) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_options_set_breaker_threshold(o, 4) == RATEWARDEN_OK);
+  CHECK(ratewarden_options_set_breaker_open_for_ms(o, 0) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_options_set_breaker_open_for_ms(o, 250) == RATEWARDEN_OK);
+  CHECK(ratewarden_options_set_local_share(o, 2.0) == RATEWARDEN_INVALID_ARGUMENT);
+  ratewarden_limiter *l = NULL;
+  CHECK(ratewarden_limiter_new_with_options(url, o, &l) == RATEWARDEN_OK && l != NULL);
+  ratewarden_limiter_free(l);
+  ratewarden_options_free(o);
 }
 
 static void test_exact_with_threads(const char *url, ratewarden_limiter *shared, const char *run) {
@@ -334,6 +391,8 @@ int main(int argc, char **argv) {
   test_decisions(lim, run);
   test_algorithms_and_multi(argv[1], lim, run);
   test_policies(lim, run);
+  test_rendering();
+  test_options_by_name(argv[1]);
   test_exact_with_threads(argv[1], lim, run);
   test_unreachable(argv[2]);
   test_failure_modes(argv[2]);

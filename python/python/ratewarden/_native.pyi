@@ -8,6 +8,9 @@ _AlgorithmName = Literal[
     "sliding_window_log", "sliding_window_counter", "fixed_window", "token_bucket", "gcra", "leaky_bucket"
 ]
 
+_FailureMode = Literal["error", "allow", "deny", "local"]
+_HeaderSet = Literal["draft-06", "x-ratelimit"]
+
 __version__: str
 
 def _after_fork_in_child() -> None: ...
@@ -28,7 +31,9 @@ class Decision:
     def reset_after(self) -> float: ...
     @property
     def retry_after_secs(self) -> int: ...
-    def headers(self) -> Dict[str, str]: ...
+    @property
+    def reset_after_secs(self) -> int: ...
+    def headers(self, set: Union[_HeaderSet, str] = "draft-06") -> Dict[str, str]: ...
     def __bool__(self) -> bool: ...
     def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
@@ -81,14 +86,16 @@ class Limiter:
         cls,
         url: str = "memory://",
         *,
-        timeout: float = 1.0,
-        key_prefix: str = "ratewarden:",
-        max_in_flight: int = 1024,
-        tls_root_cert_pem: Optional[bytes] = None,
+        timeout: Optional[float] = None,
+        key_prefix: Optional[str] = None,
+        max_in_flight: Optional[int] = None,
+        tls_root_cert_pem: Optional[Union[bytes, str]] = None,
         algorithm: Optional[Union[_AlgorithmName, str]] = None,
-        failure_mode: str = "error",
-        local_share: float = 1.0,
-        deny_cache: int = 10000,
+        failure_mode: Optional[_FailureMode] = None,
+        local_share: Optional[float] = None,
+        breaker_threshold: Optional[int] = None,
+        breaker_open_for: Optional[float] = None,
+        deny_cache: Optional[int] = None,
     ) -> Limiter: ...
     def is_allowed(self, client_id: str, api_endpoint: str, capacity: int, rate_per_second: int) -> bool: ...
     def check(
@@ -123,14 +130,16 @@ class AsyncLimiter:
         cls,
         url: str = "memory://",
         *,
-        timeout: float = 1.0,
-        key_prefix: str = "ratewarden:",
-        max_in_flight: int = 1024,
-        tls_root_cert_pem: Optional[bytes] = None,
+        timeout: Optional[float] = None,
+        key_prefix: Optional[str] = None,
+        max_in_flight: Optional[int] = None,
+        tls_root_cert_pem: Optional[Union[bytes, str]] = None,
         algorithm: Optional[Union[_AlgorithmName, str]] = None,
-        failure_mode: str = "error",
-        local_share: float = 1.0,
-        deny_cache: int = 10000,
+        failure_mode: Optional[_FailureMode] = None,
+        local_share: Optional[float] = None,
+        breaker_threshold: Optional[int] = None,
+        breaker_open_for: Optional[float] = None,
+        deny_cache: Optional[int] = None,
     ) -> AsyncLimiter: ...
     def is_allowed(
         self, client_id: str, api_endpoint: str, capacity: int, rate_per_second: int
@@ -147,6 +156,11 @@ class AsyncLimiter:
     ) -> Awaitable[Decision]: ...
     def check_all(self, client_id: str, limits: Sequence[Limit]) -> Awaitable[MultiDecision]: ...
     def check_policy(self, client_id: str, api_endpoint: str, cost: Optional[int] = None) -> Awaitable[Decision]: ...
+    def set_policy(
+        self, name: str, capacity: int, rate_per_second: int, *, algorithm: Optional[Union[_AlgorithmName, str]] = None
+    ) -> Awaitable[None]: ...
+    def delete_policy(self, name: str) -> Awaitable[None]: ...
+    def policies(self) -> Awaitable[Dict[str, Limit]]: ...
     def stats(self) -> Dict[str, Any]: ...
     def ping(self) -> Awaitable[None]: ...
     @property
