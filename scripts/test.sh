@@ -1,8 +1,21 @@
 #!/usr/bin/env bash
 # Install what is missing, then run every check and test suite.
-# Usage: scripts/test.sh            (from anywhere inside the repository)
+# Usage: scripts/test.sh [all|rust|c|python|node]   (default: all; from anywhere
+#        inside the repository). Each stage installs what it needs and builds
+#        what it tests, so one language's suite can run alone while iterating.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+stages="rust c python node"
+stage="${1:-all}"
+case "$stage" in
+    all) ;;
+    rust | c | python | node) stages="$stage" ;;
+    *)
+        echo "unknown stage \"$stage\"; expected one of: all $stages" >&2
+        exit 2
+        ;;
+esac
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -30,53 +43,69 @@ fi
 # The Debian package may start a system-wide server; the tests never use it.
 redis-server --version
 
-step "rustfmt"
-cargo fmt --all -- --check
 
-step "clippy"
-cargo clippy --workspace --all-targets -- -D warnings
+stage_rust() {
+    step "rustfmt"
+    cargo fmt --all -- --check
 
-step "Rust and C tests (unit, doc, real-Redis scenarios and faults, C programs, header drift)"
-cargo build -p ratewarden-ffi
-cargo test --workspace
+    step "clippy"
+    cargo clippy --workspace --all-targets -- -D warnings
 
-step "C packaging: install to a temporary prefix, build examples/c with pkg-config"
-prefix=$(mktemp -d)
-trap 'rm -rf "$prefix"' EXIT
-scripts/install-c.sh --debug --prefix "$prefix" >/dev/null
-PKG_CONFIG_PATH="$prefix/lib/pkgconfig" make -s -C examples/c clean example
-example_out=$(LD_LIBRARY_PATH="$prefix/lib" examples/c/example memory://)
-echo "$example_out"
-grep -q "429 Too Many Requests" <<<"$example_out"
-make -s -C examples/c clean
+    step "Rust tests (unit, doc, real-Redis scenarios, faults, Cluster and Sentinel, binding parity)"
+    cargo test --workspace --exclude ratewarden-ffi
 
-step "Python: pip install ./python into a venv, stubtest, pytest"
-venv="$PWD/target/py-venv"
-if ! python3 -m venv --clear "$venv" >/dev/null 2>&1; then
-    sudo=""
-    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-venv
-    python3 -m venv --clear "$venv"
-fi
-"$venv/bin/python" -m pip install -q --upgrade pip
-"$venv/bin/python" -m pip install -q "./python[test]"
-# Stubs drift check and docstring examples, against the installed package.
-(cd / && "$venv/bin/python" -m mypy.stubtest ratewarden._native ratewarden.errors)
-(cd / && "$venv/bin/python" -m pytest -q -p no:cacheprovider -o asyncio_default_fixture_loop_scope=function --doctest-modules --pyargs ratewarden)
-"$venv/bin/python" -m pytest -q python/tests
+    step "CLI smoke run: demo on memory://"
+    cargo run -q -p ratewarden-cli -- demo --duration 2s --instances 3 >/dev/null
+}
 
-step "Node: npm ci (builds the addon from source), .d.ts drift, node --test, tsc"
-(cd node && npm ci --no-audit --no-fund)
-if ! git diff --quiet -- node/native.d.ts 2>/dev/null; then
-    git diff -- node/native.d.ts
-    echo "node/native.d.ts is out of date: commit the file napi build regenerated" >&2
-    exit 1
-fi
-(cd node && npm test && npm run typecheck)
+stage_c() {
+    step "C tests (C programs on memory://, Redis and a Cluster, valgrind, C++, header drift)"
+    cargo build -p ratewarden-ffi
+    cargo test -p ratewarden-ffi
 
-step "CLI smoke run: demo on memory://"
-cargo run -q -p ratewarden-cli -- demo --duration 2s --instances 3 >/dev/null
+    step "C packaging: install to a temporary prefix, build examples/c with pkg-config"
+    prefix=$(mktemp -d)
+    trap 'rm -rf "$prefix"' EXIT
+    scripts/install-c.sh --debug --prefix "$prefix" >/dev/null
+    PKG_CONFIG_PATH="$prefix/lib/pkgconfig" make -s -C examples/c clean example
+    example_out=$(LD_LIBRARY_PATH="$prefix/lib" examples/c/example memory://)
+    echo "$example_out"
+    grep -q "429 Too Many Requests" <<<"$example_out"
+    make -s -C examples/c clean
+}
+
+stage_python() {
+    step "Python: pip install ./python into a venv, stubtest, pytest"
+    venv="$PWD/target/py-venv"
+    if ! python3 -m venv --clear "$venv" >/dev/null 2>&1; then
+        sudo=""
+        if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-venv
+        python3 -m venv --clear "$venv"
+    fi
+    "$venv/bin/python" -m pip install -q --upgrade pip
+    "$venv/bin/python" -m pip install -q "./python[test]"
+    # Stubs drift check and docstring examples, against the installed package.
+    (cd / && "$venv/bin/python" -m mypy.stubtest ratewarden._native ratewarden.errors)
+    (cd / && "$venv/bin/python" -m pytest -q -p no:cacheprovider -o asyncio_default_fixture_loop_scope=function --doctest-modules --pyargs ratewarden)
+    "$venv/bin/python" -m pytest -q python/tests
+}
+
+stage_node() {
+    step "Node: npm ci (builds the addon from source), .d.ts drift, node --test, tsc"
+    (cd node && npm ci --no-audit --no-fund)
+    if ! git diff --quiet -- node/native.d.ts 2>/dev/null; then
+        git diff -- node/native.d.ts
+        echo "node/native.d.ts is out of date: commit the file napi build regenerated" >&2
+        exit 1
+    fi
+    (cd node && npm test && npm run typecheck)
+}
+
+for s in $stages; do
+    "stage_$s"
+done
 
 echo
-echo "all checks passed"
+echo "all checks passed ($stage)"

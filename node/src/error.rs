@@ -1,28 +1,14 @@
-//! Core errors → JS errors. The reason starts with a stable code
-//! (`RATEWARDEN_TIMEOUT: ...`) that `lib.js` moves into `err.code`.
+//! Core errors → JavaScript errors, with the core's stable `code`
+//! (`err.code === 'RATEWARDEN_TIMEOUT'`) and `outcomeUnknown`, for rejected
+//! promises (`settle.rs`) and synchronous throws alike.
 
-pub(crate) fn code(kind: ratewarden::ErrorKind) -> &'static str {
-    use ratewarden::ErrorKind as K;
-    match kind {
-        K::InvalidArgument => "RATEWARDEN_INVALID_ARGUMENT",
-        K::Config => "RATEWARDEN_CONFIG",
-        K::Connection => "RATEWARDEN_CONNECTION",
-        K::Timeout => "RATEWARDEN_TIMEOUT",
-        K::Server => "RATEWARDEN_SERVER",
-        K::Usage => "RATEWARDEN_USAGE",
-        _ => "RATEWARDEN_INTERNAL",
-    }
-}
+use napi::bindgen_prelude::*;
 
-pub(crate) fn to_napi(err: ratewarden::Error) -> napi::Error {
-    let outcome = if err.outcome_unknown() {
-        " [outcome unknown]"
-    } else {
-        ""
-    };
-    napi::Error::from_reason(format!("{}: {err}{outcome}", code(err.kind())))
-}
-
-pub(crate) fn invalid(message: String) -> napi::Error {
-    to_napi(ratewarden::Error::invalid_argument(message))
+/// Throw `e` on this JavaScript thread as an `Error` with `code` and
+/// `outcomeUnknown`; the returned error tells napi-rs that an exception is
+/// already pending.
+pub(crate) fn throw(env: &Env, e: ratewarden::Error) -> napi::Error {
+    // SAFETY: called on the JavaScript thread that owns `env`, inside a call.
+    unsafe { napi::sys::napi_throw(env.raw(), crate::settle::js_error(env.raw(), &e)) };
+    napi::Error::from_status(Status::PendingException)
 }

@@ -1,123 +1,22 @@
-//! `Limiter` with Promise-returning methods.
+//! `Limiter`: the operations, each returning a Promise.
 //!
 //! Every method returns a Promise. With `memory://` (and for invalid
 //! arguments) it is settled before the method returns; with Redis the core
 //! runtime answers and [`crate::settle`] settles it on the JavaScript thread.
 //! The event loop never waits.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::error::{invalid, to_napi};
+use crate::decision::{Decision, LimitSpec, MultiDecision};
+use crate::error::throw;
+use crate::options;
+use crate::policy::PolicySpec;
 use crate::settle::{self, Pending, Value};
-
-/// Options for `new Limiter(url, options)`.
-#[napi(object)]
-pub struct LimiterOptions {
-    /// Per-call deadline in milliseconds (default 1000).
-    pub timeout_ms: Option<f64>,
-    /// Prefix of every Redis key (default "ratewarden:").
-    pub key_prefix: Option<String>,
-    /// Bound on calls outstanding on the connection (default 1024).
-    pub max_in_flight: Option<u32>,
-    /// Algorithm of calls that name none (default "sliding_window_log").
-    pub algorithm: Option<String>,
-    /// While Redis is unreachable: "error" (default), "allow", "deny" or "local".
-    pub failure_mode: Option<String>,
-    /// Share (0..1] of each quota the local failure mode grants (default 1).
-    pub local_share: Option<f64>,
-    /// Entries of the local deny cache (default 10000; 0 turns it off).
-    pub deny_cache: Option<u32>,
-}
-
-/// A limiter's counters since it was created.
-#[napi(object)]
-pub struct Stats {
-    /// Decisions that admitted (fallback decisions included).
-    pub allowed: f64,
-    /// Decisions that refused (fallback decisions included).
-    pub denied: f64,
-    /// Decisions that returned a backend error.
-    pub errors: f64,
-    /// Decisions taken by the failure mode instead of Redis.
-    pub fallbacks: f64,
-    /// Refusals answered by the local deny cache.
-    pub cache_hits: f64,
-    /// Whether the circuit breaker is open now.
-    pub circuit_open: bool,
-    /// Backend decisions measured for latency.
-    pub latency_count: f64,
-    /// Sum of their latencies in milliseconds.
-    pub latency_sum_ms: f64,
-    /// All of it in the Prometheus text format.
-    pub prometheus: String,
-}
-
-/// The answer to one check.
-#[napi(object)]
-pub struct Decision {
-    /// Whether the request (all of its cost) was admitted.
-    pub allowed: bool,
-    /// The capacity that applied.
-    pub limit: f64,
-    /// Units that could still be admitted right now.
-    pub remaining: f64,
-    /// 0 when allowed; else milliseconds until a request of the same cost would be admitted.
-    pub retry_after_ms: f64,
-    /// Milliseconds until the window is empty again.
-    pub reset_after_ms: f64,
-}
-
-impl From<ratewarden::Decision> for Decision {
-    fn from(d: ratewarden::Decision) -> Self {
-        Decision {
-            allowed: d.allowed,
-            limit: d.limit as f64,
-            remaining: d.remaining as f64,
-            retry_after_ms: d.retry_after.as_secs_f64() * 1000.0,
-            reset_after_ms: d.reset_after.as_secs_f64() * 1000.0,
-        }
-    }
-}
-
-/// One limit of `checkAll`.
-#[napi(object)]
-pub struct LimitSpec {
-    /// The scope: an endpoint, or any label such as "*".
-    pub endpoint: String,
-    /// Burst size, 1..1e9.
-    pub capacity: f64,
-    /// Sustained rate per second, 1..1e9.
-    pub rate_per_second: f64,
-    /// Units this request counts as here (default 1).
-    pub cost: Option<f64>,
-    /// Algorithm for this limit (default: the limiter's).
-    pub algorithm: Option<String>,
-}
-
-/// The answer to `checkAll`.
-#[napi(object)]
-pub struct MultiDecision {
-    /// Whether every limit had room (and the request was counted in all).
-    pub allowed: bool,
-    /// Index of the deciding limit (the refusing one with the longest wait, or the one with fewest remaining).
-    pub limiting: u32,
-    /// One decision per limit, in order.
-    pub decisions: Vec<Decision>,
-}
-
-impl From<ratewarden::MultiDecision> for MultiDecision {
-    fn from(m: ratewarden::MultiDecision) -> Self {
-        MultiDecision {
-            allowed: m.allowed,
-            limiting: m.limiting() as u32,
-            decisions: m.decisions.into_iter().map(Decision::from).collect(),
-        }
-    }
-}
+use crate::stats::Stats;
 
 fn count(name: &str, v: f64) -> ratewarden::Result<u64> {
     if !(v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_991.0) {
@@ -184,39 +83,16 @@ pub struct Limiter {
 
 #[napi]
 impl Limiter {
-    /// `url`: "memory://" (default), "redis://host:port" or "rediss://...".
-    #[napi(constructor)]
-    pub fn new(url: String, options: Option<LimiterOptions>) -> Result<Self> {
-        let mut b = ratewarden::Limiter::builder(&url);
-        if let Some(o) = options {
-            if let Some(ms) = o.timeout_ms {
-                if !(ms.is_finite() && ms >= 1.0) {
-                    return Err(invalid(format!("timeoutMs must be at least 1, got {ms}")));
-                }
-                b = b.timeout(Duration::from_secs_f64(ms / 1000.0));
-            }
-            if let Some(p) = o.key_prefix {
-                b = b.key_prefix(p);
-            }
-            if let Some(n) = o.max_in_flight {
-                b = b.max_in_flight(n as usize);
-            }
-            if let Some(a) = algorithm(o.algorithm.as_deref()).map_err(to_napi)? {
-                b = b.algorithm(a);
-            }
-            if let Some(m) = o.failure_mode {
-                b = b.failure_mode(m.parse().map_err(to_napi)?);
-            }
-            if let Some(share) = o.local_share {
-                b = b.local_share(share);
-            }
-            if let Some(n) = o.deny_cache {
-                b = b.deny_cache(n as usize);
-            }
+    /// `url`: "memory://" (default), "redis://host:port", "rediss://...",
+    /// "redis+cluster://h1:p1,h2:p2" or "redis+sentinel://h:p/master";
+    /// `options` by their JavaScript names (see `optionKinds()`), checked by
+    /// the core. A bad URL or option throws an `Error` with `code`.
+    #[napi(constructor, ts_args_type = "url: string, options?: Record<string, number | string>")]
+    pub fn new(env: Env, url: String, options: Option<HashMap<String, Either<f64, String>>>) -> Result<Self> {
+        match options::builder(&url, options).and_then(|b| b.build()) {
+            Ok(inner) => Ok(Limiter { inner }),
+            Err(e) => Err(throw(&env, e)),
         }
-        Ok(Limiter {
-            inner: b.build().map_err(to_napi)?,
-        })
     }
 
     /// The full decision for a request of `cost` units, with `algorithm` or the limiter's.
@@ -345,21 +221,23 @@ impl Limiter {
         })
     }
 
+    /// Every stored policy, read from the backend now: `{ name: { capacity, ratePerSecond, algorithm? } }`.
+    #[napi(ts_return_type = "Promise<Record<string, PolicySpec>>")]
+    pub fn policies<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, HashMap<String, PolicySpec>>> {
+        let inner = self.inner.clone();
+        dispatch(env, move |done| {
+            ratewarden::runtime::handle().spawn(async move {
+                done(inner.policies().await.map(|all| {
+                    Value::Policies(all.iter().map(|(n, p)| (n.clone(), PolicySpec::from(p))).collect())
+                }))
+            });
+        })
+    }
+
     /// Counters since the limiter was created.
     #[napi]
     pub fn stats(&self) -> Stats {
-        let s = self.inner.stats();
-        Stats {
-            allowed: s.allowed as f64,
-            denied: s.denied as f64,
-            errors: s.errors as f64,
-            fallbacks: s.fallbacks as f64,
-            cache_hits: s.cache_hits as f64,
-            circuit_open: s.circuit_open,
-            latency_count: s.latency_buckets.iter().map(|b| b.1).sum::<u64>() as f64,
-            latency_sum_ms: s.latency_sum_us as f64 / 1000.0,
-            prometheus: s.to_prometheus("ratewarden"),
-        }
+        self.inner.stats().into()
     }
 
     /// The limiter's default algorithm.

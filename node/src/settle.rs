@@ -23,12 +23,12 @@ use std::sync::{Arc, Mutex};
 use napi::bindgen_prelude::ToNapiValue;
 use napi::sys;
 
-use crate::error::code;
 
 /// What a settled promise resolves to.
 pub(crate) enum Value {
-    Decision(crate::limiter::Decision),
-    Multi(crate::limiter::MultiDecision),
+    Decision(crate::decision::Decision),
+    Multi(crate::decision::MultiDecision),
+    Policies(std::collections::HashMap<String, crate::policy::PolicySpec>),
     Unit,
 }
 
@@ -190,6 +190,7 @@ unsafe fn settle_now(env: sys::napi_env, deferred: sys::napi_deferred, result: R
     let value = match result {
         Ok(Value::Decision(d)) => unsafe { ToNapiValue::to_napi_value(env, d) },
         Ok(Value::Multi(m)) => unsafe { ToNapiValue::to_napi_value(env, m) },
+        Ok(Value::Policies(p)) => unsafe { ToNapiValue::to_napi_value(env, p) },
         Ok(Value::Unit) => unsafe { ToNapiValue::to_napi_value(env, ()) },
         Err(e) => {
             let err = unsafe { js_error(env, &e) };
@@ -214,7 +215,7 @@ pub(crate) unsafe fn js_error(env: sys::napi_env, e: &ratewarden::Error) -> sys:
         v
     };
     let mut err = ptr::null_mut();
-    unsafe { sys::napi_create_error(env, string(code(e.kind())), string(&e.to_string()), &mut err) };
+    unsafe { sys::napi_create_error(env, string(e.kind().code()), string(&e.to_string()), &mut err) };
     let mut flag = ptr::null_mut();
     unsafe { sys::napi_get_boolean(env, e.outcome_unknown(), &mut flag) };
     if let Ok(name) = CString::new("outcomeUnknown") {

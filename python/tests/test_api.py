@@ -182,12 +182,13 @@ def test_seconds_and_headers_come_from_the_core() -> None:
     lim = ratewarden.Limiter(fresh())
     lim.check("c", "/h", 2, 1, cost=2)
     d = lim.check("c", "/h", 2, 1)
-    assert not d.allowed and d.retry_after_secs == 1 and d.reset_after_secs == 2
+    assert not d.allowed and d.retry_after_secs == 2 and d.reset_after_secs == 2
+    assert 1.9 < d.retry_after <= 2.0
     assert d.headers("x-ratelimit") == {
         "X-RateLimit-Limit": "2",
         "X-RateLimit-Remaining": "0",
         "X-RateLimit-Reset": "2",
-        "Retry-After": "1",
+        "Retry-After": "2",
     }
     assert d.headers() == d.headers("draft-06")
     with pytest.raises(ratewarden.InvalidArgumentError):
