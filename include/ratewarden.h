@@ -125,6 +125,27 @@ typedef struct {
   const char *algorithm;
 } ratewarden_limit;
 
+// Called once with the answer of `ratewarden_check_async`: `result` is a
+// `ratewarden_result` code; on `RATEWARDEN_OK` `decision` points to the
+// decision (else NULL) and `message` is NULL (else the error's text). Both
+// pointers are valid only during the call.
+typedef void (*ratewarden_check_callback)(void *user_data,
+                                          ratewarden_result result,
+                                          const ratewarden_decision *decision,
+                                          const char *message);
+
+// Called once with the answer of `ratewarden_check_all_async`: on
+// `RATEWARDEN_OK`, `allowed`, `n` decisions (one per limit) and the index
+// of the deciding limit; else `decisions` is NULL and `message` the error's
+// text. Pointers are valid only during the call.
+typedef void (*ratewarden_check_all_callback)(void *user_data,
+                                              ratewarden_result result,
+                                              bool allowed,
+                                              const ratewarden_decision *decisions,
+                                              size_t n,
+                                              size_t limiting,
+                                              const char *message);
+
 // One stored policy, as listed by `ratewarden_policies`. The strings belong
 // to the list and live as long as it does.
 typedef struct {
@@ -357,6 +378,88 @@ ratewarden_result ratewarden_check_all(const ratewarden_limiter *lim,
 // ```
 ratewarden_result ratewarden_ping(const ratewarden_limiter *lim);
 
+// The limiter's default algorithm ("sliding_window_log", ...), a static
+// string; NULL if `lim` is NULL.
+//
+// ```c
+// printf("algorithm: %s\n", ratewarden_limiter_algorithm(lim));
+// ```
+const char *ratewarden_limiter_algorithm(const ratewarden_limiter *lim);
+
+// The limiter's failure mode ("error", "allow", "deny" or "local"), a
+// static string; NULL if `lim` is NULL.
+//
+// ```c
+// printf("failure mode: %s\n", ratewarden_limiter_failure_mode(lim));
+// ```
+const char *ratewarden_limiter_failure_mode(const ratewarden_limiter *lim);
+
+// The limiter's per-call deadline in milliseconds; 0 if `lim` is NULL.
+//
+// ```c
+// uint64_t ms = ratewarden_limiter_timeout_ms(lim);
+// ```
+uint64_t ratewarden_limiter_timeout_ms(const ratewarden_limiter *lim);
+
+// The Redis key a decision for (`client`, `endpoint`, `capacity`,
+// `rate_per_second`) with the limiter's algorithm uses, for inspection
+// (`redis-cli TTL ...`). Written to `buf` (not NUL-terminated: keys are
+// bytes) with its length in `*written`. `RATEWARDEN_INVALID_ARGUMENT` for
+// the memory backend, invalid arguments, or a `buf` shorter than the key
+// (the message says how long it is; 1200 bytes always suffice).
+//
+// ```c
+// uint8_t key[1200]; size_t n;
+// if (ratewarden_redis_key(lim, "alice", "/search", 10, 10, key, sizeof key, &n) == RATEWARDEN_OK)
+//     fwrite(key, 1, n, stdout);
+// ```
+ratewarden_result ratewarden_redis_key(const ratewarden_limiter *lim,
+                                       const char *client,
+                                       const char *endpoint,
+                                       uint64_t capacity,
+                                       uint64_t rate_per_second,
+                                       uint8_t *buf,
+                                       size_t len,
+                                       size_t *written);
+
+// `ratewarden_check_with_algorithm` without blocking: returns at once and
+// calls `callback(user_data, ...)` exactly once with the answer — on this
+// thread before returning when no I/O is needed (memory://, a refusal the
+// deny cache knows), otherwise on a library thread within the deadline.
+// `algorithm` may be NULL (the limiter's). Argument errors are returned
+// here and the callback is then not called. `user_data` must be usable from
+// any thread; the callback must be short and must not block.
+//
+// ```c
+// static void done(void *ud, ratewarden_result r, const ratewarden_decision *d, const char *msg) {
+//     if (r == RATEWARDEN_OK && !d->allowed) { ... }
+// }
+// ratewarden_check_async(lim, "alice", "/search", 10, 10, 1, NULL, done, ctx);
+// ```
+ratewarden_result ratewarden_check_async(const ratewarden_limiter *lim,
+                                         const char *client,
+                                         const char *endpoint,
+                                         uint64_t capacity,
+                                         uint64_t rate_per_second,
+                                         uint64_t cost,
+                                         const char *algorithm,
+                                         ratewarden_check_callback callback,
+                                         void *user_data);
+
+// `ratewarden_check_all` without blocking: `limits` (1..=16) are copied
+// before this returns; `callback(user_data, ...)` is called exactly once,
+// as for `ratewarden_check_async`.
+//
+// ```c
+// ratewarden_check_all_async(lim, "alice", limits, 2, done_all, ctx);
+// ```
+ratewarden_result ratewarden_check_all_async(const ratewarden_limiter *lim,
+                                             const char *client,
+                                             const ratewarden_limit *limits,
+                                             size_t n,
+                                             ratewarden_check_all_callback callback,
+                                             void *user_data);
+
 // Create default options; write them to `*out`. Free with
 // `ratewarden_options_free`.
 //
@@ -553,6 +656,22 @@ const ratewarden_policy *ratewarden_policy_list_get(const ratewarden_policy_list
 // ratewarden_policy_list_free(list);
 // ```
 void ratewarden_policy_list_free(ratewarden_policy_list *list);
+
+// The policy `ratewarden_check_policy` applies to `endpoint` right now (its
+// own, or the default "*"), from this limiter's copy: `*capacity`,
+// `*rate_per_second` and `*algorithm` (a static name, or NULL for the
+// limiter's), written only on success. No policy and no default is
+// `RATEWARDEN_INVALID_ARGUMENT`. `algorithm` may be NULL to skip it.
+//
+// ```c
+// uint64_t cap, rate; const char *alg;
+// if (ratewarden_resolved_policy(lim, "/users", &cap, &rate, &alg) == RATEWARDEN_OK) ...
+// ```
+ratewarden_result ratewarden_resolved_policy(const ratewarden_limiter *lim,
+                                             const char *endpoint,
+                                             uint64_t *capacity,
+                                             uint64_t *rate_per_second,
+                                             const char **algorithm);
 
 // Write the limiter's counters to `*out`.
 //

@@ -247,6 +247,26 @@ impl Limiter {
         self.inner.algorithm()
     }
 
+    /// See [`crate::Limiter::failure_mode`].
+    pub fn failure_mode(&self) -> crate::FailureMode {
+        self.inner.failure_mode()
+    }
+
+    /// See [`crate::Limiter::timeout`].
+    ///
+    /// ```
+    /// let l = ratewarden::blocking::Limiter::connect("memory://").unwrap();
+    /// assert_eq!(l.timeout(), std::time::Duration::from_secs(1));
+    /// ```
+    pub fn timeout(&self) -> Duration {
+        self.inner.timeout()
+    }
+
+    /// See [`crate::Limiter::redis_key`].
+    pub fn redis_key(&self, client_id: &str, api_endpoint: &str, quota: Quota) -> Option<Vec<u8>> {
+        self.inner.redis_key(client_id, api_endpoint, quota)
+    }
+
     fn would_deadlock() -> Option<Error> {
         runtime::blocking_would_deadlock().then(|| {
             Error::Usage(

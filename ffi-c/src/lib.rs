@@ -15,6 +15,7 @@
 //! * `*_free(NULL)` is a no-op; a limiter may be shared by any number of threads.
 
 #![deny(clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 // Every exported function has the same safety contract, stated once in the
 // README ("Using from C/C++") and the header: pointers are NULL or valid,
 // strings NUL-terminated, handles not used after being freed.

@@ -21,6 +21,39 @@ pub struct ratewarden_limiter {
     _private: [u8; 0],
 }
 
+/// `n` C limits as core limits (borrowing their strings).
+///
+/// # Safety
+/// `limits` must be NULL or point to `n` limits whose strings are NULL or
+/// NUL-terminated.
+unsafe fn limits_arg<'a>(limits: *const ratewarden_limit, n: usize) -> Result<Vec<Limit<'a>>, ArgError> {
+    if limits.is_null() {
+        return Err(ArgError(ratewarden_result::RATEWARDEN_NULL_PARAMETER, "limits is NULL".into()));
+    }
+    if n == 0 || n > ratewarden::MAX_LIMITS_PER_CHECK {
+        return Err(ArgError(
+            ratewarden_result::RATEWARDEN_INVALID_ARGUMENT,
+            format!("n must be 1..={}, got {n}", ratewarden::MAX_LIMITS_PER_CHECK),
+        ));
+    }
+    // SAFETY: the caller passes `n` readable limits.
+    let raw = unsafe { std::slice::from_raw_parts(limits, n) };
+    let mut converted = Vec::with_capacity(n);
+    for (i, r) in raw.iter().enumerate() {
+        // SAFETY: caller contract for every limit's strings.
+        let endpoint = unsafe { str_arg(r.api_endpoint, &format!("limits[{i}].api_endpoint")) }?;
+        // SAFETY: as above.
+        let algorithm = unsafe { algorithm_arg(r.algorithm, &format!("limits[{i}].algorithm")) }?;
+        converted.push(Limit {
+            api_endpoint: endpoint,
+            quota: Quota::new(r.capacity, r.rate_per_second),
+            cost: r.cost,
+            algorithm,
+        });
+    }
+    Ok(converted)
+}
+
 /// An optional algorithm name (NULL = none).
 ///
 /// # Safety
@@ -244,34 +277,15 @@ pub unsafe extern "C" fn ratewarden_check_all(
         let l = limiter_ref(lim)?;
         // SAFETY: caller contract (NUL-terminated or NULL).
         let client = unsafe { str_arg(client, "client") }?;
-        if limits.is_null() || decisions.is_null() {
+        if decisions.is_null() {
             return Err(ArgError(
                 ratewarden_result::RATEWARDEN_NULL_PARAMETER,
-                "limits or decisions is NULL".into(),
-            ));
-        }
-        if n == 0 || n > ratewarden::MAX_LIMITS_PER_CHECK {
-            return Err(ArgError(
-                ratewarden_result::RATEWARDEN_INVALID_ARGUMENT,
-                format!("n must be 1..={}, got {n}", ratewarden::MAX_LIMITS_PER_CHECK),
+                "decisions is NULL".into(),
             ));
         }
         let allowed = out_arg(allowed, "allowed")?;
         // SAFETY: the caller passes `n` readable limits.
-        let raw = unsafe { std::slice::from_raw_parts(limits, n) };
-        let mut converted = Vec::with_capacity(n);
-        for (i, r) in raw.iter().enumerate() {
-            // SAFETY: caller contract for every limit's strings.
-            let endpoint = unsafe { str_arg(r.api_endpoint, &format!("limits[{i}].api_endpoint")) }?;
-            // SAFETY: as above.
-            let algorithm = unsafe { algorithm_arg(r.algorithm, &format!("limits[{i}].algorithm")) }?;
-            converted.push(Limit {
-                api_endpoint: endpoint,
-                quota: Quota::new(r.capacity, r.rate_per_second),
-                cost: r.cost,
-                algorithm,
-            });
-        }
+        let converted = unsafe { limits_arg(limits, n) }?;
         let m = l.check_all(client, &converted)?;
         // SAFETY: the caller passes room for `n` decisions.
         let out = unsafe { std::slice::from_raw_parts_mut(decisions, n) };
@@ -296,6 +310,273 @@ pub unsafe extern "C" fn ratewarden_check_all(
 pub unsafe extern "C" fn ratewarden_ping(lim: *const ratewarden_limiter) -> ratewarden_result {
     boundary(|| {
         limiter_ref(lim)?.ping()?;
+        Ok(())
+    })
+}
+
+/// A static NUL-terminated copy of a name from a fixed set (algorithms,
+/// failure modes), made once per process.
+fn static_name(name: &'static str) -> *const c_char {
+    static NAMES: std::sync::OnceLock<Vec<(&'static str, std::ffi::CString)>> = std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        let algorithms = Algorithm::ALL.iter().map(|a| a.as_str());
+        let modes = ratewarden::FailureMode::ALL.iter().map(|m| m.as_str());
+        algorithms
+            .chain(modes)
+            .filter_map(|n| std::ffi::CString::new(n).ok().map(|c| (n, c)))
+            .collect()
+    });
+    names
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(std::ptr::null(), |(_, c)| c.as_ptr())
+}
+
+/// The name of an algorithm as a static C string.
+pub(crate) fn algorithm_name(a: Algorithm) -> *const c_char {
+    static_name(a.as_str())
+}
+
+/// The limiter's default algorithm ("sliding_window_log", ...), a static
+/// string; NULL if `lim` is NULL.
+///
+/// ```c
+/// printf("algorithm: %s\n", ratewarden_limiter_algorithm(lim));
+/// ```
+#[no_mangle]
+pub unsafe extern "C" fn ratewarden_limiter_algorithm(lim: *const ratewarden_limiter) -> *const c_char {
+    std::panic::catch_unwind(|| limiter_ref(lim).map_or(std::ptr::null(), |l| algorithm_name(l.algorithm())))
+        .unwrap_or(std::ptr::null())
+}
+
+/// The limiter's failure mode ("error", "allow", "deny" or "local"), a
+/// static string; NULL if `lim` is NULL.
+///
+/// ```c
+/// printf("failure mode: %s\n", ratewarden_limiter_failure_mode(lim));
+/// ```
+#[no_mangle]
+pub unsafe extern "C" fn ratewarden_limiter_failure_mode(lim: *const ratewarden_limiter) -> *const c_char {
+    std::panic::catch_unwind(|| limiter_ref(lim).map_or(std::ptr::null(), |l| static_name(l.failure_mode().as_str())))
+        .unwrap_or(std::ptr::null())
+}
+
+/// The limiter's per-call deadline in milliseconds; 0 if `lim` is NULL.
+///
+/// ```c
+/// uint64_t ms = ratewarden_limiter_timeout_ms(lim);
+/// ```
+#[no_mangle]
+pub unsafe extern "C" fn ratewarden_limiter_timeout_ms(lim: *const ratewarden_limiter) -> u64 {
+    std::panic::catch_unwind(|| limiter_ref(lim).map_or(0, |l| l.timeout().as_millis() as u64)).unwrap_or(0)
+}
+
+/// The Redis key a decision for (`client`, `endpoint`, `capacity`,
+/// `rate_per_second`) with the limiter's algorithm uses, for inspection
+/// (`redis-cli TTL ...`). Written to `buf` (not NUL-terminated: keys are
+/// bytes) with its length in `*written`. `RATEWARDEN_INVALID_ARGUMENT` for
+/// the memory backend, invalid arguments, or a `buf` shorter than the key
+/// (the message says how long it is; 1200 bytes always suffice).
+///
+/// ```c
+/// uint8_t key[1200]; size_t n;
+/// if (ratewarden_redis_key(lim, "alice", "/search", 10, 10, key, sizeof key, &n) == RATEWARDEN_OK)
+///     fwrite(key, 1, n, stdout);
+/// ```
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn ratewarden_redis_key(
+    lim: *const ratewarden_limiter,
+    client: *const c_char,
+    endpoint: *const c_char,
+    capacity: u64,
+    rate_per_second: u64,
+    buf: *mut u8,
+    len: usize,
+    written: *mut usize,
+) -> ratewarden_result {
+    boundary(|| {
+        let l = limiter_ref(lim)?;
+        // SAFETY: caller contract (NUL-terminated or NULL).
+        let client = unsafe { str_arg(client, "client") }?;
+        // SAFETY: as above.
+        let endpoint = unsafe { str_arg(endpoint, "endpoint") }?;
+        let written = out_arg(written, "written")?;
+        if buf.is_null() {
+            return Err(ArgError(ratewarden_result::RATEWARDEN_NULL_PARAMETER, "buf is NULL".into()));
+        }
+        let key = l
+            .redis_key(client, endpoint, Quota::new(capacity, rate_per_second))
+            .ok_or_else(|| {
+                ArgError(
+                    ratewarden_result::RATEWARDEN_INVALID_ARGUMENT,
+                    "no Redis key: a memory:// limiter, or invalid arguments".into(),
+                )
+            })?;
+        if key.len() > len {
+            return Err(ArgError(
+                ratewarden_result::RATEWARDEN_INVALID_ARGUMENT,
+                format!("buf holds {len} bytes; the key has {}", key.len()),
+            ));
+        }
+        // SAFETY: `buf` has room for `len` >= key.len() bytes (caller contract).
+        unsafe { std::ptr::copy_nonoverlapping(key.as_ptr(), buf, key.len()) };
+        *written = key.len();
+        Ok(())
+    })
+}
+
+/// Called once with the answer of `ratewarden_check_async`: `result` is a
+/// `ratewarden_result` code; on `RATEWARDEN_OK` `decision` points to the
+/// decision (else NULL) and `message` is NULL (else the error's text). Both
+/// pointers are valid only during the call.
+pub type ratewarden_check_callback = Option<
+    unsafe extern "C" fn(
+        user_data: *mut std::ffi::c_void,
+        result: ratewarden_result,
+        decision: *const ratewarden_decision,
+        message: *const c_char,
+    ),
+>;
+
+/// Called once with the answer of `ratewarden_check_all_async`: on
+/// `RATEWARDEN_OK`, `allowed`, `n` decisions (one per limit) and the index
+/// of the deciding limit; else `decisions` is NULL and `message` the error's
+/// text. Pointers are valid only during the call.
+pub type ratewarden_check_all_callback = Option<
+    unsafe extern "C" fn(
+        user_data: *mut std::ffi::c_void,
+        result: ratewarden_result,
+        allowed: bool,
+        decisions: *const ratewarden_decision,
+        n: usize,
+        limiting: usize,
+        message: *const c_char,
+    ),
+>;
+
+/// `user_data` travels to the library thread that answers; the caller
+/// promised it may (see the functions' docs).
+struct UserData(*mut std::ffi::c_void);
+// SAFETY: the caller of the *_async functions guarantees `user_data` may be
+// used from another thread (documented there).
+unsafe impl Send for UserData {}
+
+fn error_text(e: &ratewarden::Error) -> std::ffi::CString {
+    std::ffi::CString::new(e.to_string().replace('\0', "\\0")).unwrap_or_default()
+}
+
+/// `ratewarden_check_with_algorithm` without blocking: returns at once and
+/// calls `callback(user_data, ...)` exactly once with the answer — on this
+/// thread before returning when no I/O is needed (memory://, a refusal the
+/// deny cache knows), otherwise on a library thread within the deadline.
+/// `algorithm` may be NULL (the limiter's). Argument errors are returned
+/// here and the callback is then not called. `user_data` must be usable from
+/// any thread; the callback must be short and must not block.
+///
+/// ```c
+/// static void done(void *ud, ratewarden_result r, const ratewarden_decision *d, const char *msg) {
+///     if (r == RATEWARDEN_OK && !d->allowed) { ... }
+/// }
+/// ratewarden_check_async(lim, "alice", "/search", 10, 10, 1, NULL, done, ctx);
+/// ```
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn ratewarden_check_async(
+    lim: *const ratewarden_limiter,
+    client: *const c_char,
+    endpoint: *const c_char,
+    capacity: u64,
+    rate_per_second: u64,
+    cost: u64,
+    algorithm: *const c_char,
+    callback: ratewarden_check_callback,
+    user_data: *mut std::ffi::c_void,
+) -> ratewarden_result {
+    boundary(|| {
+        let l = limiter_ref(lim)?;
+        // SAFETY: caller contract (NUL-terminated or NULL).
+        let client = unsafe { str_arg(client, "client") }?;
+        // SAFETY: as above.
+        let endpoint = unsafe { str_arg(endpoint, "endpoint") }?;
+        // SAFETY: as above.
+        let algorithm = unsafe { algorithm_arg(algorithm, "algorithm") }?;
+        let callback = callback
+            .ok_or_else(|| ArgError(ratewarden_result::RATEWARDEN_NULL_PARAMETER, "callback is NULL".into()))?;
+        let ud = UserData(user_data);
+        let quota = Quota::new(capacity, rate_per_second);
+        l.as_async()
+            .check_callback(client, endpoint, quota, cost, algorithm, move |r| {
+                let ud = ud;
+                match r {
+                    Ok(d) => {
+                        let d: ratewarden_decision = d.into();
+                        // SAFETY: the caller's callback, called once as documented.
+                        unsafe { callback(ud.0, ratewarden_result::RATEWARDEN_OK, &d, std::ptr::null()) }
+                    }
+                    Err(e) => {
+                        let text = error_text(&e);
+                        let code = ratewarden_result::from_kind(e.kind());
+                        // SAFETY: as above.
+                        unsafe { callback(ud.0, code, std::ptr::null(), text.as_ptr()) }
+                    }
+                }
+            });
+        Ok(())
+    })
+}
+
+/// `ratewarden_check_all` without blocking: `limits` (1..=16) are copied
+/// before this returns; `callback(user_data, ...)` is called exactly once,
+/// as for `ratewarden_check_async`.
+///
+/// ```c
+/// ratewarden_check_all_async(lim, "alice", limits, 2, done_all, ctx);
+/// ```
+#[no_mangle]
+pub unsafe extern "C" fn ratewarden_check_all_async(
+    lim: *const ratewarden_limiter,
+    client: *const c_char,
+    limits: *const ratewarden_limit,
+    n: usize,
+    callback: ratewarden_check_all_callback,
+    user_data: *mut std::ffi::c_void,
+) -> ratewarden_result {
+    boundary(|| {
+        let l = limiter_ref(lim)?;
+        // SAFETY: caller contract (NUL-terminated or NULL).
+        let client = unsafe { str_arg(client, "client") }?;
+        // SAFETY: the caller passes `n` readable limits (checked for NULL there).
+        let converted = unsafe { limits_arg(limits, n) }?;
+        let callback = callback
+            .ok_or_else(|| ArgError(ratewarden_result::RATEWARDEN_NULL_PARAMETER, "callback is NULL".into()))?;
+        let ud = UserData(user_data);
+        l.as_async().check_all_callback(client, &converted, move |r| {
+            let ud = ud;
+            match r {
+                Ok(m) => {
+                    let ds: Vec<ratewarden_decision> = m.decisions.iter().map(|d| (*d).into()).collect();
+                    // SAFETY: the caller's callback, called once as documented.
+                    unsafe {
+                        callback(
+                            ud.0,
+                            ratewarden_result::RATEWARDEN_OK,
+                            m.allowed,
+                            ds.as_ptr(),
+                            ds.len(),
+                            m.limiting(),
+                            std::ptr::null(),
+                        )
+                    }
+                }
+                Err(e) => {
+                    let text = error_text(&e);
+                    let code = ratewarden_result::from_kind(e.kind());
+                    // SAFETY: as above.
+                    unsafe { callback(ud.0, code, false, std::ptr::null(), 0, 0, text.as_ptr()) }
+                }
+            }
+        });
         Ok(())
     })
 }

@@ -6,7 +6,7 @@ use std::ffi::{c_char, CString};
 use crate::decision::ratewarden_decision;
 use crate::error::ratewarden_result;
 use crate::ffi::{boundary, out_arg, str_arg, ArgError};
-use crate::limiter::{algorithm_arg, limiter_ref, ratewarden_limiter};
+use crate::limiter::{algorithm_arg, algorithm_name, limiter_ref, ratewarden_limiter};
 
 /// Decide by the policy stored for `endpoint` (or the default policy "*"),
 /// written to `*out` only on success. No policy and no default is
@@ -202,4 +202,39 @@ pub unsafe extern "C" fn ratewarden_policy_list_free(list: *mut ratewarden_polic
         // SAFETY: came from Box::into_raw in ratewarden_policies, freed once.
         drop(unsafe { Box::from_raw(list.cast::<PolicyList>()) });
     });
+}
+
+/// The policy `ratewarden_check_policy` applies to `endpoint` right now (its
+/// own, or the default "*"), from this limiter's copy: `*capacity`,
+/// `*rate_per_second` and `*algorithm` (a static name, or NULL for the
+/// limiter's), written only on success. No policy and no default is
+/// `RATEWARDEN_INVALID_ARGUMENT`. `algorithm` may be NULL to skip it.
+///
+/// ```c
+/// uint64_t cap, rate; const char *alg;
+/// if (ratewarden_resolved_policy(lim, "/users", &cap, &rate, &alg) == RATEWARDEN_OK) ...
+/// ```
+#[no_mangle]
+pub unsafe extern "C" fn ratewarden_resolved_policy(
+    lim: *const ratewarden_limiter,
+    endpoint: *const c_char,
+    capacity: *mut u64,
+    rate_per_second: *mut u64,
+    algorithm: *mut *const c_char,
+) -> ratewarden_result {
+    boundary(|| {
+        let l = limiter_ref(lim)?;
+        // SAFETY: caller contract (NUL-terminated or NULL).
+        let endpoint = unsafe { str_arg(endpoint, "endpoint") }?;
+        let capacity = out_arg(capacity, "capacity")?;
+        let rate_per_second = out_arg(rate_per_second, "rate_per_second")?;
+        let p = l.resolved_policy(endpoint)?;
+        *capacity = p.capacity;
+        *rate_per_second = p.rate_per_second;
+        // SAFETY: NULL or a valid pointer (caller contract).
+        if let Some(a) = unsafe { algorithm.as_mut() } {
+            *a = p.algorithm.map_or(std::ptr::null(), algorithm_name);
+        }
+        Ok(())
+    })
 }
