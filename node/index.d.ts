@@ -18,6 +18,12 @@ export interface LimiterOptions {
   localShare?: number
   /** Entries of the local deny cache (default 10000; 0 turns it off). */
   denyCache?: number
+  /** Trust this PEM CA certificate for rediss:// instead of the system's roots. */
+  tlsRootCertPem?: string | Buffer
+  /** Consecutive outages that open the circuit (1..1000; default 3). */
+  breakerThreshold?: number
+  /** How long the circuit stays open before a probe, in ms (1..3600000; default 500). */
+  breakerOpenForMs?: number
 }
 
 /** A limiter's counters since it was created. */
@@ -84,7 +90,30 @@ export interface Decision {
   retryAfterMs: number
   /** Milliseconds until the window is empty again. */
   resetAfterMs: number
+  /** `Retry-After`: whole seconds, rounded up (0 when allowed). */
+  retryAfterSecs: number
+  /** Seconds until the window is empty again, rounded up. */
+  resetAfterSecs: number
 }
+
+/** A stored policy. */
+export interface PolicySpec {
+  capacity: number
+  ratePerSecond: number
+  /** Undefined: the deciding limiter's algorithm. */
+  algorithm?: Algorithm
+}
+
+/**
+ * The HTTP headers of a decision, rendered by the core (the same bytes in
+ * every language): "draft-06" (default) `RateLimit-Limit`, `-Remaining`,
+ * `-Reset`, or "x-ratelimit"; plus `Retry-After` when refused.
+ *
+ * ```ts
+ * res.set(headers(await limiter.check(ip, '/search', { capacity: 10, ratePerSecond: 10 })))
+ * ```
+ */
+export declare function headers(decision: Decision, set?: 'draft-06' | 'x-ratelimit'): Record<string, string>
 
 /** Errors rejected by ratewarden carry one of these codes in `err.code`. */
 export declare const ErrorCode: {
@@ -115,8 +144,16 @@ export interface RatewardenError extends Error {
  * ```
  */
 export declare class Limiter {
-  /** `url`: "memory://" (default), "redis://[user:pass@]host:port[/db]" or "rediss://...". */
+  /**
+   * `url`: "memory://" (default), "redis://[user:pass@]host:port[/db]", "rediss://...",
+   * "redis+cluster://h1:p1,h2:p2" or "redis+sentinel://h:p/master". A bad URL or
+   * option throws an `Error` with `code`.
+   */
   constructor(url?: string, options?: LimiterOptions)
+  /** The per-call deadline in milliseconds. */
+  readonly timeoutMs: number
+  /** The failure mode. */
+  readonly failureMode: 'error' | 'allow' | 'deny' | 'local'
   /** May `clientId` call `apiEndpoint` now? Counts the request if so. */
   isAllowed(clientId: string, apiEndpoint: string, capacity: number, ratePerSecond: number): Promise<boolean>
   /** The full decision for a request of `quota.cost` units (all or nothing), with `quota.algorithm` or the limiter's. */
@@ -145,6 +182,12 @@ export declare class Limiter {
   setPolicy(name: string, policy: { capacity: number; ratePerSecond: number; algorithm?: Algorithm }): Promise<void>
   /** Remove a policy (no-op if absent). */
   deletePolicy(name: string): Promise<void>
+  /** Every stored policy, read from the backend now. */
+  policies(): Promise<Record<string, PolicySpec>>
+  /** The policy `checkPolicy` applies to `apiEndpoint` now (its own or the default "*"). */
+  resolvedPolicy(apiEndpoint: string): Promise<PolicySpec>
+  /** The Redis key a decision for these arguments uses (for inspection); null on memory://. */
+  redisKey(clientId: string, apiEndpoint: string, capacity: number, ratePerSecond: number): Buffer | null
   /** Counters since the limiter was created. */
   stats(): Stats
   /** Round trip to the backend within the deadline. */

@@ -6,25 +6,15 @@
  *   const limiter = new Limiter('redis://127.0.0.1:6379')
  *   if (!(await limiter.isAllowed(ip, 'GET /search', 10, 10))) res.status(429)
  *
- * This wrapper checks argument types (TypeError) and moves the stable error
- * code of the native addon into `err.code`; all logic is in the Rust core.
+ * This wrapper checks JavaScript argument types (TypeError); everything else —
+ * option names and ranges, limits, errors with their stable `err.code` — is
+ * the Rust core's.
  */
 const native = require('./native.js')
 
-const CODE = /^(RATEWARDEN_[A-Z_]+): ([\s\S]*)$/
-
-function wrapError (e) {
-  if (e instanceof Error) {
-    const m = CODE.exec(e.message)
-    if (m) {
-      e.code = m[1]
-      e.outcomeUnknown = m[2].endsWith('[outcome unknown]')
-      e.message = m[2]
-    }
-  }
-  return e
-}
-
+// From the core's tables: each option's JavaScript name and kind, and the
+// error codes.
+const OPTION_KINDS = native.optionKinds()
 function str (name, v) {
   if (typeof v !== 'string') throw new TypeError(`${name} must be a string, got ${v === null ? 'null' : typeof v}`)
 }
@@ -43,30 +33,37 @@ class Limiter {
   #native
 
   /**
-   * @param {string} [url='memory://'] memory://, redis://[user:pass@]host:port[/db] or rediss://...
-   * @param {{timeoutMs?: number, keyPrefix?: string, maxInFlight?: number, algorithm?: string, failureMode?: string, localShare?: number}} [options]
+   * @param {string} [url='memory://'] memory://, redis://[user:pass@]host:port[/db], rediss://...,
+   *   redis+cluster://h1:p1,h2:p2 or redis+sentinel://h:p/master
+   * @param {import('./index').LimiterOptions} [options] checked by the core (see `optionKinds()`)
    */
   constructor (url = 'memory://', options = {}) {
     str('url', url)
     if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
-    const { timeoutMs, keyPrefix, maxInFlight, algorithm, failureMode, localShare, denyCache } = options
-    if (denyCache !== undefined) num('options.denyCache', denyCache)
-    if (timeoutMs !== undefined) num('options.timeoutMs', timeoutMs)
-    if (localShare !== undefined) num('options.localShare', localShare)
-    optStr('options.keyPrefix', keyPrefix)
-    optStr('options.algorithm', algorithm)
-    optStr('options.failureMode', failureMode)
-    if (maxInFlight !== undefined) {
-      num('options.maxInFlight', maxInFlight)
-      if (!Number.isInteger(maxInFlight) || maxInFlight < 1 || maxInFlight > 1048576) {
-        throw wrapError(new Error(`RATEWARDEN_INVALID_ARGUMENT: invalid argument: maxInFlight must be 1..1048576, got ${maxInFlight}`))
+    const given = {}
+    for (const [name, value] of Object.entries(options)) {
+      if (value === undefined || value === null) continue
+      const kind = OPTION_KINDS[name]
+      if (kind === 'bytes' && Buffer.isBuffer(value)) {
+        given[name] = value.toString('utf8') // a PEM certificate is text
+        continue
       }
+      if (kind === 'integer' || kind === 'number') num(`options.${name}`, value)
+      else if (kind === 'string' || kind === 'bytes') str(`options.${name}`, value)
+      // An unknown name goes on as it is: the core says which options exist.
+      given[name] = typeof value === 'number' || typeof value === 'string' ? value : String(value)
     }
-    try {
-      this.#native = new native.Limiter(url, { timeoutMs, keyPrefix, maxInFlight, algorithm, failureMode, localShare, denyCache })
-    } catch (e) {
-      throw wrapError(e)
-    }
+    this.#native = new native.Limiter(url, given)
+  }
+
+  /** The per-call deadline in milliseconds. */
+  get timeoutMs () {
+    return this.#native.timeoutMs
+  }
+
+  /** The failure mode: "error", "allow", "deny" or "local". */
+  get failureMode () {
+    return this.#native.failureMode
   }
 
   /** The algorithm of calls that name none. */
@@ -171,6 +168,30 @@ class Limiter {
     return this.#native.deletePolicy(name)
   }
 
+  /** Every stored policy, read from the backend now: `{ name: { capacity, ratePerSecond, algorithm? } }`. */
+  policies () {
+    return this.#native.policies()
+  }
+
+  /** The policy `checkPolicy` applies to `apiEndpoint` now (its own or the default "*"). */
+  resolvedPolicy (apiEndpoint) {
+    try {
+      str('apiEndpoint', apiEndpoint)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return this.#native.resolvedPolicy(apiEndpoint)
+  }
+
+  /** The Redis key a decision for these arguments uses (a Buffer), or null on memory:// or for invalid arguments. */
+  redisKey (clientId, apiEndpoint, capacity, ratePerSecond) {
+    str('clientId', clientId)
+    str('apiEndpoint', apiEndpoint)
+    num('capacity', capacity)
+    num('ratePerSecond', ratePerSecond)
+    return this.#native.redisKey(clientId, apiEndpoint, capacity, ratePerSecond)
+  }
+
   /** Counters since the limiter was created (decisions, errors, fallbacks, circuit state, latency, Prometheus text). */
   stats () {
     return this.#native.stats()
@@ -182,15 +203,21 @@ class Limiter {
   }
 }
 
-/** Stable error codes, one per core error kind. */
-const ErrorCode = Object.freeze({
-  InvalidArgument: 'RATEWARDEN_INVALID_ARGUMENT',
-  Config: 'RATEWARDEN_CONFIG',
-  Connection: 'RATEWARDEN_CONNECTION',
-  Timeout: 'RATEWARDEN_TIMEOUT',
-  Server: 'RATEWARDEN_SERVER',
-  Usage: 'RATEWARDEN_USAGE',
-  Internal: 'RATEWARDEN_INTERNAL'
-})
+/** Stable error codes, one per core error kind (from the core's table). */
+const ErrorCode = Object.freeze(native.errorCodes())
 
-module.exports = { Limiter, ErrorCode }
+/**
+ * The HTTP headers of a decision, rendered by the core (the same bytes in
+ * every language): `set` "draft-06" (default: `RateLimit-Limit`,
+ * `-Remaining`, `-Reset`) or "x-ratelimit"; plus `Retry-After` when refused.
+ * @param {import('./index').Decision} decision
+ * @param {'draft-06' | 'x-ratelimit'} [set]
+ * @returns {Record<string, string>}
+ */
+function headers (decision, set = 'draft-06') {
+  if (decision === null || typeof decision !== 'object') throw new TypeError('decision must be a Decision')
+  str('set', set)
+  return Object.fromEntries(native.decisionHeaders(decision, set))
+}
+
+module.exports = { Limiter, ErrorCode, headers }

@@ -11,8 +11,13 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 /** A rate limiter; every method returns a Promise and never blocks the event loop. */
 export declare class Limiter {
-  /** `url`: "memory://" (default), "redis://host:port" or "rediss://...". */
-  constructor(url: string, options?: LimiterOptions | undefined | null)
+  /**
+   * `url`: "memory://" (default), "redis://host:port", "rediss://...",
+   * "redis+cluster://h1:p1,h2:p2" or "redis+sentinel://h:p/master";
+   * `options` by their JavaScript names (see `optionKinds()`), checked by
+   * the core. A bad URL or option throws an `Error` with `code`.
+   */
+  constructor(url: string, options?: Record<string, number | string>)
   /** The full decision for a request of `cost` units, with `algorithm` or the limiter's. */
   check(clientId: string, apiEndpoint: string, capacity: number, ratePerSecond: number, cost: number, algorithmName?: string | undefined | null): Promise<Decision>
   /** Several limits for one client, all or nothing, in one round trip. */
@@ -23,6 +28,19 @@ export declare class Limiter {
   setPolicy(name: string, capacity: number, ratePerSecond: number, algorithmName?: string | undefined | null): Promise<void>
   /** Remove a policy (no-op if absent). */
   deletePolicy(name: string): Promise<void>
+  /** Every stored policy, read from the backend now: `{ name: { capacity, ratePerSecond, algorithm? } }`. */
+  policies(): Promise<Record<string, PolicySpec>>
+  /** The policy `checkPolicy` applies to `api_endpoint` now (its own or the default "*"). */
+  resolvedPolicy(apiEndpoint: string): Promise<PolicySpec>
+  /**
+   * The Redis key a decision for these arguments uses with the limiter's
+   * algorithm (for inspection), or null on memory:// or for invalid arguments.
+   */
+  redisKey(clientId: string, apiEndpoint: string, capacity: number, ratePerSecond: number): Buffer | null
+  /** The failure mode: "error", "allow", "deny" or "local". */
+  get failureMode(): string
+  /** The per-call deadline in milliseconds. */
+  get timeoutMs(): number
   /** Counters since the limiter was created. */
   stats(): Stats
   /** The limiter's default algorithm. */
@@ -43,25 +61,24 @@ export interface Decision {
   retryAfterMs: number
   /** Milliseconds until the window is empty again. */
   resetAfterMs: number
+  /** `Retry-After`: whole seconds, rounded up (0 when allowed). */
+  retryAfterSecs: number
+  /** Seconds until the window is empty again, rounded up. */
+  resetAfterSecs: number
 }
 
-/** Options for `new Limiter(url, options)`. */
-export interface LimiterOptions {
-  /** Per-call deadline in milliseconds (default 1000). */
-  timeoutMs?: number
-  /** Prefix of every Redis key (default "ratewarden:"). */
-  keyPrefix?: string
-  /** Bound on calls outstanding on the connection (default 1024). */
-  maxInFlight?: number
-  /** Algorithm of calls that name none (default "sliding_window_log"). */
-  algorithm?: string
-  /** While Redis is unreachable: "error" (default), "allow", "deny" or "local". */
-  failureMode?: string
-  /** Share (0..1] of each quota the local failure mode grants (default 1). */
-  localShare?: number
-  /** Entries of the local deny cache (default 10000; 0 turns it off). */
-  denyCache?: number
-}
+/**
+ * The HTTP headers of `decision` in `set` ("draft-06", the default, or
+ * "x-ratelimit"), plus `Retry-After` when refused, as `[name, value]` pairs
+ * in order — rendered by the core, the same bytes as in every language.
+ */
+export declare function decisionHeaders(decision: Decision, set?: string | undefined | null): Array<[string, string]>
+
+/**
+ * Every error code by its kind's name (`{ InvalidArgument: 'RATEWARDEN_INVALID_ARGUMENT', ... }`),
+ * from the core's table: `ErrorCode` in `index.js`.
+ */
+export declare function errorCodes(): Record<string, string>
 
 /** One limit of `checkAll`. */
 export interface LimitSpec {
@@ -85,6 +102,22 @@ export interface MultiDecision {
   limiting: number
   /** One decision per limit, in order. */
   decisions: Array<Decision>
+}
+
+/**
+ * Every option's JavaScript name and the kind of value it takes
+ * ("integer", "number", "string" or "bytes"), from the core's table.
+ */
+export declare function optionKinds(): Record<string, 'integer' | 'number' | 'string' | 'bytes'>
+
+/** A stored policy: its quota and, optionally, its algorithm. */
+export interface PolicySpec {
+  /** Burst size. */
+  capacity: number
+  /** Sustained rate per second. */
+  ratePerSecond: number
+  /** The algorithm, or undefined for the deciding limiter's. */
+  algorithm?: string
 }
 
 /** A limiter's counters since it was created. */

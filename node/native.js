@@ -836,3 +836,6 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.Limiter = nativeBinding.Limiter
+module.exports.decisionHeaders = nativeBinding.decisionHeaders
+module.exports.errorCodes = nativeBinding.errorCodes
+module.exports.optionKinds = nativeBinding.optionKinds

@@ -64,7 +64,7 @@ enum Command {
     Policy(PolicyCommand),
     /// Replay one bursty arrival schedule on every algorithm (memory://, exact
     /// simulated time) and print CSV: algorithm,t_ms,admitted. Feeds
-    /// scripts/plot_algorithms.py.
+    /// scripts/plot-algorithms.py.
     Simulate {
         /// Burst size.
         #[arg(long, default_value_t = 10)]

@@ -369,7 +369,9 @@ mod tests {
             assert_eq!(k.number() as usize, i + 1);
             assert_eq!(k.code(), format!("RATEWARDEN_{}", k.as_str().to_uppercase()));
             let others = ErrorKind::ALL.iter().filter(|o| *o != k);
-            assert!(others.clone().all(|o| o.class_name() != k.class_name() && o.summary() != k.summary()));
+            assert!(others
+                .clone()
+                .all(|o| o.class_name() != k.class_name() && o.summary() != k.summary()));
         }
     }
 

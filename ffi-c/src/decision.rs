@@ -67,7 +67,6 @@ pub struct ratewarden_limit {
     pub algorithm: *const c_char,
 }
 
-
 impl From<&ratewarden_decision> for ratewarden::Decision {
     fn from(d: &ratewarden_decision) -> Self {
         ratewarden::Decision {
@@ -132,7 +131,10 @@ pub unsafe extern "C" fn ratewarden_decision_headers(
         let set: ratewarden::HeaderSet = unsafe { str_arg(set, "set") }?.parse()?;
         let written = out_arg(written, "written")?;
         if buf.is_null() {
-            return Err(ArgError(ratewarden_result::RATEWARDEN_NULL_PARAMETER, "buf is NULL".into()));
+            return Err(ArgError(
+                ratewarden_result::RATEWARDEN_NULL_PARAMETER,
+                "buf is NULL".into(),
+            ));
         }
         let text: String = ratewarden::Decision::from(d)
             .headers(set)

@@ -28,7 +28,10 @@ pub struct ratewarden_limiter {
 /// NUL-terminated.
 unsafe fn limits_arg<'a>(limits: *const ratewarden_limit, n: usize) -> Result<Vec<Limit<'a>>, ArgError> {
     if limits.is_null() {
-        return Err(ArgError(ratewarden_result::RATEWARDEN_NULL_PARAMETER, "limits is NULL".into()));
+        return Err(ArgError(
+            ratewarden_result::RATEWARDEN_NULL_PARAMETER,
+            "limits is NULL".into(),
+        ));
     }
     if n == 0 || n > ratewarden::MAX_LIMITS_PER_CHECK {
         return Err(ArgError(
@@ -403,7 +406,10 @@ pub unsafe extern "C" fn ratewarden_redis_key(
         let endpoint = unsafe { str_arg(endpoint, "endpoint") }?;
         let written = out_arg(written, "written")?;
         if buf.is_null() {
-            return Err(ArgError(ratewarden_result::RATEWARDEN_NULL_PARAMETER, "buf is NULL".into()));
+            return Err(ArgError(
+                ratewarden_result::RATEWARDEN_NULL_PARAMETER,
+                "buf is NULL".into(),
+            ));
         }
         let key = l
             .redis_key(client, endpoint, Quota::new(capacity, rate_per_second))

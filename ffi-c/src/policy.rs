@@ -87,7 +87,6 @@ pub unsafe extern "C" fn ratewarden_delete_policy(
     })
 }
 
-
 /// One stored policy, as listed by `ratewarden_policies`. The strings belong
 /// to the list and live as long as it does.
 #[repr(C)]
@@ -136,7 +135,9 @@ pub unsafe extern "C" fn ratewarden_policies(
         let out = out_arg(out, "out")?;
         let mut all: Vec<(String, ratewarden::Policy)> = l.policies()?.into_iter().collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
-        let c = |s: &str| CString::new(s).map_err(|_| ArgError(ratewarden_result::RATEWARDEN_INTERNAL, "NUL in a policy name".into()));
+        let c = |s: &str| {
+            CString::new(s).map_err(|_| ArgError(ratewarden_result::RATEWARDEN_INTERNAL, "NUL in a policy name".into()))
+        };
         let mut strings = Vec::with_capacity(all.len());
         for (name, p) in &all {
             strings.push((c(name)?, p.algorithm.map(|a| c(a.as_str())).transpose()?));

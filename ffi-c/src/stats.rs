@@ -55,4 +55,3 @@ pub unsafe extern "C" fn ratewarden_get_stats(
         Ok(())
     })
 }
-

@@ -78,7 +78,6 @@ impl From<ratewarden::MultiDecision> for MultiDecision {
     }
 }
 
-
 /// The HTTP headers of `decision` in `set` ("draft-06", the default, or
 /// "x-ratelimit"), plus `Retry-After` when refused, as `[name, value]` pairs
 /// in order — rendered by the core, the same bytes as in every language.

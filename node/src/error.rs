@@ -12,3 +12,24 @@ pub(crate) fn throw(env: &Env, e: ratewarden::Error) -> napi::Error {
     unsafe { napi::sys::napi_throw(env.raw(), crate::settle::js_error(env.raw(), &e)) };
     napi::Error::from_status(Status::PendingException)
 }
+
+/// Every error code by its kind's name (`{ InvalidArgument: 'RATEWARDEN_INVALID_ARGUMENT', ... }`),
+/// from the core's table: `ErrorCode` in `index.js`.
+#[napi_derive::napi]
+pub fn error_codes() -> std::collections::HashMap<String, String> {
+    ratewarden::ErrorKind::ALL
+        .iter()
+        .map(|k| {
+            let pascal: String = k
+                .as_str()
+                .split('_')
+                .map(|w| {
+                    let mut c = w.chars();
+                    c.next()
+                        .map_or(String::new(), |f| f.to_ascii_uppercase().to_string() + c.as_str())
+                })
+                .collect();
+            (pascal, k.code().to_owned())
+        })
+        .collect()
+}

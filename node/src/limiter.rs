@@ -227,11 +227,58 @@ impl Limiter {
         let inner = self.inner.clone();
         dispatch(env, move |done| {
             ratewarden::runtime::handle().spawn(async move {
-                done(inner.policies().await.map(|all| {
-                    Value::Policies(all.iter().map(|(n, p)| (n.clone(), PolicySpec::from(p))).collect())
-                }))
+                done(
+                    inner.policies().await.map(|all| {
+                        Value::Policies(all.iter().map(|(n, p)| (n.clone(), PolicySpec::from(p))).collect())
+                    }),
+                )
             });
         })
+    }
+
+    /// The policy `checkPolicy` applies to `api_endpoint` now (its own or the default "*").
+    #[napi(ts_return_type = "Promise<PolicySpec>")]
+    pub fn resolved_policy<'env>(&self, env: &'env Env, api_endpoint: String) -> Result<PromiseRaw<'env, PolicySpec>> {
+        let inner = self.inner.clone();
+        dispatch(env, move |done| {
+            ratewarden::runtime::handle().spawn(async move {
+                done(
+                    inner
+                        .resolved_policy(&api_endpoint)
+                        .await
+                        .map(|p| Value::Policy(PolicySpec::from(&p))),
+                )
+            });
+        })
+    }
+
+    /// The Redis key a decision for these arguments uses with the limiter's
+    /// algorithm (for inspection), or null on memory:// or for invalid arguments.
+    #[napi]
+    pub fn redis_key(
+        &self,
+        client_id: String,
+        api_endpoint: String,
+        capacity: f64,
+        rate_per_second: f64,
+    ) -> Option<Buffer> {
+        let quota = ratewarden::Quota::new(
+            count("capacity", capacity).ok()?,
+            count("ratePerSecond", rate_per_second).ok()?,
+        );
+        self.inner.redis_key(&client_id, &api_endpoint, quota).map(Buffer::from)
+    }
+
+    /// The failure mode: "error", "allow", "deny" or "local".
+    #[napi(getter)]
+    pub fn failure_mode(&self) -> &'static str {
+        self.inner.failure_mode().as_str()
+    }
+
+    /// The per-call deadline in milliseconds.
+    #[napi(getter)]
+    pub fn timeout_ms(&self) -> f64 {
+        self.inner.timeout().as_secs_f64() * 1000.0
     }
 
     /// Counters since the limiter was created.

@@ -23,12 +23,12 @@ use std::sync::{Arc, Mutex};
 use napi::bindgen_prelude::ToNapiValue;
 use napi::sys;
 
-
 /// What a settled promise resolves to.
 pub(crate) enum Value {
     Decision(crate::decision::Decision),
     Multi(crate::decision::MultiDecision),
     Policies(std::collections::HashMap<String, crate::policy::PolicySpec>),
+    Policy(crate::policy::PolicySpec),
     Unit,
 }
 
@@ -191,6 +191,7 @@ unsafe fn settle_now(env: sys::napi_env, deferred: sys::napi_deferred, result: R
         Ok(Value::Decision(d)) => unsafe { ToNapiValue::to_napi_value(env, d) },
         Ok(Value::Multi(m)) => unsafe { ToNapiValue::to_napi_value(env, m) },
         Ok(Value::Policies(p)) => unsafe { ToNapiValue::to_napi_value(env, p) },
+        Ok(Value::Policy(p)) => unsafe { ToNapiValue::to_napi_value(env, p) },
         Ok(Value::Unit) => unsafe { ToNapiValue::to_napi_value(env, ()) },
         Err(e) => {
             let err = unsafe { js_error(env, &e) };

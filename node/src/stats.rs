@@ -25,7 +25,6 @@ pub struct Stats {
     pub prometheus: String,
 }
 
-
 impl From<ratewarden::Stats> for Stats {
     fn from(s: ratewarden::Stats) -> Self {
         Stats {

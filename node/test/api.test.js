@@ -3,7 +3,7 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const { randomUUID } = require('node:crypto')
-const { Limiter, ErrorCode } = require('..')
+const { Limiter, ErrorCode, headers } = require('..')
 
 test('memory:// is the default; isAllowed and check agree', async () => {
   const l = new Limiter()
@@ -85,4 +85,49 @@ test('algorithms and checkAll on memory://, and their bad input', async () => {
   await assert.rejects(l.checkAll('a', []), { code: 'RATEWARDEN_INVALID_ARGUMENT' })
   await assert.rejects(l.checkAll('a', [limits[0], limits[0]]), { code: 'RATEWARDEN_INVALID_ARGUMENT' })
   await assert.rejects(l.checkAll('a', [{ endpoint: '/e', capacity: 1, ratePerSecond: 1, cost: 2 }]), { code: 'RATEWARDEN_INVALID_ARGUMENT' })
+})
+
+test('options go to the core by name: its ranges, its error codes, thrown synchronously', () => {
+  const l = new Limiter(`memory://${randomUUID()}`, { timeoutMs: 250, breakerThreshold: 5, breakerOpenForMs: 100, failureMode: 'deny', denyCache: 0 })
+  assert.equal(l.timeoutMs, 250)
+  assert.equal(l.failureMode, 'deny')
+  const invalid = (err) => err instanceof Error && err.code === ErrorCode.InvalidArgument && err.outcomeUnknown === false
+  assert.throws(() => new Limiter('memory://', { breakerThreshold: 0 }), invalid)
+  assert.throws(() => new Limiter('memory://', { breakerOpenForMs: 0 }), invalid)
+  assert.throws(() => new Limiter('memory://', { maxInFlight: 2e6 }), invalid)
+  assert.throws(() => new Limiter('memory://', { maxInFlight: 1.5 }), invalid)
+  assert.throws(() => new Limiter('memory://', { timeotMs: 5 }), (err) => invalid(err) && /unknown option "timeotMs"/.test(err.message))
+  assert.throws(() => new Limiter('memory://', { timeout: 5 }), invalid) // Python's spelling is not JavaScript's
+  assert.throws(() => new Limiter('memory://', { breakerThreshold: '5' }), TypeError)
+  assert.throws(() => new Limiter('memory://', { tlsRootCertPem: Buffer.from('x') }), (err) => err.code === ErrorCode.Config)
+  assert.deepEqual(Object.keys(ErrorCode).sort(), ['Config', 'Connection', 'Internal', 'InvalidArgument', 'Server', 'Timeout', 'Usage'])
+})
+
+test('policies, resolvedPolicy and redisKey', async () => {
+  const l = new Limiter(`memory://${randomUUID()}`)
+  await l.setPolicy('/p', { capacity: 4, ratePerSecond: 2, algorithm: 'gcra' })
+  assert.deepEqual(await l.policies(), { '/p': { capacity: 4, ratePerSecond: 2, algorithm: 'gcra' } })
+  assert.deepEqual(await l.resolvedPolicy('/p'), { capacity: 4, ratePerSecond: 2, algorithm: 'gcra' })
+  await assert.rejects(l.resolvedPolicy('/none'), { code: ErrorCode.InvalidArgument })
+  await l.deletePolicy('/p')
+  assert.deepEqual(await l.policies(), {})
+  assert.equal(l.redisKey('c', '/e', 1, 1), null)
+  const remote = new Limiter('redis://127.0.0.1:1')
+  const key = remote.redisKey('c', '/e', 1, 1)
+  assert.ok(Buffer.isBuffer(key) && key.toString().startsWith('ratewarden:{') && key.toString().endsWith(':c:/e'))
+  assert.equal(remote.redisKey('c', '/e', 0, 1), null)
+  assert.throws(() => remote.redisKey('c', '/e', '1', 1), TypeError)
+})
+
+test('seconds and headers come from the core', async () => {
+  const l = new Limiter(`memory://${randomUUID()}`)
+  await l.check('c', '/h', { capacity: 2, ratePerSecond: 1, cost: 2 })
+  const d = await l.check('c', '/h', { capacity: 2, ratePerSecond: 1 })
+  assert.equal(d.allowed, false)
+  assert.equal(d.retryAfterSecs, 2)
+  assert.equal(d.resetAfterSecs, 2)
+  assert.deepEqual(headers(d), { 'RateLimit-Limit': '2', 'RateLimit-Remaining': '0', 'RateLimit-Reset': '2', 'Retry-After': '2' })
+  assert.deepEqual(Object.keys(headers(d, 'x-ratelimit')), ['X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Retry-After'])
+  assert.throws(() => headers(d, 'draft-99'), { code: ErrorCode.InvalidArgument })
+  assert.throws(() => headers(null), TypeError)
 })

@@ -1,13 +1,19 @@
 // Type-checked by `npm run typecheck` (tsc --noEmit): the public types as a user sees them.
-import { Limiter, ErrorCode, type Decision, type MultiDecision, type RatewardenError } from 'ratewarden'
+import { Limiter, ErrorCode, headers, type Decision, type MultiDecision, type PolicySpec, type RatewardenError } from 'ratewarden'
 
 async function handle(ip: string): Promise<number> {
-  const limiter = new Limiter('redis://127.0.0.1:6379', { timeoutMs: 250, keyPrefix: 'app:', failureMode: 'local', localShare: 0.5 })
+  const limiter = new Limiter('redis://127.0.0.1:6379', { timeoutMs: 250, keyPrefix: 'app:', failureMode: 'local', localShare: 0.5, breakerThreshold: 5, breakerOpenForMs: 200 })
   const fallbacks: number = limiter.stats().fallbacks
   void fallbacks
   try {
     const d: Decision = await limiter.check(ip, 'GET /search', { capacity: 10, ratePerSecond: 10 })
-    if (!d.allowed) return Math.ceil(d.retryAfterMs / 1000)
+    if (!d.allowed) return d.retryAfterSecs
+    const h: Record<string, string> = headers(d, 'x-ratelimit')
+    void h
+    const all: Record<string, PolicySpec> = await limiter.policies()
+    const one: PolicySpec = await limiter.resolvedPolicy('GET /search')
+    const key: Buffer | null = limiter.redisKey(ip, 'GET /search', 10, 10)
+    void [all, one, key, limiter.timeoutMs, limiter.failureMode]
     const ok: boolean = await limiter.isAllowed(ip, 'GET /search', 10, 10)
     const g: Decision = await limiter.check(ip, 'GET /search', { capacity: 10, ratePerSecond: 10, algorithm: 'gcra' })
     const m: MultiDecision = await limiter.checkAll(ip, [

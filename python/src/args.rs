@@ -70,7 +70,6 @@ pub(crate) fn call_args(
     })
 }
 
-
 /// `None` or an algorithm name (str); anything else is `TypeError`.
 pub(crate) fn algorithm_arg(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<ratewarden::Algorithm>> {
     match obj {
@@ -82,4 +81,3 @@ pub(crate) fn algorithm_arg(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>) -> P
         }
     }
 }
-

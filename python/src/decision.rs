@@ -270,4 +270,3 @@ pub(crate) fn limits_arg(obj: &Bound<'_, PyAny>) -> PyResult<Vec<Limit>> {
     }
     Ok(out)
 }
-

@@ -5,6 +5,8 @@
 //! while waiting, maps errors to the exception classes of
 //! `ratewarden/errors.py` — nothing more.
 
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
 use pyo3::prelude::*;
 
 mod args;

@@ -5,14 +5,14 @@ use std::collections::HashMap;
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBytes, PyDict};
 use pyo3::IntoPyObjectExt;
 
 use crate::args::{call_args, cost_arg, str_arg};
 use crate::decision::{limits_arg, Decision, Limit, MultiDecision};
 use crate::error::to_pyerr;
-use crate::policy::{policy_args, policy_map};
 use crate::options;
+use crate::policy::{policy_args, policy_map};
 use crate::stats::stats_dict;
 
 /// A blocking rate limiter. Thread-safe; the GIL is released while waiting.
@@ -32,7 +32,10 @@ impl Limiter {
     #[pyo3(signature = (url = "memory://", **options))]
     fn new(py: Python<'_>, url: &str, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
         Ok(Limiter {
-            inner: options::builder(py, url, options)?.build().map_err(|e| to_pyerr(py, e))?.into(),
+            inner: options::builder(py, url, options)?
+                .build()
+                .map_err(|e| to_pyerr(py, e))?
+                .into(),
             url: url.to_owned(),
         })
     }
@@ -151,6 +154,39 @@ impl Limiter {
         stats_dict(py, self.inner.stats())
     }
 
+    /// The failure mode: "error", "allow", "deny" or "local".
+    #[getter]
+    fn failure_mode(&self) -> &'static str {
+        self.inner.failure_mode().as_str()
+    }
+
+    /// The policy `check_policy` applies to `api_endpoint` now (its own or
+    /// the default `"*"`), as a `Limit` of cost 1 named after the policy's
+    /// endpoint argument.
+    fn resolved_policy(&self, py: Python<'_>, api_endpoint: &Bound<'_, PyAny>) -> PyResult<Limit> {
+        let endpoint = str_arg(py, api_endpoint, "api_endpoint")?.into_owned();
+        let inner = &self.inner;
+        let p = py
+            .detach(|| inner.resolved_policy(&endpoint))
+            .map_err(|e| to_pyerr(py, e))?;
+        Ok(Limit::from_policy(endpoint, &p))
+    }
+
+    /// The Redis key a decision for these arguments uses with the limiter's
+    /// algorithm (for inspection), or None on memory:// or for invalid arguments.
+    fn redis_key<'py>(
+        &self,
+        py: Python<'py>,
+        client_id: &Bound<'py, PyAny>,
+        api_endpoint: &Bound<'py, PyAny>,
+        capacity: &Bound<'py, PyAny>,
+        rate_per_second: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let c = call_args(py, client_id, api_endpoint, capacity, rate_per_second, None, None)?;
+        let key = self.inner.redis_key(&c.client, &c.endpoint, c.quota);
+        Ok(key.map(|k| PyBytes::new(py, &k)))
+    }
+
     /// The algorithm of calls that name none.
     #[getter]
     fn algorithm(&self) -> &'static str {
@@ -239,7 +275,9 @@ impl AsyncLimiter {
     #[pyo3(signature = (url = "memory://", **options))]
     fn new(py: Python<'_>, url: &str, options: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {
         Ok(AsyncLimiter {
-            inner: options::builder(py, url, options)?.build().map_err(|e| to_pyerr(py, e))?,
+            inner: options::builder(py, url, options)?
+                .build()
+                .map_err(|e| to_pyerr(py, e))?,
             url: url.to_owned(),
         })
     }
@@ -367,6 +405,38 @@ impl AsyncLimiter {
     /// Counters since the limiter was built (see `Limiter.stats`).
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         stats_dict(py, self.inner.stats())
+    }
+
+    /// The failure mode: "error", "allow", "deny" or "local".
+    #[getter]
+    fn failure_mode(&self) -> &'static str {
+        self.inner.failure_mode().as_str()
+    }
+
+    /// Awaitable: the policy `check_policy` applies to `api_endpoint` now.
+    fn resolved_policy<'py>(&self, py: Python<'py>, api_endpoint: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let endpoint = str_arg(py, api_endpoint, "api_endpoint")?.into_owned();
+        let inner = self.inner.clone();
+        let (fut, completer) = asyncio_future(py)?;
+        ratewarden::runtime::handle().spawn(async move {
+            let r = inner.resolved_policy(&endpoint).await;
+            completer.complete(r.map(|p| Limit::from_policy(endpoint, &p)))
+        });
+        Ok(fut)
+    }
+
+    /// The Redis key a decision for these arguments uses (see `Limiter.redis_key`).
+    fn redis_key<'py>(
+        &self,
+        py: Python<'py>,
+        client_id: &Bound<'py, PyAny>,
+        api_endpoint: &Bound<'py, PyAny>,
+        capacity: &Bound<'py, PyAny>,
+        rate_per_second: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let c = call_args(py, client_id, api_endpoint, capacity, rate_per_second, None, None)?;
+        let key = self.inner.redis_key(&c.client, &c.endpoint, c.quota);
+        Ok(key.map(|k| PyBytes::new(py, &k)))
     }
 
     /// The algorithm of calls that name none.

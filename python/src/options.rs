@@ -37,7 +37,11 @@ fn kind_text(kind: ratewarden::OptionKind) -> &'static str {
 
 /// A builder for `url` with the keyword options (`None` means the default).
 /// An unknown keyword is a `TypeError`, as for any Python function.
-pub(crate) fn builder(py: Python<'_>, url: &str, options: Option<&Bound<'_, PyDict>>) -> PyResult<ratewarden::LimiterBuilder> {
+pub(crate) fn builder(
+    py: Python<'_>,
+    url: &str,
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<ratewarden::LimiterBuilder> {
     let mut b = ratewarden::Limiter::builder(url);
     for (k, v) in options.into_iter().flat_map(|d| d.iter()) {
         let name: String = k.extract()?;

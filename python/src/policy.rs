@@ -29,5 +29,7 @@ pub(crate) fn policy_args(
 
 /// `{name: Limit}` (a Limit's cost is 1).
 pub(crate) fn policy_map(all: HashMap<String, ratewarden::Policy>) -> HashMap<String, Limit> {
-    all.into_iter().map(|(n, p)| (n.clone(), Limit::from_policy(n, &p))).collect()
+    all.into_iter()
+        .map(|(n, p)| (n.clone(), Limit::from_policy(n, &p)))
+        .collect()
 }

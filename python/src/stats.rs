@@ -17,4 +17,3 @@ pub(crate) fn stats_dict(py: Python<'_>, s: ratewarden::Stats) -> PyResult<Bound
     d.set_item("prometheus", s.to_prometheus("ratewarden"))?;
     Ok(d)
 }
-

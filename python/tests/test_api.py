@@ -205,3 +205,24 @@ async def test_async_policies_round_trip() -> None:
     assert "/p" not in await lim.policies()
     with pytest.raises(TypeError):
         await lim.set_policy("/p", "2", 1)
+
+
+def test_inspection_operations() -> None:
+    lim = ratewarden.Limiter(fresh(), failure_mode="local")
+    assert lim.failure_mode == "local" and lim.algorithm == "sliding_window_log"
+    assert lim.redis_key("c", "/e", 1, 1) is None  # memory:// has no Redis keys
+    remote = ratewarden.Limiter("redis://127.0.0.1:1")
+    key = remote.redis_key("c", "/e", 1, 1)
+    assert key is not None and key.startswith(b"ratewarden:{") and key.endswith(b":c:/e")
+    lim.set_policy("*", 5, 5)
+    assert lim.resolved_policy("/anything") == ratewarden.Limit("/anything", 5, 5)
+    with pytest.raises(ratewarden.InvalidArgumentError):
+        ratewarden.Limiter(fresh()).resolved_policy("/none")
+
+
+async def test_async_inspection_operations() -> None:
+    lim = ratewarden.AsyncLimiter(fresh(), failure_mode="deny")
+    assert lim.failure_mode == "deny"
+    await lim.set_policy("/r", 3, 1)
+    assert (await lim.resolved_policy("/r")).capacity == 3
+    assert lim.redis_key("c", "/e", 1, 1) is None

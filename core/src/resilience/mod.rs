@@ -47,7 +47,12 @@ pub enum FailureMode {
 
 impl FailureMode {
     /// Every mode, in documentation order.
-    pub const ALL: [FailureMode; 4] = [FailureMode::Error, FailureMode::Allow, FailureMode::Deny, FailureMode::Local];
+    pub const ALL: [FailureMode; 4] = [
+        FailureMode::Error,
+        FailureMode::Allow,
+        FailureMode::Deny,
+        FailureMode::Local,
+    ];
 
     /// The canonical name.
     pub const fn as_str(self) -> &'static str {

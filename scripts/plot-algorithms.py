@@ -2,7 +2,7 @@
 """Plot admitted requests over time for every algorithm under one bursty load.
 
     cargo run -q -p ratewarden-cli -- simulate > /tmp/sim.csv
-    python3 scripts/plot_algorithms.py /tmp/sim.csv docs/algorithms.png
+    python3 scripts/plot-algorithms.py /tmp/sim.csv docs/algorithms.png
 
 Needs matplotlib (pip install matplotlib). The schedule and the quota
 (capacity 10, 5/s) come from `ratewarden simulate`; the simulation runs on

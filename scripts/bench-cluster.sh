@@ -2,7 +2,7 @@
 # Benchmark a local 3-master + 3-replica Redis Cluster against one Redis in
 # the same run, with the split of decisions and Redis CPU across the masters.
 #
-#   scripts/bench_cluster.sh [extra `ratewarden bench` arguments]
+#   scripts/bench-cluster.sh [extra `ratewarden bench` arguments]
 #
 # Starts 7 throwaway redis-server processes on free loopback ports (no
 # persistence) and stops them on exit. Needs redis-server and redis-cli.
