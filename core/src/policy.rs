@@ -22,7 +22,7 @@ use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
 use crate::algorithm::Algorithm;
-use crate::backend::Backend as Remote;
+use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::limiter::quota::{validate_id, Quota};
 use crate::runtime;
@@ -200,7 +200,7 @@ impl PolicyTable {
     }
 
     /// Redis: make sure a copy is loaded and a watcher keeps it current.
-    pub(crate) async fn ensure_watched(self: &Arc<Self>, conn: &Remote, names: &RedisNames) -> Result<()> {
+    pub(crate) async fn ensure_watched(self: &Arc<Self>, conn: &Backend, names: &RedisNames) -> Result<()> {
         let generation = runtime::fork_generation() + 1;
         let start = self.watching.swap(generation, Ordering::AcqRel) != generation;
         if start {
@@ -214,7 +214,7 @@ impl PolicyTable {
         Ok(())
     }
 
-    async fn reload(&self, conn: &Remote, names: &RedisNames) -> Result<()> {
+    async fn reload(&self, conn: &Backend, names: &RedisNames) -> Result<()> {
         let mut pipe = redis::pipe();
         pipe.atomic()
             .cmd("GET")
@@ -245,7 +245,7 @@ impl PolicyTable {
 
 /// Keep `table` current until it is dropped: reload on every notification,
 /// and compare the version every [`REFRESH_EVERY`].
-async fn watch(table: Weak<PolicyTable>, conn: Remote, names: RedisNames) {
+async fn watch(table: Weak<PolicyTable>, conn: Backend, names: RedisNames) {
     use futures_util::StreamExt;
     let mut tick = tokio::time::interval(REFRESH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -295,7 +295,7 @@ async fn watch(table: Weak<PolicyTable>, conn: Remote, names: RedisNames) {
 
 /// Write (or, with `None`, delete) a policy in Redis, bump the version and
 /// notify, in one `MULTI`.
-pub(crate) async fn store(conn: &Remote, names: &RedisNames, name: &str, policy: Option<Policy>) -> Result<()> {
+pub(crate) async fn store(conn: &Backend, names: &RedisNames, name: &str, policy: Option<Policy>) -> Result<()> {
     let mut pipe = redis::pipe();
     pipe.atomic();
     match policy {
@@ -308,7 +308,7 @@ pub(crate) async fn store(conn: &Remote, names: &RedisNames, name: &str, policy:
 }
 
 /// Every policy in Redis, by name.
-pub(crate) async fn fetch_all(conn: &Remote, names: &RedisNames) -> Result<HashMap<String, Policy>> {
+pub(crate) async fn fetch_all(conn: &Backend, names: &RedisNames) -> Result<HashMap<String, Policy>> {
     let raw: HashMap<String, String> = conn
         .query(&names.hash, redis::cmd("HGETALL").arg(&names.hash).to_owned())
         .await?;

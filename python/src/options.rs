@@ -52,7 +52,7 @@ pub(crate) fn builder(
             continue;
         }
         b = b
-            .option(&name, value(&name, info.python_kind, &v)?)
+            .option(&name, value(&name, info.kind, &v)?)
             .map_err(|e| to_pyerr(py, e))?;
     }
     Ok(b)

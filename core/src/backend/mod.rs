@@ -49,7 +49,8 @@ impl Backend {
             None => b,
         };
         let backend = if let Some(name) = url.strip_prefix("memory://") {
-            return tls_only(Ok(Backend::Memory(MemoryStore::named(name))));
+            // As before options were one type: memory:// ignores TLS settings.
+            return Ok(Backend::Memory(MemoryStore::named(name)));
         } else if url.starts_with("redis://") || url.starts_with("rediss://") {
             RedisConnection::new(url, deadline, max_in_flight, o.tls_root_cert.clone()).map(Backend::Redis)
         } else if url.starts_with("redis+sentinel://") {

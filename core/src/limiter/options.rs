@@ -67,10 +67,8 @@ pub struct OptionInfo {
     pub python: &'static str,
     /// The JavaScript property (`timeoutMs`).
     pub js: &'static str,
-    /// The kind of value, for the canonical and JavaScript names.
+    /// The kind of value (in every language; durations are numbers).
     pub kind: OptionKind,
-    /// The kind of value under the Python name.
-    pub python_kind: OptionKind,
     /// The default, as text.
     pub default: &'static str,
     /// One line for the docs.
@@ -90,7 +88,6 @@ const fn info(
         python,
         js,
         kind,
-        python_kind: kind,
         default,
         doc,
     }
@@ -102,17 +99,14 @@ const fn info(
 /// assert!(ratewarden::OPTIONS.iter().any(|o| o.name == "timeout_ms" && o.python == "timeout"));
 /// ```
 pub const OPTIONS: &[OptionInfo] = &[
-    OptionInfo {
-        python_kind: OptionKind::Number,
-        ..info(
-            "timeout_ms",
-            "timeout",
-            "timeoutMs",
-            OptionKind::Number,
-            "1000",
-            "deadline of every call, end to end, in ms (1..=3600000; Python: seconds)",
-        )
-    },
+    info(
+        "timeout_ms",
+        "timeout",
+        "timeoutMs",
+        OptionKind::Number,
+        "1000",
+        "deadline of every call, end to end, in ms (1..=3600000; Python: seconds)",
+    ),
     info(
         "key_prefix",
         "key_prefix",
