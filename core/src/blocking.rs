@@ -14,9 +14,9 @@ use std::time::Duration;
 use crate::algorithm::Algorithm;
 use crate::error::{Error, Result};
 use crate::limiter::decision::Decision;
-use crate::limiter::quota::Quota;
 use crate::limiter::{Answer, Limit, LimiterBuilder, MultiDecision, Prepared};
 use crate::policy::Policy;
+use crate::quota::Quota;
 use crate::runtime;
 
 /// A blocking rate limiter. Cheap to clone; clones share one connection.

@@ -47,24 +47,26 @@
 //! ## Layers
 //!
 //! ```text
-//! limiter/     the public API: Limiter, LimiterBuilder, LimiterOptions (every
-//!              option, checked once), Quota, Decision (and its rendering),
-//!              Limit / MultiDecision, and the decision path
+//! limiter/     the public API: Limiter (connect, builder and every
+//!              operation), LimiterBuilder, LimiterOptions (every option,
+//!              checked once), Decision (and its rendering), Limit /
+//!              MultiDecision, and the decision path
 //! blocking     the same Limiter for synchronous code
-//! policy       live named limits stored with the state
+//! policy/      live named limits: the Policy type, the in-process table,
+//!              the Redis store and its watcher
+//! resilience/  failure modes, circuit breaker, deny cache, stats
+//! backend/     memory:// and redis/ {connection, queue, batch, script, keys,
+//!              url, sentinel, cluster/ {slot_map, redirect}}
 //! algorithm/   the algorithms by name, what a limit hands the script, the
 //!              Lua sources (one file per algorithm, joined into one script),
 //!              and their in-process twin
-//! backend/     memory:// and redis/ {connection, batch, script, keys, url,
-//!              sentinel, cluster/ {slot_map, redirect}}
-//! resilience/  failure modes, circuit breaker, deny cache, stats
+//! quota        the question (Quota) and argument validation
 //! runtime      the one process-wide tokio runtime
 //! error        one error type; the kind table every binding derives from
 //! ```
 //!
-//! Dependencies point down: `limiter` uses `algorithm`, `backend` and
-//! `resilience`; `backend` uses `algorithm`; nothing below `limiter` uses it
-//! (except for its plain data types `Quota` and `LimiterOptions`).
+//! Each layer uses only those below it; `core/tests/layers.rs` fails on an
+//! import cycle between files.
 //!
 //! * [`Limiter`] (async) and [`blocking::Limiter`] share one connection
 //!   manager per limiter and one process-wide [`runtime`].
@@ -81,9 +83,11 @@ pub mod blocking;
 mod error;
 mod limiter;
 pub mod policy;
+mod quota;
 mod resilience;
 pub mod runtime;
 
+pub use algorithm::spec::{EXACT_LOG_MAX_CAPACITY, LOG_BUCKETS};
 pub use algorithm::Algorithm;
 pub use backend::redis::keys::{DEFAULT_PREFIX, MAX_PREFIX_LEN};
 pub use error::{Error, ErrorKind, Result};
@@ -91,9 +95,9 @@ pub use limiter::decision::{Decision, HeaderSet};
 pub use limiter::options::{
     option_info, LimiterOptions, OptionInfo, OptionKind, OptionValue, DEFAULT_MAX_IN_FLIGHT, DEFAULT_TIMEOUT, OPTIONS,
 };
-pub use limiter::quota::{Quota, EXACT_LOG_MAX_CAPACITY, LOG_BUCKETS, MAX_ID_LEN, MAX_LIMIT};
 pub use limiter::{Limit, Limiter, LimiterBuilder, MultiDecision, MAX_LIMITS_PER_CHECK};
 pub use policy::Policy;
+pub use quota::{Quota, MAX_ID_LEN, MAX_LIMIT};
 pub use resilience::{FailureMode, Stats, LATENCY_BUCKETS_US};
 
 /// Pieces for `ratewarden bench`'s bare-client ceiling. Not a stable API.

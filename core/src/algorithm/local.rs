@@ -349,7 +349,7 @@ fn peek_gcra(state: Option<&State>, now: u64, s: &Spec) -> Peek {
 mod tests {
     use super::*;
     use crate::algorithm::Algorithm;
-    use crate::limiter::quota::Quota;
+    use crate::quota::Quota;
 
     fn step(state: &mut Option<State>, now: u64, a: Algorithm, q: Quota, cost: u64) -> Outcome {
         let s = Spec::new(a, q, cost);

@@ -3,7 +3,16 @@
 //! answers.
 
 use crate::algorithm::Algorithm;
-use crate::limiter::quota::{Quota, EXACT_LOG_MAX_CAPACITY, LOG_BUCKETS};
+use crate::quota::Quota;
+
+/// Up to this capacity the sliding-window log keeps one entry per distinct
+/// server microsecond, i.e. it is exact. Above it, admissions are counted in
+/// [`LOG_BUCKETS`] buckets per window (see the crate docs on granularity).
+pub const EXACT_LOG_MAX_CAPACITY: u64 = 127;
+/// Number of time buckets per window used by the log above
+/// [`EXACT_LOG_MAX_CAPACITY`]; keeps a key under ~125 entries, which Redis
+/// stores in its compact listpack encoding.
+pub const LOG_BUCKETS: u64 = 120;
 
 /// Script codes (see `lua/prelude.lua`).
 pub(crate) const SWL: u8 = 1;

@@ -244,7 +244,7 @@ impl Shard {
 mod tests {
     use super::*;
     use crate::algorithm::Algorithm;
-    use crate::limiter::quota::Quota;
+    use crate::quota::Quota;
     use std::time::Duration;
 
     #[test]

@@ -14,14 +14,13 @@ pub(crate) mod redis;
 use std::sync::Arc;
 use std::time::Duration;
 
-use self::redis::batch::Done;
 use self::redis::cluster::ClusterConnection;
 use self::redis::connection::RedisConnection;
 use self::redis::keys;
+use self::redis::queue::Done;
 use self::redis::sentinel::SentinelTarget;
 use crate::algorithm::Spec;
 use crate::error::{Error, Result};
-use crate::limiter::options::LimiterOptions;
 use memory::MemoryStore;
 
 /// A limiter's backend. Cheap to clone.
@@ -42,9 +41,13 @@ fn not_redis() -> Error {
 impl Backend {
     /// The backend a URL names (the one table of URL schemes). Does not
     /// wait for Redis: a first connection attempt starts in the background.
-    pub(crate) fn open(url: &str, o: &LimiterOptions) -> Result<Self> {
-        let (deadline, max_in_flight) = (o.timeout, o.max_in_flight);
-        let tls_only = |b: Result<Self>| match o.tls_root_cert {
+    pub(crate) fn open(
+        url: &str,
+        deadline: Duration,
+        max_in_flight: usize,
+        tls_root_cert: Option<Vec<u8>>,
+    ) -> Result<Self> {
+        let tls_only = |b: Result<Self>| match tls_root_cert {
             Some(_) => Err(Error::config("a TLS root certificate needs a rediss:// URL")),
             None => b,
         };
@@ -52,7 +55,7 @@ impl Backend {
             // As before options were one type: memory:// ignores TLS settings.
             return Ok(Backend::Memory(MemoryStore::named(name)));
         } else if url.starts_with("redis://") || url.starts_with("rediss://") {
-            RedisConnection::new(url, deadline, max_in_flight, o.tls_root_cert.clone()).map(Backend::Redis)
+            RedisConnection::new(url, deadline, max_in_flight, tls_root_cert.clone()).map(Backend::Redis)
         } else if url.starts_with("redis+sentinel://") {
             tls_only(
                 SentinelTarget::parse(url)
@@ -84,7 +87,8 @@ impl Backend {
 
     pub(crate) fn deadline(&self) -> Duration {
         match self {
-            Backend::Memory(_) => crate::limiter::options::DEFAULT_TIMEOUT,
+            // memory:// decides inline; nothing waits on it.
+            Backend::Memory(_) => Duration::ZERO,
             Backend::Redis(c) => c.deadline(),
             Backend::Cluster(c) => c.deadline(),
         }

@@ -1,4 +1,5 @@
-//! [`LimiterBuilder`]: a URL and [`LimiterOptions`] in, a [`Limiter`] out.
+//! How a [`Limiter`] is made: [`Limiter::connect`], [`Limiter::builder`] and
+//! [`LimiterBuilder`] — a URL and [`LimiterOptions`] in, a limiter out.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,38 @@ use crate::limiter::{Inner, Limiter};
 use crate::policy::{PolicyTable, RedisNames};
 use crate::resilience::deny_cache::DenyCache;
 use crate::resilience::{Breaker, Counters, FailureMode, Resilience, WarnLimit};
+
+impl Limiter {
+    pub(crate) fn from_parts(inner: Inner) -> Self {
+        Limiter { inner: Arc::new(inner) }
+    }
+
+    /// A limiter for `url` with default options: `memory://` (or
+    /// `memory://NAME`, shared by all limiters of this process with that
+    /// URL), `redis://[user:pass@]host:port[/db]` or `rediss://…` (TLS; add
+    /// `#insecure` to skip certificate checks).
+    ///
+    /// Returns at once; see [`LimiterBuilder::build`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let limiter = ratewarden::Limiter::connect("memory://").await.unwrap();
+    /// # let _ = limiter; }
+    /// ```
+    pub async fn connect(url: &str) -> Result<Limiter> {
+        Limiter::builder(url).build()
+    }
+
+    /// A builder for `url`, to set the deadline, key prefix and more.
+    ///
+    /// ```
+    /// let b = ratewarden::Limiter::builder("redis://127.0.0.1:6379");
+    /// # let _ = b;
+    /// ```
+    pub fn builder(url: &str) -> LimiterBuilder {
+        LimiterBuilder::new(url)
+    }
+}
 
 /// Configures a limiter before it is built. Obtain one from
 /// [`Limiter::builder`] or [`blocking::Limiter::builder`](crate::blocking::Limiter::builder).
@@ -135,7 +168,7 @@ impl LimiterBuilder {
     pub fn build(self) -> Result<Limiter> {
         let o = self.options;
         o.validate()?;
-        let backend = Backend::open(&self.url, &o)?;
+        let backend = Backend::open(&self.url, o.timeout, o.max_in_flight, o.tls_root_cert.clone())?;
         let policies = match &backend {
             Backend::Memory(store) => store.policies.clone(),
             _ => Arc::new(PolicyTable::default()),

@@ -3,7 +3,7 @@
 
 use crate::algorithm::Algorithm;
 use crate::limiter::decision::Decision;
-use crate::limiter::quota::Quota;
+use crate::quota::Quota;
 
 /// One limit of a multi-limit check ([`Limiter::check_all`]): a scope name
 /// (an endpoint, or any label such as `"*"` for "all endpoints"), a quota,

@@ -3,8 +3,8 @@
 //!
 //! * [`builder`]: URL and options in, a limiter out ([`LimiterBuilder`]).
 //! * [`options`]: every option, parsed and range-checked once.
-//! * [`quota`] and [`decision`]: the question and the answer (with its
-//!   rendering: seconds, headers).
+//! * [`decision`]: the answer, with its rendering (seconds, headers); the
+//!   question, [`Quota`], is plain data at the bottom (`crate::quota`).
 //! * [`limits`]: multi-limit checks ([`Limit`], [`MultiDecision`]).
 //! * [`decide`]: the decision path (breaker, failure mode, deny cache).
 
@@ -13,7 +13,6 @@ pub(crate) mod decide;
 pub(crate) mod decision;
 pub(crate) mod limits;
 pub(crate) mod options;
-pub(crate) mod quota;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -28,11 +27,11 @@ use crate::resilience::deny_cache::DenyCache;
 use crate::resilience::{FailureMode, Resilience, Stats};
 use crate::runtime;
 
+use crate::quota::{validate_call, validate_id, Quota};
 pub use builder::LimiterBuilder;
 pub(crate) use decide::{decision_of, Answer, Prepared};
 pub use decision::Decision;
 pub use limits::{Limit, MultiDecision};
-use quota::{validate_call, validate_id, Quota};
 
 /// Most limits one multi-limit check may carry.
 pub const MAX_LIMITS_PER_CHECK: usize = 16;
@@ -87,36 +86,6 @@ pub(crate) struct Inner {
 }
 
 impl Limiter {
-    pub(crate) fn from_parts(inner: Inner) -> Self {
-        Limiter { inner: Arc::new(inner) }
-    }
-
-    /// A limiter for `url` with default options: `memory://` (or
-    /// `memory://NAME`, shared by all limiters of this process with that
-    /// URL), `redis://[user:pass@]host:port[/db]` or `rediss://…` (TLS; add
-    /// `#insecure` to skip certificate checks).
-    ///
-    /// Returns at once; see [`LimiterBuilder::build`].
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// let limiter = ratewarden::Limiter::connect("memory://").await.unwrap();
-    /// # let _ = limiter; }
-    /// ```
-    pub async fn connect(url: &str) -> Result<Limiter> {
-        Limiter::builder(url).build()
-    }
-
-    /// A builder for `url`, to set the deadline, key prefix and more.
-    ///
-    /// ```
-    /// let b = ratewarden::Limiter::builder("redis://127.0.0.1:6379");
-    /// # let _ = b;
-    /// ```
-    pub fn builder(url: &str) -> LimiterBuilder {
-        LimiterBuilder::new(url)
-    }
-
     /// May `client_id` call `api_endpoint` now, under `capacity` requests at
     /// once and `rate_per_second` sustained? Counts the request if so.
     ///

@@ -6,13 +6,14 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use tokio::sync::{OwnedSemaphorePermit, TryAcquireError};
+use tokio::sync::TryAcquireError;
 
 use crate::algorithm::{Outcome, Spec};
 use crate::backend::redis::connection::{
     Live, PerProcess, RedisConnection, Target, STAGE_CONNECT, STAGE_SENT, STAGE_SLOT,
 };
 use crate::backend::redis::keys::slot;
+use crate::backend::redis::queue::{Done, Job, Reply};
 use crate::backend::redis::script;
 use crate::error::{Error, Result};
 use crate::runtime;
@@ -26,53 +27,6 @@ use crate::runtime;
 pub(crate) const MAX_DRIVERS: usize = 4;
 /// Limits (keys) carried by one script call at most.
 pub(crate) const MAX_BATCH_LIMITS: usize = 256;
-
-#[derive(Default)]
-pub(crate) struct Queue {
-    jobs: VecDeque<Job>,
-    /// Limits (keys) among the queued jobs.
-    limits: usize,
-    drivers: usize,
-    /// A driver was spawned and has not taken its first batch yet: it will
-    /// take whatever is queued by then, so no other driver is needed (and no
-    /// other thread needs waking) until it does.
-    starting: bool,
-}
-
-/// Called once with a decision's outcomes (one per limit).
-pub(crate) type Done = Box<dyn FnOnce(Result<Vec<Outcome>>) + Send>;
-
-/// One queued decision.
-pub(crate) struct Job {
-    keys: Vec<Vec<u8>>,
-    specs: Vec<Spec>,
-    /// The script's time override (0 = server time; tests only).
-    now: u64,
-    deadline: tokio::time::Instant,
-    done: Reply,
-    /// The in-flight slot, held while the job is queued or sent.
-    _permit: Option<OwnedSemaphorePermit>,
-}
-
-/// A callback that is called exactly once: if a job is dropped unanswered
-/// (a bug, a panic), it answers with an internal error.
-struct Reply(Option<Done>);
-
-impl Reply {
-    fn send(mut self, result: Result<Vec<Outcome>>) {
-        if let Some(done) = self.0.take() {
-            done(result);
-        }
-    }
-}
-
-impl Drop for Reply {
-    fn drop(&mut self) {
-        if let Some(done) = self.0.take() {
-            done(Err(Error::Internal("a queued decision was dropped unanswered".into())));
-        }
-    }
-}
 
 impl RedisConnection {
     /// Queue one decision; `done` is called exactly once, within the

@@ -43,7 +43,7 @@ use std::time::{Duration, Instant};
 use redis::aio::MultiplexedConnection;
 use tokio::sync::Semaphore;
 
-use crate::backend::redis::batch::Queue;
+use crate::backend::redis::queue::Queue;
 use crate::backend::redis::sentinel::SentinelTarget;
 use crate::error::{Error, Result};
 use crate::runtime;

@@ -3,7 +3,8 @@
 //!
 //! * [`connection`]: one multiplexed connection per server — connecting,
 //!   deadlines, reconnecting, the in-flight bound, fork safety.
-//! * [`batch`]: the queue and driver tasks that send decisions in batches.
+//! * [`queue`] and [`batch`]: the queue of decisions, and the driver tasks
+//!   that send them in batches.
 //! * [`script`]: the one script, by SHA, and the only `NOSCRIPT` handling.
 //! * [`keys`]: the key scheme and hash slots.
 //! * [`url`]: the multi-host URL grammar of Cluster and Sentinel.
@@ -14,6 +15,7 @@ pub(crate) mod batch;
 pub(crate) mod cluster;
 pub(crate) mod connection;
 pub(crate) mod keys;
+pub(crate) mod queue;
 pub(crate) mod script;
 pub(crate) mod sentinel;
 pub(crate) mod url;

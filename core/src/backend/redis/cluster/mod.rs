@@ -36,9 +36,9 @@ pub(crate) mod redirect;
 pub(crate) mod slot_map;
 
 use crate::algorithm::{Outcome, Spec};
-use crate::backend::redis::batch::Done;
 use crate::backend::redis::connection::RedisConnection;
 use crate::backend::redis::keys::slot;
+use crate::backend::redis::queue::Done;
 use crate::backend::redis::url::MultiHost;
 use crate::error::{Error, Result};
 use crate::runtime;

@@ -1,5 +1,6 @@
 //! The question: a [`Quota`] and a cost for one client and endpoint, with
-//! the validation every front door shares.
+//! the validation every front door shares. Plain data, at the bottom of the
+//! layers: the limiter, the algorithms and the policies all use it.
 
 use std::time::Duration;
 
@@ -9,14 +10,6 @@ use crate::error::{Error, Result};
 pub const MAX_ID_LEN: usize = 512;
 /// Largest accepted `capacity` and `rate_per_second`.
 pub const MAX_LIMIT: u64 = 1_000_000_000;
-/// Up to this capacity the sliding-window log keeps one entry per distinct
-/// server microsecond, i.e. it is exact. Above it, admissions are counted in
-/// [`LOG_BUCKETS`] buckets per window (see the crate docs on granularity).
-pub const EXACT_LOG_MAX_CAPACITY: u64 = 127;
-/// Number of time buckets per window used by the log above
-/// [`EXACT_LOG_MAX_CAPACITY`]; keeps a key under ~125 entries, which Redis
-/// stores in its compact listpack encoding.
-pub const LOG_BUCKETS: u64 = 120;
 
 /// A limit: at most `capacity` requests at once, refilled at
 /// `rate_per_second` (the sliding-window log admits at most `capacity`
