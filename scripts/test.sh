@@ -51,7 +51,10 @@ stage_rust() {
     step "clippy"
     cargo clippy --workspace --all-targets -- -D warnings
 
-    step "Rust tests (unit, doc, real-Redis scenarios, faults, Cluster and Sentinel, binding parity)"
+    step "rustdoc (broken links are errors)"
+    RUSTDOCFLAGS="-D warnings" cargo doc -q -p ratewarden --no-deps
+
+    step "Rust tests (unit, doc, real-Redis scenarios, faults, Cluster and Sentinel, binding parity, layers)"
     cargo test --workspace --exclude ratewarden-ffi
 
     step "CLI smoke run: demo on memory://"

@@ -5,7 +5,7 @@ use crate::algorithm::Algorithm;
 use crate::limiter::decision::Decision;
 use crate::quota::Quota;
 
-/// One limit of a multi-limit check ([`Limiter::check_all`]): a scope name
+/// One limit of a multi-limit check ([`Limiter::check_all`](crate::Limiter::check_all)): a scope name
 /// (an endpoint, or any label such as `"*"` for "all endpoints"), a quota,
 /// the cost, and optionally an algorithm other than the limiter's.
 ///
