@@ -12,9 +12,9 @@
  */
 const native = require('./native.js')
 
-// From the core's tables: each option's JavaScript name and kind, and the
-// error codes.
+// From the core's table: each option's JavaScript name and kind.
 const OPTION_KINDS = native.optionKinds()
+
 function str (name, v) {
   if (typeof v !== 'string') throw new TypeError(`${name} must be a string, got ${v === null ? 'null' : typeof v}`)
 }
