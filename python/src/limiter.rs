@@ -182,9 +182,11 @@ impl Limiter {
         capacity: &Bound<'py, PyAny>,
         rate_per_second: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        let c = call_args(py, client_id, api_endpoint, capacity, rate_per_second, None, None)?;
-        let key = self.inner.redis_key(&c.client, &c.endpoint, c.quota);
-        Ok(key.map(|k| PyBytes::new(py, &k)))
+        redis_key(
+            py,
+            self.inner.as_async(),
+            (client_id, api_endpoint, capacity, rate_per_second),
+        )
     }
 
     /// The algorithm of calls that name none.
@@ -216,6 +218,22 @@ impl Limiter {
 pub(crate) struct AsyncLimiter {
     inner: ratewarden::Limiter,
     url: String,
+}
+
+/// `redis_key(...)` of both classes.
+fn redis_key<'py>(
+    py: Python<'py>,
+    inner: &ratewarden::Limiter,
+    (client_id, api_endpoint, capacity, rate_per_second): (
+        &Bound<'py, PyAny>,
+        &Bound<'py, PyAny>,
+        &Bound<'py, PyAny>,
+        &Bound<'py, PyAny>,
+    ),
+) -> PyResult<Option<Bound<'py, PyBytes>>> {
+    let c = call_args(py, client_id, api_endpoint, capacity, rate_per_second, None, None)?;
+    let key = inner.redis_key(&c.client, &c.endpoint, c.quota);
+    Ok(key.map(|k| PyBytes::new(py, &k)))
 }
 
 static RESOLVE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -434,9 +452,7 @@ impl AsyncLimiter {
         capacity: &Bound<'py, PyAny>,
         rate_per_second: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
-        let c = call_args(py, client_id, api_endpoint, capacity, rate_per_second, None, None)?;
-        let key = self.inner.redis_key(&c.client, &c.endpoint, c.quota);
-        Ok(key.map(|k| PyBytes::new(py, &k)))
+        redis_key(py, &self.inner, (client_id, api_endpoint, capacity, rate_per_second))
     }
 
     /// The algorithm of calls that name none.
