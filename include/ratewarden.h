@@ -215,6 +215,24 @@ ratewarden_result ratewarden_decision_headers(const ratewarden_decision *d,
                                               size_t len,
                                               size_t *written);
 
+// The draft-ietf-httpapi-ratelimit-headers-11 headers of `*d` under the
+// quota policy `name` (1..=64 printable ASCII characters) whose window is
+// `window_ms`, as `Name: value\r\n` lines in `buf` like
+// `ratewarden_decision_headers`: `RateLimit-Policy: "name";q=..;w=..`,
+// `RateLimit: "name";r=..;t=..`, and `Retry-After` when refused. 512 bytes
+// always suffice.
+//
+// ```c
+// char h[512]; size_t n;
+// ratewarden_decision_ietf_headers(&d, "default", 60000, h, sizeof h, &n);
+// ```
+ratewarden_result ratewarden_decision_ietf_headers(const ratewarden_decision *d,
+                                                   const char *name,
+                                                   uint64_t window_ms,
+                                                   char *buf,
+                                                   size_t len,
+                                                   size_t *written);
+
 // A static, NUL-terminated description of a result code (never NULL; an
 // unknown code gives "unknown ratewarden result code").
 //

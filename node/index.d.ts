@@ -115,6 +115,14 @@ export interface PolicySpec {
  */
 export declare function headers(decision: Decision, set?: 'draft-06' | 'x-ratelimit'): Record<string, string>
 
+/**
+ * The draft-ietf-httpapi-ratelimit-headers-11 headers of a decision under the
+ * quota policy `name` (1..64 printable ASCII characters) whose window is
+ * `windowMs`: `RateLimit-Policy: "name";q=..;w=..`, `RateLimit: "name";r=..;t=..`,
+ * and `Retry-After` when refused — rendered by the core.
+ */
+export declare function ietfHeaders(decision: Decision, name: string, windowMs: number): Record<string, string>
+
 /** Errors rejected by ratewarden carry one of these codes in `err.code`. */
 export declare const ErrorCode: {
   readonly InvalidArgument: 'RATEWARDEN_INVALID_ARGUMENT'

@@ -220,4 +220,20 @@ function headers (decision, set = 'draft-06') {
   return Object.fromEntries(native.decisionHeaders(decision, set))
 }
 
-module.exports = { Limiter, ErrorCode, headers }
+/**
+ * The draft-ietf-httpapi-ratelimit-headers-11 headers of a decision under the
+ * quota policy `name` whose window is `windowMs`, rendered by the core:
+ * `RateLimit-Policy`, `RateLimit`, and `Retry-After` when refused.
+ * @param {import('./index').Decision} decision
+ * @param {string} name
+ * @param {number} windowMs
+ * @returns {Record<string, string>}
+ */
+function ietfHeaders (decision, name, windowMs) {
+  if (decision === null || typeof decision !== 'object') throw new TypeError('decision must be a Decision')
+  str('name', name)
+  num('windowMs', windowMs)
+  return Object.fromEntries(native.decisionIetfHeaders(decision, name, windowMs))
+}
+
+module.exports = { Limiter, ErrorCode, headers, ietfHeaders }

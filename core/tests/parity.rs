@@ -90,6 +90,12 @@ const RENDERING: &[Row] = &[
         "resetAfterSecs",
     ),
     row("headers", "ratewarden_decision_headers", "headers", "headers"),
+    row(
+        "ietf_headers",
+        "ratewarden_decision_ietf_headers",
+        "ietf_headers",
+        "ietfHeaders",
+    ),
 ];
 
 fn repo() -> PathBuf {

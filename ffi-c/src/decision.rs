@@ -136,22 +136,74 @@ pub unsafe extern "C" fn ratewarden_decision_headers(
                 "buf is NULL".into(),
             ));
         }
-        let text: String = ratewarden::Decision::from(d)
-            .headers(set)
-            .iter()
-            .map(|(name, value)| format!("{name}: {value}\r\n"))
-            .collect();
-        if text.len() + 1 > len {
+        // SAFETY: `buf` has room for `len` bytes (caller contract).
+        unsafe { write_headers(&ratewarden::Decision::from(d).headers(set), buf, len, written) }
+    })
+}
+
+/// `Name: value\r\n` lines into `buf`, NUL-terminated.
+///
+/// # Safety
+/// `buf` is non-NULL with room for `len` bytes.
+unsafe fn write_headers(
+    headers: &[(&str, String)],
+    buf: *mut c_char,
+    len: usize,
+    written: &mut usize,
+) -> Result<(), ArgError> {
+    let text: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
+    if text.len() + 1 > len {
+        return Err(ArgError(
+            ratewarden_result::RATEWARDEN_INVALID_ARGUMENT,
+            format!("buf holds {len} bytes; the headers need {}", text.len() + 1),
+        ));
+    }
+    // SAFETY: `buf` has room for `len` >= text.len() + 1 bytes (caller contract).
+    let out = unsafe { std::slice::from_raw_parts_mut(buf.cast::<u8>(), len) };
+    out[..text.len()].copy_from_slice(text.as_bytes());
+    out[text.len()] = 0;
+    *written = text.len();
+    Ok(())
+}
+
+/// The draft-ietf-httpapi-ratelimit-headers-11 headers of `*d` under the
+/// quota policy `name` (1..=64 printable ASCII characters) whose window is
+/// `window_ms`, as `Name: value\r\n` lines in `buf` like
+/// `ratewarden_decision_headers`: `RateLimit-Policy: "name";q=..;w=..`,
+/// `RateLimit: "name";r=..;t=..`, and `Retry-After` when refused. 512 bytes
+/// always suffice.
+///
+/// ```c
+/// char h[512]; size_t n;
+/// ratewarden_decision_ietf_headers(&d, "default", 60000, h, sizeof h, &n);
+/// ```
+#[no_mangle]
+pub unsafe extern "C" fn ratewarden_decision_ietf_headers(
+    d: *const ratewarden_decision,
+    name: *const c_char,
+    window_ms: u64,
+    buf: *mut c_char,
+    len: usize,
+    written: *mut usize,
+) -> ratewarden_result {
+    boundary(|| {
+        // SAFETY: NULL or a valid decision (caller contract).
+        let d = unsafe { d.as_ref() }
+            .ok_or_else(|| ArgError(ratewarden_result::RATEWARDEN_NULL_PARAMETER, "decision is NULL".into()))?;
+        // SAFETY: caller contract (NUL-terminated or NULL).
+        let name = unsafe { str_arg(name, "name") }?;
+        let written = out_arg(written, "written")?;
+        if buf.is_null() {
             return Err(ArgError(
-                ratewarden_result::RATEWARDEN_INVALID_ARGUMENT,
-                format!("buf holds {len} bytes; the headers need {}", text.len() + 1),
+                ratewarden_result::RATEWARDEN_NULL_PARAMETER,
+                "buf is NULL".into(),
             ));
         }
-        // SAFETY: `buf` has room for `len` >= text.len() + 1 bytes (caller contract).
-        let out = unsafe { std::slice::from_raw_parts_mut(buf.cast::<u8>(), len) };
-        out[..text.len()].copy_from_slice(text.as_bytes());
-        out[text.len()] = 0;
-        *written = text.len();
-        Ok(())
+        let headers = ratewarden::Decision::from(d).ietf_headers(name, Duration::from_millis(window_ms))?;
+        // SAFETY: `buf` has room for `len` bytes (caller contract).
+        unsafe { write_headers(&headers, buf, len, written) }
     })
 }

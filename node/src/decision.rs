@@ -88,13 +88,36 @@ pub fn decision_headers(env: Env, decision: Decision, set: Option<String>) -> Re
         .unwrap_or("draft-06")
         .parse()
         .map_err(|e| throw(&env, e))?;
-    let ms = |v: f64| Duration::from_micros((v.max(0.0) * 1000.0).round() as u64);
-    let d = ratewarden::Decision {
-        allowed: decision.allowed,
-        limit: decision.limit as u64,
-        remaining: decision.remaining as u64,
-        retry_after: ms(decision.retry_after_ms),
-        reset_after: ms(decision.reset_after_ms),
-    };
+    let d = core_decision(&decision);
     Ok(d.headers(set).into_iter().map(|(n, v)| vec![n.to_owned(), v]).collect())
+}
+
+fn ms(v: f64) -> Duration {
+    Duration::from_micros((v.max(0.0) * 1000.0).round() as u64)
+}
+
+/// A JavaScript decision as the core's (milliseconds back to durations).
+fn core_decision(d: &Decision) -> ratewarden::Decision {
+    ratewarden::Decision {
+        allowed: d.allowed,
+        limit: d.limit as u64,
+        remaining: d.remaining as u64,
+        retry_after: ms(d.retry_after_ms),
+        reset_after: ms(d.reset_after_ms),
+    }
+}
+
+/// The draft-ietf-httpapi-ratelimit-headers-11 headers of `decision` under
+/// the quota policy `name` whose window is `window_ms`, as `[name, value]`
+/// pairs in order, rendered by the core.
+#[napi(ts_return_type = "Array<[string, string]>")]
+pub fn decision_ietf_headers(env: Env, decision: Decision, name: String, window_ms: f64) -> Result<Vec<Vec<String>>> {
+    if !(window_ms.is_finite() && window_ms >= 0.0) {
+        let e = ratewarden::Error::invalid_argument(format!("windowMs must be a non-negative number, got {window_ms}"));
+        return Err(throw(&env, e));
+    }
+    let h = core_decision(&decision)
+        .ietf_headers(&name, ms(window_ms))
+        .map_err(|e| throw(&env, e))?;
+    Ok(h.into_iter().map(|(n, v)| vec![n.to_owned(), v]).collect())
 }

@@ -3,7 +3,7 @@
 const test = require('node:test')
 const assert = require('node:assert/strict')
 const { randomUUID } = require('node:crypto')
-const { Limiter, ErrorCode, headers } = require('..')
+const { Limiter, ErrorCode, headers, ietfHeaders } = require('..')
 
 test('memory:// is the default; isAllowed and check agree', async () => {
   const l = new Limiter()
@@ -130,4 +130,8 @@ test('seconds and headers come from the core', async () => {
   assert.deepEqual(Object.keys(headers(d, 'x-ratelimit')), ['X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Retry-After'])
   assert.throws(() => headers(d, 'draft-99'), { code: ErrorCode.InvalidArgument })
   assert.throws(() => headers(null), TypeError)
+  assert.deepEqual(ietfHeaders(d, 'login', 120000), { 'RateLimit-Policy': '"login";q=2;w=120', RateLimit: '"login";r=0;t=2', 'Retry-After': '2' })
+  assert.throws(() => ietfHeaders(d, '', 1000), { code: ErrorCode.InvalidArgument })
+  assert.throws(() => ietfHeaders(d, 'x', -1), { code: ErrorCode.InvalidArgument })
+  assert.throws(() => ietfHeaders(d, 'x', '1'), TypeError)
 })

@@ -1,5 +1,5 @@
 // Type-checked by `npm run typecheck` (tsc --noEmit): the public types as a user sees them.
-import { Limiter, ErrorCode, headers, type Decision, type MultiDecision, type PolicySpec, type RatewardenError } from 'ratewarden'
+import { Limiter, ErrorCode, headers, ietfHeaders, type Decision, type MultiDecision, type PolicySpec, type RatewardenError } from 'ratewarden'
 
 async function handle(ip: string): Promise<number> {
   const limiter = new Limiter('redis://127.0.0.1:6379', { timeoutMs: 250, keyPrefix: 'app:', failureMode: 'local', localShare: 0.5, breakerThreshold: 5, breakerOpenForMs: 200 })
@@ -9,7 +9,8 @@ async function handle(ip: string): Promise<number> {
     const d: Decision = await limiter.check(ip, 'GET /search', { capacity: 10, ratePerSecond: 10 })
     if (!d.allowed) return d.retryAfterSecs
     const h: Record<string, string> = headers(d, 'x-ratelimit')
-    void h
+    const i: Record<string, string> = ietfHeaders(d, 'search', 1000)
+    void [h, i]
     const all: Record<string, PolicySpec> = await limiter.policies()
     const one: PolicySpec = await limiter.resolvedPolicy('GET /search')
     const key: Buffer | null = limiter.redisKey(ip, 'GET /search', 10, 10)

@@ -90,6 +90,25 @@ impl Decision {
         Ok(h)
     }
 
+    /// The draft-ietf-httpapi-ratelimit-headers-11 headers under the quota
+    /// policy `name` whose window is `window` seconds, rendered by the core:
+    /// `RateLimit-Policy`, `RateLimit`, and `Retry-After` when denied.
+    fn ietf_headers<'py>(&self, py: Python<'py>, name: &str, window: f64) -> PyResult<Bound<'py, PyDict>> {
+        let window = Duration::try_from_secs_f64(window).map_err(|_| {
+            to_pyerr(
+                py,
+                ratewarden::Error::invalid_argument(format!(
+                    "window must be a non-negative number of seconds, got {window}"
+                )),
+            )
+        })?;
+        let h = PyDict::new(py);
+        for (n, v) in self.core().ietf_headers(name, window).map_err(|e| to_pyerr(py, e))? {
+            h.set_item(n, v)?;
+        }
+        Ok(h)
+    }
+
     fn __bool__(&self) -> bool {
         self.allowed
     }

@@ -193,6 +193,15 @@ def test_seconds_and_headers_come_from_the_core() -> None:
     assert d.headers() == d.headers("draft-06")
     with pytest.raises(ratewarden.InvalidArgumentError):
         d.headers("draft-99")
+    assert d.ietf_headers("login", 120.0) == {
+        "RateLimit-Policy": '"login";q=2;w=120',
+        "RateLimit": '"login";r=0;t=2',
+        "Retry-After": "2",
+    }
+    with pytest.raises(ratewarden.InvalidArgumentError):
+        d.ietf_headers("", 1.0)
+    with pytest.raises(ratewarden.InvalidArgumentError):
+        d.ietf_headers("x", -1.0)
 
 
 async def test_async_policies_round_trip() -> None:

@@ -359,13 +359,19 @@ static void test_rendering(void) {
   char h[256];
   size_t n = 0;
   CHECK(ratewarden_decision_headers(&d, "draft-06", h, sizeof h, &n) == RATEWARDEN_OK);
-  const char *want = "RateLimit-Limit: 10\r\nRateLimit-Remaining: 0\r\nRateLimit-Reset: 3\r\nRetry-After: 2\r\n";
+  const char *want;
+  want = "RateLimit-Limit: 10\r\nRateLimit-Remaining: 0\r\nRateLimit-Reset: 3\r\nRetry-After: 2\r\n";
   CHECK(n == strlen(want) && strcmp(h, want) == 0);
   CHECK(ratewarden_decision_headers(&d, "x-ratelimit", h, sizeof h, &n) == RATEWARDEN_OK);
   CHECK(strncmp(h, "X-RateLimit-Limit: 10\r\n", 23) == 0);
   CHECK(ratewarden_decision_headers(&d, "draft-06", h, 10, &n) == RATEWARDEN_INVALID_ARGUMENT);
   CHECK(ratewarden_decision_headers(&d, "draft-99", h, sizeof h, &n) == RATEWARDEN_INVALID_ARGUMENT);
   CHECK(ratewarden_decision_headers(NULL, "draft-06", h, sizeof h, &n) == RATEWARDEN_NULL_PARAMETER);
+  CHECK(ratewarden_decision_ietf_headers(&d, "default", 60000, h, sizeof h, &n) == RATEWARDEN_OK);
+  want = "RateLimit-Policy: \"default\";q=10;w=60\r\nRateLimit: \"default\";r=0;t=3\r\nRetry-After: 2\r\n";
+  CHECK(n == strlen(want) && strcmp(h, want) == 0);
+  CHECK(ratewarden_decision_ietf_headers(&d, "", 60000, h, sizeof h, &n) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_decision_ietf_headers(&d, "default", 60000, h, 8, &n) == RATEWARDEN_INVALID_ARGUMENT);
   d.allowed = true;
   CHECK(ratewarden_decision_headers(&d, "draft-06", h, sizeof h, &n) == RATEWARDEN_OK && strstr(h, "Retry-After") == NULL);
 }

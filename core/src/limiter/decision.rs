@@ -131,6 +131,52 @@ impl Decision {
     }
 }
 
+impl Decision {
+    /// The headers of draft-ietf-httpapi-ratelimit-headers-11 for this
+    /// decision under the quota policy `name` whose window is `window`:
+    ///
+    /// * `RateLimit-Policy: "name";q=<limit>;w=<window, whole seconds rounded up>`
+    /// * `RateLimit: "name";r=<remaining>;t=<seconds until reset, rounded up>`
+    /// * `Retry-After: <seconds, rounded up>` when refused.
+    ///
+    /// `name` is a structured-field string: 1 to 64 printable ASCII
+    /// characters (`"` and `\` are escaped); anything else is
+    /// [`InvalidArgument`](crate::ErrorKind::InvalidArgument).
+    ///
+    /// ```
+    /// use ratewarden::Decision;
+    /// use std::time::Duration;
+    /// let d = Decision { allowed: true, limit: 100, remaining: 42,
+    ///     retry_after: Duration::ZERO, reset_after: Duration::from_millis(29_500) };
+    /// assert_eq!(d.ietf_headers("default", Duration::from_secs(60)).unwrap(), [
+    ///     ("RateLimit-Policy", "\"default\";q=100;w=60".to_string()),
+    ///     ("RateLimit", "\"default\";r=42;t=30".to_string()),
+    /// ]);
+    /// ```
+    pub fn ietf_headers(&self, name: &str, window: Duration) -> crate::Result<Vec<(&'static str, String)>> {
+        if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+            return Err(crate::Error::invalid_argument(format!(
+                "a policy name in the RateLimit headers is 1 to 64 printable ASCII characters, got {name:?}"
+            )));
+        }
+        let quoted = format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""));
+        let mut h = vec![
+            (
+                "RateLimit-Policy",
+                format!("{quoted};q={};w={}", self.limit, ceil_secs(window).max(1)),
+            ),
+            (
+                "RateLimit",
+                format!("{quoted};r={};t={}", self.remaining, self.reset_after_secs()),
+            ),
+        ];
+        if !self.allowed {
+            h.push(("Retry-After", self.retry_after_secs().to_string()));
+        }
+        Ok(h)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +196,23 @@ mod tests {
         assert_eq!(h[2], ("X-RateLimit-Reset", "1".to_string()));
         assert_eq!("x-ratelimit".parse::<HeaderSet>().unwrap(), HeaderSet::XRateLimit);
         assert!("draft-11".parse::<HeaderSet>().is_err());
+    }
+
+    #[test]
+    fn ietf_headers_quote_the_name_and_refuse_what_cannot_be_quoted() {
+        let d = Decision {
+            allowed: false,
+            limit: 5,
+            remaining: 0,
+            retry_after: Duration::from_millis(100),
+            reset_after: Duration::from_secs(7),
+        };
+        let h = d.ietf_headers(r#"a"b\c"#, Duration::from_millis(1)).unwrap();
+        assert_eq!(h[0].1, r#""a\"b\\c";q=5;w=1"#);
+        assert_eq!(h[1].1, r#""a\"b\\c";r=0;t=7"#);
+        assert_eq!(h[2], ("Retry-After", "1".to_string()));
+        for bad in ["", "tab\there", "é", &"x".repeat(65)] {
+            assert!(d.ietf_headers(bad, Duration::from_secs(1)).is_err(), "{bad:?}");
+        }
     }
 }
