@@ -75,6 +75,13 @@ export interface Decision {
 export declare function decisionHeaders(decision: Decision, set?: string | undefined | null): Array<[string, string]>
 
 /**
+ * The draft-ietf-httpapi-ratelimit-headers-11 headers of `decision` under
+ * the quota policy `name` whose window is `window_ms`, as `[name, value]`
+ * pairs in order, rendered by the core.
+ */
+export declare function decisionIetfHeaders(decision: Decision, name: string, windowMs: number): Array<[string, string]>
+
+/**
  * Every error code by its kind's name (`{ InvalidArgument: 'RATEWARDEN_INVALID_ARGUMENT', ... }`),
  * from the core's table: `ErrorCode` in `index.js`.
  */

@@ -837,5 +837,6 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.Limiter = nativeBinding.Limiter
 module.exports.decisionHeaders = nativeBinding.decisionHeaders
+module.exports.decisionIetfHeaders = nativeBinding.decisionIetfHeaders
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.optionKinds = nativeBinding.optionKinds
