@@ -23,11 +23,11 @@ use crate::backend::redis::keys;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::policy::{self, Policy, PolicyTable, RedisNames};
+use crate::quota::{validate_call, validate_id, Quota};
 use crate::resilience::deny_cache::DenyCache;
 use crate::resilience::{FailureMode, Resilience, Stats};
 use crate::runtime;
 
-use crate::quota::{validate_call, validate_id, Quota};
 pub use builder::LimiterBuilder;
 pub(crate) use decide::{decision_of, Answer, Prepared};
 pub use decision::Decision;
