@@ -1,7 +1,8 @@
 //! Every binding exposes what the core does: each public operation of
 //! `Limiter` (and of `Decision`'s rendering), each option and each error
 //! kind has its counterpart in the C header, the Python stubs and the
-//! TypeScript types — and `blocking::Limiter` mirrors the async one.
+//! TypeScript types — and `blocking::Limiter` mirrors the async one, and the
+//! README's option table lists every option.
 //!
 //! The core's side is read from its sources (a `pub fn` in `impl Limiter`
 //! that is not `#[doc(hidden)]`), the bindings' from their checked-in
@@ -241,6 +242,7 @@ fn every_binding_takes_every_option() {
     let stubs = read("python/python/ratewarden/_native.pyi");
     let dts = read("node/index.d.ts");
     let js_options = block(&dts, "export interface LimiterOptions {", "}");
+    let readme = read("README.md");
     let mut missing = Vec::new();
     for o in ratewarden::OPTIONS {
         if !header.contains(&format!(" ratewarden_options_set_{}(", o.name)) {
@@ -252,6 +254,14 @@ fn every_binding_takes_every_option() {
         }
         if !js_options.contains(&format!("  {}?: ", o.js)) {
             missing.push(format!("Node: LimiterOptions.{}", o.js));
+        }
+        // The README's option table: one row naming it in every language.
+        let row = format!("| `{}` | `{}`", o.name, o.python);
+        if !readme
+            .lines()
+            .any(|l| l.starts_with(&row) && l.contains(&format!("`{}`", o.js)))
+        {
+            missing.push(format!("README: a row of the Options table for {}", o.name));
         }
     }
     assert!(missing.is_empty(), "missing:\n{}", missing.join("\n"));
