@@ -93,7 +93,8 @@ pub use backend::redis::keys::{DEFAULT_PREFIX, MAX_PREFIX_LEN};
 pub use error::{Error, ErrorKind, Result};
 pub use limiter::decision::{Decision, HeaderSet};
 pub use limiter::options::{
-    option_info, LimiterOptions, OptionInfo, OptionKind, OptionValue, DEFAULT_MAX_IN_FLIGHT, DEFAULT_TIMEOUT, OPTIONS,
+    duration_from_ms, duration_from_secs, option_info, option_info_as, LimiterOptions, OptionInfo, OptionKind,
+    OptionValue, Spelling, DEFAULT_MAX_IN_FLIGHT, DEFAULT_TIMEOUT, OPTIONS,
 };
 pub use limiter::{Limit, Limiter, LimiterBuilder, MultiDecision, MAX_LIMITS_PER_CHECK};
 pub use policy::Policy;

@@ -51,7 +51,6 @@ fn paths_in(line: &str, here: &[String], children: &BTreeSet<String>) -> Vec<Vec
     let mut i = 0;
     while i < bytes.len() {
         if ident(bytes[i]) && (i == 0 || !(ident(bytes[i - 1]) || bytes[i - 1] == ':')) {
-            let start = i;
             let mut segs: Vec<String> = Vec::new();
             loop {
                 let s = i;
@@ -65,7 +64,6 @@ fn paths_in(line: &str, here: &[String], children: &BTreeSet<String>) -> Vec<Vec
                     break;
                 }
             }
-            let _ = start;
             match segs.first().map(String::as_str) {
                 Some("crate") if segs.len() > 1 => out.push(segs[1..].to_vec()),
                 Some("self") if segs.len() > 1 => {

@@ -7,7 +7,7 @@ use std::ffi::c_char;
 use std::time::Duration;
 
 use crate::error::ratewarden_result;
-use crate::ffi::{boundary, out_arg, str_arg, ArgError};
+use crate::ffi::{boundary, in_arg, out_arg, str_arg, ArgError};
 
 /// The full answer to one check.
 ///
@@ -124,18 +124,10 @@ pub unsafe extern "C" fn ratewarden_decision_headers(
     written: *mut usize,
 ) -> ratewarden_result {
     boundary(|| {
-        // SAFETY: NULL or a valid decision (caller contract).
-        let d = unsafe { d.as_ref() }
-            .ok_or_else(|| ArgError(ratewarden_result::RATEWARDEN_NULL_PARAMETER, "decision is NULL".into()))?;
+        let d = in_arg(d, "decision")?;
         // SAFETY: caller contract (NUL-terminated or NULL).
         let set: ratewarden::HeaderSet = unsafe { str_arg(set, "set") }?.parse()?;
         let written = out_arg(written, "written")?;
-        if buf.is_null() {
-            return Err(ArgError(
-                ratewarden_result::RATEWARDEN_NULL_PARAMETER,
-                "buf is NULL".into(),
-            ));
-        }
         // SAFETY: `buf` has room for `len` bytes (caller contract).
         unsafe { write_headers(&ratewarden::Decision::from(d).headers(set), buf, len, written) }
     })
@@ -144,13 +136,19 @@ pub unsafe extern "C" fn ratewarden_decision_headers(
 /// `Name: value\r\n` lines into `buf`, NUL-terminated.
 ///
 /// # Safety
-/// `buf` is non-NULL with room for `len` bytes.
+/// `buf` is NULL or has room for `len` bytes.
 unsafe fn write_headers(
     headers: &[(&str, String)],
     buf: *mut c_char,
     len: usize,
     written: &mut usize,
 ) -> Result<(), ArgError> {
+    if buf.is_null() {
+        return Err(ArgError(
+            ratewarden_result::RATEWARDEN_NULL_PARAMETER,
+            "buf is NULL".into(),
+        ));
+    }
     let text: String = headers
         .iter()
         .map(|(name, value)| format!("{name}: {value}\r\n"))
@@ -190,18 +188,10 @@ pub unsafe extern "C" fn ratewarden_decision_ietf_headers(
     written: *mut usize,
 ) -> ratewarden_result {
     boundary(|| {
-        // SAFETY: NULL or a valid decision (caller contract).
-        let d = unsafe { d.as_ref() }
-            .ok_or_else(|| ArgError(ratewarden_result::RATEWARDEN_NULL_PARAMETER, "decision is NULL".into()))?;
+        let d = in_arg(d, "decision")?;
         // SAFETY: caller contract (NUL-terminated or NULL).
         let name = unsafe { str_arg(name, "name") }?;
         let written = out_arg(written, "written")?;
-        if buf.is_null() {
-            return Err(ArgError(
-                ratewarden_result::RATEWARDEN_NULL_PARAMETER,
-                "buf is NULL".into(),
-            ));
-        }
         let headers = ratewarden::Decision::from(d).ietf_headers(name, Duration::from_millis(window_ms))?;
         // SAFETY: `buf` has room for `len` bytes (caller contract).
         unsafe { write_headers(&headers, buf, len, written) }

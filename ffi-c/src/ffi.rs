@@ -36,6 +36,14 @@ pub(crate) fn out_arg<'a, T>(p: *mut T, name: &str) -> Result<&'a mut T, ArgErro
         .ok_or_else(|| ArgError(ratewarden_result::RATEWARDEN_NULL_PARAMETER, format!("{name} is NULL")))
 }
 
+/// A required in-pointer (a handle or a struct the caller owns).
+pub(crate) fn in_arg<'a, T>(p: *const T, name: &str) -> Result<&'a T, ArgError> {
+    // SAFETY: the caller passes NULL or a valid, aligned pointer that
+    // outlives the call.
+    unsafe { p.as_ref() }
+        .ok_or_else(|| ArgError(ratewarden_result::RATEWARDEN_NULL_PARAMETER, format!("{name} is NULL")))
+}
+
 /// Run `f`, turning argument errors, core errors and panics into a result
 /// code and the thread's last-error message.
 pub(crate) fn boundary<F>(f: F) -> ratewarden_result

@@ -8,7 +8,7 @@ use ratewarden::{Algorithm, Limit, Quota};
 
 use crate::decision::{ratewarden_decision, ratewarden_limit};
 use crate::error::ratewarden_result;
-use crate::ffi::{boundary, out_arg, str_arg, ArgError};
+use crate::ffi::{boundary, in_arg, out_arg, str_arg, ArgError};
 use crate::options::{options_ref, ratewarden_options};
 
 /// An opaque rate limiter. Create with `ratewarden_limiter_new` or
@@ -71,10 +71,9 @@ pub(crate) unsafe fn algorithm_arg(p: *const c_char, name: &str) -> Result<Optio
 }
 
 pub(crate) fn limiter_ref<'a>(lim: *const ratewarden_limiter) -> Result<&'a Limiter, ArgError> {
-    // SAFETY: a non-NULL `lim` came from ratewarden_limiter_new* and has not
-    // been freed (caller's contract).
-    unsafe { lim.cast::<Limiter>().as_ref() }
-        .ok_or_else(|| ArgError(ratewarden_result::RATEWARDEN_NULL_PARAMETER, "limiter is NULL".into()))
+    // A non-NULL `lim` came from ratewarden_limiter_new* and has not been
+    // freed (caller's contract).
+    in_arg(lim.cast::<Limiter>(), "limiter")
 }
 
 /// Create a limiter for `url` with default options: `"memory://"` (embedded,

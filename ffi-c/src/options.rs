@@ -5,7 +5,7 @@
 
 use std::ffi::c_char;
 
-use ratewarden::{LimiterOptions, OptionValue};
+use ratewarden::{LimiterOptions, OptionValue, Spelling};
 
 use crate::error::ratewarden_result;
 use crate::ffi::{boundary, out_arg, str_arg, ArgError};
@@ -26,7 +26,7 @@ fn set(opts: *mut ratewarden_options, name: &str, value: OptionValue) -> Result<
     // SAFETY: a non-NULL opts came from ratewarden_options_new (caller contract).
     let o = unsafe { opts.cast::<LimiterOptions>().as_mut() }
         .ok_or_else(|| ArgError(ratewarden_result::RATEWARDEN_NULL_PARAMETER, "options is NULL".into()))?;
-    o.set(name, value)?;
+    o.set_as(Spelling::Rust, name, value)?;
     Ok(())
 }
 

@@ -112,12 +112,8 @@ fn core_decision(d: &Decision) -> ratewarden::Decision {
 /// pairs in order, rendered by the core.
 #[napi(ts_return_type = "Array<[string, string]>")]
 pub fn decision_ietf_headers(env: Env, decision: Decision, name: String, window_ms: f64) -> Result<Vec<Vec<String>>> {
-    if !(window_ms.is_finite() && window_ms >= 0.0) {
-        let e = ratewarden::Error::invalid_argument(format!("windowMs must be a non-negative number, got {window_ms}"));
-        return Err(throw(&env, e));
-    }
-    let h = core_decision(&decision)
-        .ietf_headers(&name, ms(window_ms))
+    let h = ratewarden::duration_from_ms("windowMs", window_ms)
+        .and_then(|window| core_decision(&decision).ietf_headers(&name, window))
         .map_err(|e| throw(&env, e))?;
     Ok(h.into_iter().map(|(n, v)| vec![n.to_owned(), v]).collect())
 }

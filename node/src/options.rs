@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use ratewarden::Spelling;
 
 /// Every option's JavaScript name and the kind of value it takes
 /// ("integer", "number", "string" or "bytes"), from the core's table.
@@ -25,16 +26,9 @@ pub(crate) fn builder(
 ) -> ratewarden::Result<ratewarden::LimiterBuilder> {
     let mut b = ratewarden::Limiter::builder(url);
     for (name, value) in options.into_iter().flatten() {
-        if !ratewarden::OPTIONS.iter().any(|o| o.js == name) {
-            let known: Vec<&str> = ratewarden::OPTIONS.iter().map(|o| o.js).collect();
-            return Err(ratewarden::Error::invalid_argument(format!(
-                "unknown option {name:?}; the options are {}",
-                known.join(", ")
-            )));
-        }
         b = match value {
-            Either::A(n) => b.option(&name, n)?,
-            Either::B(s) => b.option(&name, s)?,
+            Either::A(n) => b.option_as(Spelling::JavaScript, &name, n)?,
+            Either::B(s) => b.option_as(Spelling::JavaScript, &name, s)?,
         };
     }
     Ok(b)

@@ -4,6 +4,7 @@
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyString};
+use ratewarden::Spelling;
 
 use crate::error::{to_pyerr, type_error};
 
@@ -45,14 +46,13 @@ pub(crate) fn builder(
     let mut b = ratewarden::Limiter::builder(url);
     for (k, v) in options.into_iter().flat_map(|d| d.iter()) {
         let name: String = k.extract()?;
-        let info = ratewarden::option_info(&name)
-            .filter(|o| o.python == name)
+        let info = ratewarden::option_info_as(Spelling::Python, &name)
             .ok_or_else(|| type_error(format!("unexpected keyword argument {name:?}")))?;
         if v.is_none() {
             continue;
         }
         b = b
-            .option(&name, value(&name, info.kind, &v)?)
+            .option_as(Spelling::Python, &name, value(&name, info.kind, &v)?)
             .map_err(|e| to_pyerr(py, e))?;
     }
     Ok(b)

@@ -8,7 +8,7 @@ use crate::algorithm::Algorithm;
 use crate::backend::memory::MemoryStore;
 use crate::backend::Backend;
 use crate::error::Result;
-use crate::limiter::options::{LimiterOptions, OptionValue};
+use crate::limiter::options::{LimiterOptions, OptionValue, Spelling};
 use crate::limiter::{Inner, Limiter};
 use crate::policy::{PolicyTable, RedisNames};
 use crate::resilience::deny_cache::DenyCache;
@@ -204,6 +204,13 @@ impl LimiterBuilder {
     /// ```
     pub fn option(mut self, name: &str, value: impl Into<OptionValue>) -> Result<Self> {
         self.options.set(name, value)?;
+        Ok(self)
+    }
+
+    /// [`option`](Self::option) by the name in `spelling` only (see
+    /// [`LimiterOptions::set_as`]).
+    pub fn option_as(mut self, spelling: Spelling, name: &str, value: impl Into<OptionValue>) -> Result<Self> {
+        self.options.set_as(spelling, name, value)?;
         Ok(self)
     }
 

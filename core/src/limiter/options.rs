@@ -181,6 +181,41 @@ pub const OPTIONS: &[OptionInfo] = &[
     ),
 ];
 
+/// Whose names an option is looked up by ([`option_info_as`],
+/// [`LimiterOptions::set_as`]).
+///
+/// ```
+/// use ratewarden::{option_info_as, Spelling};
+/// assert!(option_info_as(Spelling::JavaScript, "timeoutMs").is_some());
+/// assert!(option_info_as(Spelling::JavaScript, "timeout_ms").is_none());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Spelling {
+    /// Rust, C and the CLI: `timeout_ms`.
+    Rust,
+    /// Python keywords: `timeout` (seconds).
+    Python,
+    /// JavaScript properties: `timeoutMs`.
+    JavaScript,
+}
+
+impl OptionInfo {
+    /// This option's name in `spelling`.
+    pub const fn name_in(&self, spelling: Spelling) -> &'static str {
+        match spelling {
+            Spelling::Rust => self.name,
+            Spelling::Python => self.python,
+            Spelling::JavaScript => self.js,
+        }
+    }
+}
+
+/// The option whose name in `spelling` is `name`, or `None`.
+pub fn option_info_as(spelling: Spelling, name: &str) -> Option<&'static OptionInfo> {
+    OPTIONS.iter().find(|o| o.name_in(spelling) == name)
+}
+
 /// The option called `name` in any language (`timeout_ms`, `timeoutMs`,
 /// `timeout`), or `None`.
 ///
@@ -336,6 +371,32 @@ fn duration(name: &str, n: f64, unit_ms: f64) -> Result<Duration> {
         .map_err(|_| bad(name, format!("expected a positive duration, got {n}")))
 }
 
+/// A duration a binding received as a number of `seconds` (Python) — or,
+/// with [`duration_from_ms`], of milliseconds (JavaScript, C): negative,
+/// NaN and infinite values are [`InvalidArgument`](crate::ErrorKind::InvalidArgument)
+/// naming the argument.
+///
+/// ```
+/// assert_eq!(ratewarden::duration_from_secs("window", 1.5).unwrap().as_millis(), 1500);
+/// assert!(ratewarden::duration_from_secs("window", -1.0).unwrap_err().is_invalid_argument());
+/// ```
+pub fn duration_from_secs(name: &str, seconds: f64) -> Result<Duration> {
+    Duration::try_from_secs_f64(seconds).map_err(|_| {
+        Error::invalid_argument(format!(
+            "{name} must be a non-negative number of seconds, got {seconds}"
+        ))
+    })
+}
+
+/// See [`duration_from_secs`]; `ms` milliseconds.
+pub fn duration_from_ms(name: &str, ms: f64) -> Result<Duration> {
+    Duration::try_from_secs_f64(ms / 1000.0).map_err(|_| {
+        Error::invalid_argument(format!(
+            "{name} must be a non-negative number of milliseconds, got {ms}"
+        ))
+    })
+}
+
 fn check_duration(name: &str, d: Duration) -> Result<()> {
     if d < Duration::from_millis(1) || d > Duration::from_secs(3600) {
         return Err(Error::invalid_argument(format!(
@@ -357,11 +418,27 @@ impl LimiterOptions {
     /// assert!(o.set("local_share", 1.5).is_err());
     /// ```
     pub fn set(&mut self, name: &str, value: impl Into<OptionValue>) -> Result<()> {
-        let value = value.into();
-        let info = option_info(name).ok_or_else(|| {
-            let known: Vec<&str> = OPTIONS.iter().map(|o| o.name).collect();
-            Error::invalid_argument(format!("unknown option {name:?}; the options are {}", known.join(", ")))
-        })?;
+        let info = option_info(name).ok_or_else(|| unknown(Spelling::Rust, name))?;
+        self.set_info(info, name, value.into())
+    }
+
+    /// [`set`](Self::set) by the option's name in `spelling` only (a
+    /// binding's: `timeoutMs` from JavaScript); an unknown name's error lists
+    /// the options in that spelling.
+    ///
+    /// ```
+    /// use ratewarden::{LimiterOptions, Spelling};
+    /// let mut o = LimiterOptions::default();
+    /// o.set_as(Spelling::JavaScript, "maxInFlight", 8u64).unwrap();
+    /// let e = o.set_as(Spelling::JavaScript, "timeout", 1u64).unwrap_err();
+    /// assert!(e.to_string().contains("timeoutMs"));
+    /// ```
+    pub fn set_as(&mut self, spelling: Spelling, name: &str, value: impl Into<OptionValue>) -> Result<()> {
+        let info = option_info_as(spelling, name).ok_or_else(|| unknown(spelling, name))?;
+        self.set_info(info, name, value.into())
+    }
+
+    fn set_info(&mut self, info: &OptionInfo, name: &str, value: OptionValue) -> Result<()> {
         // The Python name of a duration counts seconds; the others milliseconds.
         let unit_ms = if name == info.python && info.python != info.name && info.name.ends_with("_ms") {
             1000.0
@@ -433,6 +510,11 @@ impl LimiterOptions {
     }
 }
 
+fn unknown(spelling: Spelling, name: &str) -> Error {
+    let known: Vec<&str> = OPTIONS.iter().map(|o| o.name_in(spelling)).collect();
+    Error::invalid_argument(format!("unknown option {name:?}; the options are {}", known.join(", ")))
+}
+
 fn check_max_in_flight(n: usize) -> Result<()> {
     if n == 0 || n > MAX_IN_FLIGHT {
         return Err(Error::invalid_argument(format!(
@@ -478,6 +560,17 @@ mod tests {
             opts.set(o.js, value).unwrap_or_else(|e| panic!("{}: {e}", o.js));
             assert!(!o.js.contains('_'), "{}", o.js);
         }
+    }
+
+    #[test]
+    fn the_table_defaults_are_the_defaults() {
+        let mut from_table = LimiterOptions::default();
+        for o in OPTIONS.iter().filter(|o| !o.default.is_empty()) {
+            from_table
+                .set(o.name, o.default)
+                .unwrap_or_else(|e| panic!("{}: {e}", o.name));
+        }
+        assert_eq!(from_table, LimiterOptions::default());
     }
 
     #[test]
