@@ -13,7 +13,6 @@ const PARTS: &[&str] = &[
     "sliding_window_log_bucketed.lua",
     "sliding_window_counter.lua",
     "fixed_window.lua",
-    "token_bucket.lua",
     "gcra.lua",
     "dispatch.lua",
 ];

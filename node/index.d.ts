@@ -51,11 +51,31 @@ export type Algorithm =
   | 'leaky_bucket'
 
 /** A quota and the cost of this request. */
-export interface Quota {
+export interface RateQuota {
   /** Burst size, 1..1e9. */
   capacity: number
   /** Sustained rate per second, 1..1e9. */
   ratePerSecond: number
+}
+
+/** `capacity` requests per `periodMs` milliseconds (1 µs .. 1e12 ms). */
+export interface PeriodQuota {
+  /** Burst size, 1..1e9. */
+  capacity: number
+  /** The period in milliseconds. */
+  periodMs: number
+}
+
+/** A quota in the notation: '5/minute', '10 per second', '10/second;1000/hour'. */
+export interface NotationQuota {
+  quota: string
+}
+
+/** A quota in any of its three forms. */
+export type QuotaSpec = RateQuota | PeriodQuota | NotationQuota
+
+/** The third argument of `check`: a quota, the cost and the algorithm. */
+export type Quota = QuotaSpec & {
   /** Units this request counts as, 1..capacity (default 1). */
   cost?: number
   /** Algorithm for this call (default: the limiter's). */
@@ -63,7 +83,11 @@ export interface Quota {
 }
 
 /** One limit of `checkAll`: a scope (an endpoint, or a label such as "*") and its quota. */
-export interface LimitSpec extends Quota {
+export interface LimitSpec extends RateQuota {
+  /** Units this request counts as, 1..capacity (default 1). */
+  cost?: number
+  /** Algorithm for this limit (default: the limiter's). */
+  algorithm?: Algorithm
   /** The scope. */
   endpoint: string
 }
@@ -98,8 +122,14 @@ export interface Decision {
 
 /** A stored policy. */
 export interface PolicySpec {
+  /** Of the first quota. */
   capacity: number
+  /** Of the first quota (may be fractional). */
   ratePerSecond: number
+  /** The period of the first quota, in milliseconds. */
+  periodMs: number
+  /** Every quota, in the notation ('5/minute;100/hour'). */
+  quota: string
   /** Undefined: the deciding limiter's algorithm. */
   algorithm?: Algorithm
 }
@@ -187,7 +217,40 @@ export declare class Limiter {
    */
   checkPolicy(clientId: string, apiEndpoint: string, options?: { cost?: number }): Promise<Decision>
   /** Store a policy (name: an endpoint, or "*" for the default) for every limiter on this backend. */
-  setPolicy(name: string, policy: { capacity: number; ratePerSecond: number; algorithm?: Algorithm }): Promise<void>
+  setPolicy(name: string, policy: QuotaSpec & { algorithm?: Algorithm }): Promise<void>
+  /**
+   * The decision a cost-1 `check` would get now, counting nothing.
+   *
+   * ```js
+   * const d = await limiter.peek(ip, '/login', { quota: '5/minute' })
+   * ```
+   */
+  peek(clientId: string, apiEndpoint: string, quota: QuotaSpec): Promise<Decision>
+  /**
+   * Give back `cost` units (default 1) of the latest admissions; resolves to
+   * what a cost-1 check would get afterwards.
+   *
+   * ```js
+   * await limiter.refund(user, 'POST /pay', { quota: '10/hour', cost: 1 })
+   * ```
+   */
+  refund(clientId: string, apiEndpoint: string, options: QuotaSpec & { cost?: number }): Promise<Decision>
+  /**
+   * Refuse this client, endpoint and quota for `durationMs`; then the full quota is back.
+   *
+   * ```js
+   * await limiter.block(ip, '/login', { quota: '5/minute', durationMs: 15 * 60_000 })
+   * ```
+   */
+  block(clientId: string, apiEndpoint: string, options: QuotaSpec & { durationMs: number }): Promise<Decision>
+  /**
+   * Forget all state of (clientId, apiEndpoint): every algorithm and quota.
+   *
+   * ```js
+   * await limiter.reset(user, '/login')
+   * ```
+   */
+  reset(clientId: string, apiEndpoint: string): Promise<void>
   /** Remove a policy (no-op if absent). */
   deletePolicy(name: string): Promise<void>
   /** Every stored policy, read from the backend now. */

@@ -29,6 +29,22 @@ function optStr (name, v) {
 
 const allowedOf = (d) => d.allowed
 
+function optNum (name, v) {
+  if (v !== undefined) num(name, v)
+}
+
+// The quota fields of an options object, type-checked; which combinations
+// are valid is the core's to say.
+function quotaArgs (o) {
+  if (o === null || typeof o !== 'object') throw new TypeError('the quota must be { quota } or { capacity, ratePerSecond | periodMs }')
+  const { quota, capacity, ratePerSecond, periodMs } = o
+  optStr('quota', quota)
+  optNum('capacity', capacity)
+  optNum('ratePerSecond', ratePerSecond)
+  optNum('periodMs', periodMs)
+  return { quota, capacity, ratePerSecond, periodMs }
+}
+
 class Limiter {
   #native
 
@@ -84,22 +100,80 @@ class Limiter {
     return this.#native.check(clientId, apiEndpoint, capacity, ratePerSecond, 1, undefined).then(allowedOf)
   }
 
-  /** The full decision for a request of `cost` units (default 1), with `algorithm` or the limiter's. */
+  /**
+   * The full decision for a request of `cost` units (default 1), with `algorithm` or the limiter's.
+   * The quota is `{ capacity, ratePerSecond }`, `{ capacity, periodMs }` or `{ quota: '5/minute' }`.
+   */
   check (clientId, apiEndpoint, quota) {
-    let capacity, ratePerSecond, cost, algorithm
+    let cost, algorithm, q
     try {
       str('clientId', clientId)
       str('apiEndpoint', apiEndpoint)
-      if (quota === null || typeof quota !== 'object') throw new TypeError('the third argument must be { capacity, ratePerSecond, cost?, algorithm? }')
-      ;({ capacity, ratePerSecond, cost = 1, algorithm } = quota)
-      num('capacity', capacity)
-      num('ratePerSecond', ratePerSecond)
+      if (quota === null || typeof quota !== 'object') throw new TypeError('the third argument must be { capacity, ratePerSecond | periodMs, cost?, algorithm? } or { quota, cost?, algorithm? }')
+      ;({ cost = 1, algorithm } = quota)
       num('cost', cost)
       optStr('algorithm', algorithm)
+      q = quotaArgs(quota)
     } catch (e) {
       return Promise.reject(e)
     }
-    return this.#native.check(clientId, apiEndpoint, capacity, ratePerSecond, cost, algorithm)
+    if (q.quota === undefined && q.periodMs === undefined && q.capacity !== undefined && q.ratePerSecond !== undefined) {
+      return this.#native.check(clientId, apiEndpoint, q.capacity, q.ratePerSecond, cost, algorithm)
+    }
+    return this.#native.checkQuota(clientId, apiEndpoint, q, cost, algorithm)
+  }
+
+  /** The decision a cost-1 `check` would get now, counting nothing (`{ quota }` or numbers). */
+  peek (clientId, apiEndpoint, quota) {
+    let q
+    try {
+      str('clientId', clientId)
+      str('apiEndpoint', apiEndpoint)
+      q = quotaArgs(quota)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return this.#native.peek(clientId, apiEndpoint, q)
+  }
+
+  /** Give back `cost` units (default 1) of the latest admissions: `refund(c, e, { quota, cost })`. */
+  refund (clientId, apiEndpoint, options) {
+    let q, cost
+    try {
+      str('clientId', clientId)
+      str('apiEndpoint', apiEndpoint)
+      q = quotaArgs(options)
+      cost = options.cost === undefined ? 1 : options.cost
+      num('cost', cost)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return this.#native.refund(clientId, apiEndpoint, q, cost)
+  }
+
+  /** Refuse this client, endpoint and quota for `durationMs`: `block(c, e, { quota, durationMs })`. */
+  block (clientId, apiEndpoint, options) {
+    let q
+    try {
+      str('clientId', clientId)
+      str('apiEndpoint', apiEndpoint)
+      q = quotaArgs(options)
+      num('durationMs', options.durationMs)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return this.#native.block(clientId, apiEndpoint, q, options.durationMs)
+  }
+
+  /** Forget all state of (clientId, apiEndpoint): every algorithm and quota. */
+  reset (clientId, apiEndpoint) {
+    try {
+      str('clientId', clientId)
+      str('apiEndpoint', apiEndpoint)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return this.#native.reset(clientId, apiEndpoint)
   }
 
   /**
@@ -146,16 +220,16 @@ class Limiter {
 
   /** Store a policy (name: an endpoint, or "*" for the default) for every limiter on this backend. */
   setPolicy (name, policy) {
+    let q
     try {
       str('name', name)
-      if (policy === null || typeof policy !== 'object') throw new TypeError('policy must be { capacity, ratePerSecond, algorithm? }')
-      num('capacity', policy.capacity)
-      num('ratePerSecond', policy.ratePerSecond)
+      if (policy === null || typeof policy !== 'object') throw new TypeError('policy must be { capacity, ratePerSecond | periodMs, algorithm? } or { quota, algorithm? }')
       optStr('algorithm', policy.algorithm)
+      q = quotaArgs(policy)
     } catch (e) {
       return Promise.reject(e)
     }
-    return this.#native.setPolicy(name, policy.capacity, policy.ratePerSecond, policy.algorithm)
+    return this.#native.setPolicy(name, q, policy.algorithm)
   }
 
   /** Remove a policy (no-op if absent). */

@@ -80,8 +80,8 @@ pub(crate) fn run(url: &str, duration: Duration, instances: usize) -> Result<(),
             p.endpoint,
             p.sends_per_sec,
             if p.burst_every_ms.is_some() { " in bursts" } else { "" },
-            p.quota.capacity,
-            p.quota.rate_per_second
+            p.quota.capacity(),
+            p.quota.rate_per_second()
         );
     }
 
@@ -151,7 +151,7 @@ pub(crate) fn run(url: &str, duration: Duration, instances: usize) -> Result<(),
     let mut held = true;
     for (pi, p) in PROFILES.iter().enumerate() {
         let (a, d, e) = snapshot(&rows[pi]);
-        let bound = p.quota.capacity as f64 + p.quota.rate_per_second as f64 * elapsed;
+        let bound = p.quota.capacity() as f64 + p.quota.rate_per_second() as f64 * elapsed;
         let ok = a as f64 <= bound;
         held &= ok;
         println!(

@@ -8,8 +8,30 @@ mod demo;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
-use ratewarden::Quota;
+use clap::{Args, Parser, Subcommand};
+use ratewarden::{Quota, Quotas};
+
+/// A quota on the command line: `--quota 5/minute` (or several:
+/// `--quota "10/second;1000/hour"`), or `--capacity N --rate R`.
+#[derive(Args, Clone)]
+struct QuotaArgs {
+    /// The quota in the notation: 5/minute, "10 per second", "5/15 minutes",
+    /// "10/second;1000/hour".
+    #[arg(long)]
+    quota: Option<String>,
+    /// Burst size (with --rate).
+    #[arg(long)]
+    capacity: Option<u64>,
+    /// Sustained rate per second (with --capacity).
+    #[arg(long)]
+    rate: Option<u64>,
+}
+
+impl QuotaArgs {
+    fn quotas(&self) -> Result<Quotas, ratewarden::Error> {
+        Quotas::from_parts(self.quota.as_deref(), self.capacity, self.rate, None)
+    }
+}
 
 #[derive(Parser)]
 #[command(name = "ratewarden", version, about = "Exact distributed rate limiting on Redis")]
@@ -41,10 +63,8 @@ enum Command {
         client: String,
         #[arg(long)]
         endpoint: String,
-        #[arg(long)]
-        capacity: u64,
-        #[arg(long)]
-        rate: u64,
+        #[command(flatten)]
+        quota: QuotaArgs,
         #[arg(long, default_value_t = 1)]
         cost: u64,
         /// Print the decision as one JSON object.
@@ -57,6 +77,36 @@ enum Command {
         /// token_bucket, gcra or leaky_bucket.
         #[arg(long, default_value = "sliding_window_log")]
         algorithm: String,
+    },
+    /// Print the decision a cost-1 check would get now, counting nothing.
+    /// Exit code as for check.
+    Peek {
+        #[arg(long, default_value = "memory://")]
+        url: String,
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        endpoint: String,
+        #[command(flatten)]
+        quota: QuotaArgs,
+        /// Print the decision as one JSON object.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value = "1s", value_parser = parse_duration)]
+        timeout: Duration,
+        #[arg(long, default_value = "sliding_window_log")]
+        algorithm: String,
+    },
+    /// Forget all state of a client on an endpoint (every algorithm and quota).
+    Reset {
+        #[arg(long, default_value = "memory://")]
+        url: String,
+        #[arg(long)]
+        client: String,
+        #[arg(long)]
+        endpoint: String,
+        #[arg(long, default_value = "1s", value_parser = parse_duration)]
+        timeout: Duration,
     },
     /// Live limits: named policies stored in Redis (or memory://), seen by
     /// every running limiter within 1 s.
@@ -86,10 +136,8 @@ enum PolicyCommand {
         url: String,
         #[arg(long)]
         endpoint: String,
-        #[arg(long)]
-        capacity: u64,
-        #[arg(long)]
-        rate: u64,
+        #[command(flatten)]
+        quota: QuotaArgs,
         /// Algorithm; the deciding limiter's when omitted.
         #[arg(long)]
         algorithm: Option<String>,
@@ -143,12 +191,11 @@ fn policy(cmd: PolicyCommand) -> Result<(), ratewarden::Error> {
         PolicyCommand::Set {
             url,
             endpoint,
-            capacity,
-            rate,
+            quota,
             algorithm,
             key_prefix,
         } => {
-            let mut p = ratewarden::Policy::new(capacity, rate);
+            let mut p = ratewarden::Policy::quota(quota.quotas()?)?;
             if let Some(a) = algorithm {
                 p = p.algorithm(a.parse()?);
             }
@@ -248,8 +295,7 @@ fn main() -> ExitCode {
             url,
             client,
             endpoint,
-            capacity,
-            rate,
+            quota,
             cost,
             json,
             timeout,
@@ -259,11 +305,39 @@ fn main() -> ExitCode {
                 &url,
                 &client,
                 &endpoint,
-                (Quota::new(capacity, rate), cost, &algorithm),
+                (quota.quotas(), Some(cost), &algorithm),
                 json,
                 timeout,
             )
         }
+        Command::Peek {
+            url,
+            client,
+            endpoint,
+            quota,
+            json,
+            timeout,
+            algorithm,
+        } => {
+            return check(
+                &url,
+                &client,
+                &endpoint,
+                (quota.quotas(), None, &algorithm),
+                json,
+                timeout,
+            )
+        }
+        Command::Reset {
+            url,
+            client,
+            endpoint,
+            timeout,
+        } => ratewarden::blocking::Limiter::builder(&url)
+            .timeout(timeout)
+            .build()
+            .and_then(|l| l.reset(&client, &endpoint))
+            .map(|()| println!("{client} {endpoint}: reset")),
         Command::Simulate { capacity, rate } => simulate(Quota::new(capacity, rate)),
         Command::Policy(cmd) => policy(cmd),
         Command::Bench(args) => bench::run(args),
@@ -277,20 +351,26 @@ fn main() -> ExitCode {
     }
 }
 
+/// `check` (with a cost) or `peek` (without), printed; the exit code says
+/// allowed (0) or denied (3).
 fn check(
     url: &str,
     client: &str,
     endpoint: &str,
-    (quota, cost, algorithm): (Quota, u64, &str),
+    (quota, cost, algorithm): (Result<Quotas, ratewarden::Error>, Option<u64>, &str),
     json: bool,
     timeout: Duration,
 ) -> ExitCode {
-    let decision = algorithm.parse::<ratewarden::Algorithm>().and_then(|a| {
-        ratewarden::blocking::Limiter::builder(url)
+    let decision = quota.and_then(|quota| {
+        let a = algorithm.parse::<ratewarden::Algorithm>()?;
+        let l = ratewarden::blocking::Limiter::builder(url)
             .timeout(timeout)
             .algorithm(a)
-            .build()
-            .and_then(|l| l.check(client, endpoint, quota, cost))
+            .build()?;
+        match cost {
+            Some(cost) => l.check(client, endpoint, quota, cost),
+            None => l.peek(client, endpoint, quota),
+        }
     });
     let d = match decision {
         Ok(d) => d,

@@ -11,12 +11,13 @@
 
 use std::time::Duration;
 
+use crate::algorithm::spec::Op;
 use crate::algorithm::Algorithm;
 use crate::error::{Error, Result};
 use crate::limiter::decision::Decision;
 use crate::limiter::{Answer, Limit, LimiterBuilder, MultiDecision, Prepared};
 use crate::policy::Policy;
-use crate::quota::Quota;
+use crate::quota::{IntoQuotas, Quota};
 use crate::runtime;
 
 /// A blocking rate limiter. Cheap to clone; clones share one connection.
@@ -154,8 +155,68 @@ impl Limiter {
     /// let l = ratewarden::blocking::Limiter::connect("memory://doc-b-check").unwrap();
     /// assert_eq!(l.check("bob", "/", Quota::new(5, 5), 2).unwrap().remaining, 3);
     /// ```
-    pub fn check(&self, client_id: &str, api_endpoint: &str, quota: Quota, cost: u64) -> Result<Decision> {
-        self.finish(self.inner.prepare(client_id, api_endpoint, quota, cost, None)?)
+    pub fn check(&self, client_id: &str, api_endpoint: &str, quota: impl IntoQuotas, cost: u64) -> Result<Decision> {
+        let q = quota.into_quotas()?;
+        self.finish(
+            self.inner
+                .prepare_op(client_id, api_endpoint, q, cost, None, Op::Check)?,
+        )
+    }
+
+    /// See [`crate::Limiter::peek`].
+    ///
+    /// ```
+    /// let l = ratewarden::blocking::Limiter::connect("memory://doc-b-peek").unwrap();
+    /// assert!(l.peek("bob", "/", "5/minute").unwrap().allowed);
+    /// ```
+    pub fn peek(&self, client_id: &str, api_endpoint: &str, quota: impl IntoQuotas) -> Result<Decision> {
+        let q = quota.into_quotas()?;
+        self.finish(self.inner.prepare_op(client_id, api_endpoint, q, 1, None, Op::Peek)?)
+    }
+
+    /// See [`crate::Limiter::refund`].
+    ///
+    /// ```
+    /// let l = ratewarden::blocking::Limiter::connect("memory://doc-b-refund").unwrap();
+    /// l.check("bob", "/", "1/minute", 1).unwrap();
+    /// assert!(l.refund("bob", "/", "1/minute", 1).unwrap().allowed);
+    /// ```
+    pub fn refund(&self, client_id: &str, api_endpoint: &str, quota: impl IntoQuotas, cost: u64) -> Result<Decision> {
+        let q = quota.into_quotas()?;
+        self.finish(
+            self.inner
+                .prepare_op(client_id, api_endpoint, q, cost, None, Op::Refund)?,
+        )
+    }
+
+    /// See [`crate::Limiter::block`].
+    ///
+    /// ```
+    /// let l = ratewarden::blocking::Limiter::connect("memory://doc-b-block").unwrap();
+    /// let d = l.block("bob", "/", "5/minute", std::time::Duration::from_secs(60)).unwrap();
+    /// assert!(!d.allowed);
+    /// ```
+    pub fn block(
+        &self,
+        client_id: &str,
+        api_endpoint: &str,
+        quota: impl IntoQuotas,
+        duration: std::time::Duration,
+    ) -> Result<Decision> {
+        let us = crate::quota::block_us(duration)?;
+        let q = quota.into_quotas()?;
+        self.finish(self.inner.prepare_op(client_id, api_endpoint, q, us, None, Op::Block)?)
+    }
+
+    /// See [`crate::Limiter::reset`].
+    ///
+    /// ```
+    /// let l = ratewarden::blocking::Limiter::connect("memory://doc-b-reset").unwrap();
+    /// l.reset("bob", "/").unwrap();
+    /// ```
+    pub fn reset(&self, client_id: &str, api_endpoint: &str) -> Result<()> {
+        self.finish(self.inner.prepare_reset(client_id, api_endpoint)?)
+            .map(|_| ())
     }
 
     /// See [`crate::Limiter::check_with`].
@@ -169,13 +230,14 @@ impl Limiter {
         &self,
         client_id: &str,
         api_endpoint: &str,
-        quota: Quota,
+        quota: impl IntoQuotas,
         cost: u64,
         algorithm: Algorithm,
     ) -> Result<Decision> {
+        let q = quota.into_quotas()?;
         self.finish(
             self.inner
-                .prepare(client_id, api_endpoint, quota, cost, Some(algorithm))?,
+                .prepare_op(client_id, api_endpoint, q, cost, Some(algorithm), Op::Check)?,
         )
     }
 

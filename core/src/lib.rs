@@ -98,7 +98,7 @@ pub use limiter::options::{
 };
 pub use limiter::{Limit, Limiter, LimiterBuilder, MultiDecision, MAX_LIMITS_PER_CHECK};
 pub use policy::Policy;
-pub use quota::{Quota, MAX_ID_LEN, MAX_LIMIT};
+pub use quota::{IntoQuotas, Quota, Quotas, MAX_ID_LEN, MAX_LIMIT, MAX_PERIOD, MAX_QUOTAS, MIN_PERIOD};
 pub use resilience::{FailureMode, Stats, LATENCY_BUCKETS_US};
 
 /// Pieces for `ratewarden bench`'s bare-client ceiling. Not a stable API.

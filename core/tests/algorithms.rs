@@ -40,7 +40,7 @@ impl Rng {
 const T0: u64 = 1_700_000_000_000_000;
 
 fn window_us(q: Quota) -> u64 {
-    (q.capacity * 1_000_000).div_ceil(q.rate_per_second)
+    q.period().as_micros() as u64
 }
 
 /// The gap before the next request.
@@ -64,7 +64,7 @@ fn check_bound(alg: Algorithm, q: Quota, admitted: &[(u64, u64)]) {
         for i in (0..=j).rev() {
             sum += u128::from(admitted[i].1);
             let t = u128::from(admitted[j].0 - admitted[i].0);
-            let cap = u128::from(q.capacity);
+            let cap = u128::from(q.capacity());
             let ok = match alg {
                 // At most `capacity` in any trailing window (t - W, t].
                 Algorithm::SlidingWindowLog => t >= u128::from(w) || sum <= cap,
@@ -74,8 +74,8 @@ fn check_bound(alg: Algorithm, q: Quota, admitted: &[(u64, u64)]) {
                     let windows = u128::from(admitted[j].0 / w - admitted[i].0 / w) + 1;
                     sum <= cap * windows
                 }
-                // capacity + rate * T, T in seconds.
-                _ => sum * 1_000_000 <= cap * 1_000_000 + u128::from(q.rate_per_second) * t,
+                // capacity + capacity * T / period.
+                _ => sum * u128::from(w) <= cap * u128::from(w) + cap * t,
             };
             assert!(
                 ok,
@@ -89,7 +89,7 @@ fn check_bound(alg: Algorithm, q: Quota, admitted: &[(u64, u64)]) {
 fn replay(redis: &Limiter, memory: &Limiter, alg: Algorithm, q: Quota, seed: u64, steps: usize) {
     let mut rng = Rng(seed);
     let w = window_us(q);
-    let client = format!("prop-{alg}-{}-{}-{seed}", q.capacity, q.rate_per_second);
+    let client = format!("prop-{alg}-{q}-{seed}");
     let mut t = T0 + rng.below(w.max(1));
     let mut admitted: Vec<(u64, u64)> = Vec::new();
     let mut retry: Option<(u64, u64)> = None; // (time, cost) a refusal promised
@@ -100,7 +100,7 @@ fn replay(redis: &Limiter, memory: &Limiter, alg: Algorithm, q: Quota, seed: u64
             None => {
                 t += gap(&mut rng, w);
                 let cost = if rng.below(4) == 0 {
-                    1 + rng.below(q.capacity.min(4))
+                    1 + rng.below(q.capacity().min(4))
                 } else {
                     1
                 };
@@ -156,6 +156,74 @@ fn every_algorithm_matches_memory_and_keeps_its_promise() {
     for alg in Algorithm::ALL {
         for (i, q) in quotas.into_iter().enumerate() {
             replay(&redis, &memory, alg, q, 0x9e37_79b9 + i as u64, 400);
+        }
+    }
+}
+
+/// Periods from a millisecond to a year, in the notation, with capacities
+/// that do not divide them (fractional emission intervals), and the longest
+/// period at the largest capacity.
+#[test]
+fn periods_from_milliseconds_to_a_year_match_memory() {
+    let server = RedisServer::start();
+    let (redis, memory) = pair(&server, "prop-periods");
+    let quotas = [
+        "3/1ms",
+        "7/13ms",
+        "5/minute",
+        "7/15 minutes",
+        "100/hour",
+        "130/hour",
+        "1000/day",
+        "999999937/day",
+        "11/365 days",
+    ];
+    for alg in Algorithm::ALL {
+        for (i, text) in quotas.into_iter().enumerate() {
+            let q: Quota = text.parse().unwrap();
+            replay(&redis, &memory, alg, q, 0x5eed + i as u64, 200);
+        }
+    }
+}
+
+/// Several quotas on one endpoint and algorithm ("10/second;100/minute"):
+/// separate state per quota, all or nothing, the same on both backends, and
+/// every quota's promise kept over the admitted requests.
+#[test]
+fn multi_quota_strings_match_memory_and_keep_every_promise() {
+    let server = RedisServer::start();
+    let (redis, memory) = pair(&server, "prop-multi-quota");
+    for alg in Algorithm::ALL {
+        for text in ["3/second;10/minute", "5/100ms;20/second;50/minute"] {
+            let quotas = ratewarden::Quotas::parse(text).unwrap();
+            let limits: Vec<Limit<'_>> = quotas
+                .as_slice()
+                .iter()
+                .map(|q| Limit::new("/mq", *q).algorithm(alg))
+                .collect();
+            let client = format!("mq-{alg}-{text}");
+            let mut rng = Rng(7);
+            let mut t = T0;
+            let mut admitted = Vec::new();
+            for step in 0..500 {
+                t += match rng.below(5) {
+                    0 => 0,
+                    1 => rng.below(1000),
+                    2 => rng.below(100_000),
+                    3 => rng.below(1_000_000),
+                    _ => rng.below(20_000_000),
+                };
+                let a = redis.__check_all_at(t, &client, &limits).unwrap();
+                let b = memory.__check_all_at(t, &client, &limits).unwrap();
+                assert_eq!(a, b, "{alg} {text} step {step} at {t}");
+                if a.allowed {
+                    admitted.push((t, 1));
+                }
+            }
+            for q in quotas.as_slice() {
+                check_bound(alg, *q, &admitted);
+            }
+            assert!(!admitted.is_empty());
         }
     }
 }

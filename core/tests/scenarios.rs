@@ -411,7 +411,7 @@ async fn policies_decide_and_changes_apply_to_existing_keys(t: &Target) {
     // has room for 3 more, on the other instance too (within the refresh).
     admin.set_policy("/users", Policy::new(5, 1)).await.unwrap();
     let start = Instant::now();
-    while l.resolved_policy("/users").await.unwrap().capacity != 5 {
+    while l.resolved_policy("/users").await.unwrap().first().capacity() != 5 {
         assert!(start.elapsed() < Duration::from_secs(2), "the change did not arrive");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

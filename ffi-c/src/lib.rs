@@ -27,6 +27,7 @@ mod ffi;
 mod limiter;
 mod options;
 mod policy;
+mod quota;
 mod stats;
 
 pub use decision::*;
@@ -34,4 +35,5 @@ pub use error::*;
 pub use limiter::*;
 pub use options::*;
 pub use policy::*;
+pub use quota::*;
 pub use stats::*;

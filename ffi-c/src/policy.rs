@@ -68,6 +68,36 @@ pub unsafe extern "C" fn ratewarden_set_policy(
     })
 }
 
+/// Store a policy of any quota or quotas, in the notation ("5/minute",
+/// "10/second;1000/hour"), like `ratewarden_set_policy`.
+///
+/// ```c
+/// ratewarden_set_policy_quota(lim, "/login", "5/minute;20/hour", NULL);
+/// ```
+#[no_mangle]
+pub unsafe extern "C" fn ratewarden_set_policy_quota(
+    lim: *const ratewarden_limiter,
+    name: *const c_char,
+    quota: *const c_char,
+    algorithm: *const c_char,
+) -> ratewarden_result {
+    boundary(|| {
+        let l = limiter_ref(lim)?;
+        // SAFETY: caller contract (NUL-terminated or NULL).
+        let name = unsafe { str_arg(name, "name") }?;
+        // SAFETY: as above.
+        let quota = unsafe { str_arg(quota, "quota") }?;
+        // SAFETY: as above.
+        let algorithm = unsafe { algorithm_arg(algorithm, "algorithm") }?;
+        let mut p = ratewarden::Policy::quota(quota)?;
+        if let Some(a) = algorithm {
+            p = p.algorithm(a);
+        }
+        l.set_policy(name, p)?;
+        Ok(())
+    })
+}
+
 /// Remove the policy named `name` (no-op if absent).
 ///
 /// ```c
@@ -94,12 +124,17 @@ pub unsafe extern "C" fn ratewarden_delete_policy(
 pub struct ratewarden_policy {
     /// The name: an endpoint, or "*" for the default.
     pub name: *const c_char,
-    /// Burst size.
+    /// Burst size (of the first quota).
     pub capacity: u64,
-    /// Sustained rate per second.
+    /// Sustained rate per second, if the policy is one quota with a whole
+    /// rate per second; else 0 (read `quota`).
     pub rate_per_second: u64,
     /// The algorithm's name, or NULL for the deciding limiter's.
     pub algorithm: *const c_char,
+    /// The period of the first quota, in microseconds.
+    pub period_us: u64,
+    /// Every quota, in the notation ("5/minute;100/hour").
+    pub quota: *const c_char,
 }
 
 /// Every stored policy, read from the backend now (opaque; free with
@@ -109,8 +144,8 @@ pub struct ratewarden_policy_list {
 }
 
 struct PolicyList {
-    /// (name, algorithm) strings, kept alive for the pointers in `items`.
-    _strings: Vec<(CString, Option<CString>)>,
+    /// (name, algorithm, quota) strings, kept alive for the pointers in `items`.
+    _strings: Vec<(CString, Option<CString>, CString)>,
     items: Vec<ratewarden_policy>,
 }
 
@@ -140,16 +175,19 @@ pub unsafe extern "C" fn ratewarden_policies(
         };
         let mut strings = Vec::with_capacity(all.len());
         for (name, p) in &all {
-            strings.push((c(name)?, p.algorithm.map(|a| c(a.as_str())).transpose()?));
+            let quota = c(&p.quotas.to_string())?;
+            strings.push((c(name)?, p.algorithm.map(|a| c(a.as_str())).transpose()?, quota));
         }
         let items = all
             .iter()
             .zip(&strings)
-            .map(|((_, p), (name, alg))| ratewarden_policy {
+            .map(|((_, p), (name, alg, quota))| ratewarden_policy {
                 name: name.as_ptr(),
-                capacity: p.capacity,
-                rate_per_second: p.rate_per_second,
+                capacity: p.first().capacity(),
+                rate_per_second: p.capacity_and_rate().map_or(0, |(_, r)| r),
                 algorithm: alg.as_ref().map_or(std::ptr::null(), |a| a.as_ptr()),
+                period_us: p.first().period().as_micros() as u64,
+                quota: quota.as_ptr(),
             })
             .collect();
         *out = Box::into_raw(Box::new(PolicyList {
@@ -207,7 +245,9 @@ pub unsafe extern "C" fn ratewarden_policy_list_free(list: *mut ratewarden_polic
 
 /// The policy `ratewarden_check_policy` applies to `endpoint` right now (its
 /// own, or the default "*"), from this limiter's copy: `*capacity`,
-/// `*rate_per_second` and `*algorithm` (a static name, or NULL for the
+/// `*rate_per_second` (of its first quota; 0 where that is not a whole rate
+/// per second — `ratewarden_policies` lists every quota in the notation)
+/// and `*algorithm` (a static name, or NULL for the
 /// limiter's), written only on success. No policy and no default is
 /// `RATEWARDEN_INVALID_ARGUMENT`. `algorithm` may be NULL to skip it.
 ///
@@ -230,8 +270,8 @@ pub unsafe extern "C" fn ratewarden_resolved_policy(
         let capacity = out_arg(capacity, "capacity")?;
         let rate_per_second = out_arg(rate_per_second, "rate_per_second")?;
         let p = l.resolved_policy(endpoint)?;
-        *capacity = p.capacity;
-        *rate_per_second = p.rate_per_second;
+        *capacity = p.first().capacity();
+        *rate_per_second = p.capacity_and_rate().map_or(0, |(_, r)| r);
         // SAFETY: NULL or a valid pointer (caller contract).
         if let Some(a) = unsafe { algorithm.as_mut() } {
             *a = p.algorithm.map_or(std::ptr::null(), algorithm_name);

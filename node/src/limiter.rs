@@ -75,6 +75,30 @@ fn rejected<'env, T>(env: &'env Env, e: ratewarden::Error) -> Result<PromiseRaw<
     Ok(PromiseRaw::new(env.raw(), settle::settled(env.raw(), Err(e))?))
 }
 
+/// The quota of a call in any of its forms; the core says which
+/// combinations are valid (`Quotas::from_parts`).
+#[napi(object)]
+pub struct QuotaArgs {
+    /// Notation: "5/minute", "10/second;1000/hour".
+    pub quota: Option<String>,
+    /// Burst size (with `ratePerSecond` or `periodMs`).
+    pub capacity: Option<f64>,
+    /// Sustained rate per second.
+    pub rate_per_second: Option<f64>,
+    /// The period in milliseconds.
+    pub period_ms: Option<f64>,
+}
+
+fn quotas(q: &QuotaArgs) -> ratewarden::Result<ratewarden::Quotas> {
+    let capacity = q.capacity.map(|c| count("capacity", c)).transpose()?;
+    let rate = q.rate_per_second.map(|r| count("ratePerSecond", r)).transpose()?;
+    let period = q
+        .period_ms
+        .map(|ms| ratewarden::duration_from_ms("periodMs", ms))
+        .transpose()?;
+    ratewarden::Quotas::from_parts(q.quota.as_deref(), capacity, rate, period)
+}
+
 /// A rate limiter; every method returns a Promise and never blocks the event loop.
 #[napi]
 pub struct Limiter {
@@ -121,6 +145,133 @@ impl Limiter {
                 .check_callback(&client_id, &api_endpoint, quota, cost, alg, move |r| {
                     done(r.map(|d| Value::Decision(d.into())))
                 })
+        })
+    }
+
+    /// `check` with the quota in any form (notation, or capacity with a period).
+    #[napi(ts_return_type = "Promise<Decision>")]
+    pub fn check_quota<'env>(
+        &self,
+        env: &'env Env,
+        client_id: String,
+        api_endpoint: String,
+        quota: QuotaArgs,
+        cost: f64,
+        algorithm_name: Option<String>,
+    ) -> Result<PromiseRaw<'env, Decision>> {
+        let args = (|| {
+            Ok::<_, ratewarden::Error>((
+                quotas(&quota)?,
+                count("cost", cost)?,
+                algorithm(algorithm_name.as_deref())?,
+            ))
+        })();
+        let (quotas, cost, alg) = match args {
+            Ok(a) => a,
+            Err(e) => return rejected(env, e),
+        };
+        dispatch(env, |done| {
+            self.inner
+                .check_callback(&client_id, &api_endpoint, quotas, cost, alg, move |r| {
+                    done(r.map(|d| Value::Decision(d.into())))
+                })
+        })
+    }
+
+    /// The decision a cost-1 check would get now, counting nothing.
+    #[napi(ts_return_type = "Promise<Decision>")]
+    pub fn peek<'env>(
+        &self,
+        env: &'env Env,
+        client_id: String,
+        api_endpoint: String,
+        quota: QuotaArgs,
+    ) -> Result<PromiseRaw<'env, Decision>> {
+        let q = match quotas(&quota) {
+            Ok(q) => q,
+            Err(e) => return rejected(env, e),
+        };
+        let inner = self.inner.clone();
+        dispatch(env, move |done| {
+            ratewarden::runtime::handle().spawn(async move {
+                done(
+                    inner
+                        .peek(&client_id, &api_endpoint, q)
+                        .await
+                        .map(|d| Value::Decision(d.into())),
+                )
+            });
+        })
+    }
+
+    /// Give back `cost` units of the latest admissions.
+    #[napi(ts_return_type = "Promise<Decision>")]
+    pub fn refund<'env>(
+        &self,
+        env: &'env Env,
+        client_id: String,
+        api_endpoint: String,
+        quota: QuotaArgs,
+        cost: f64,
+    ) -> Result<PromiseRaw<'env, Decision>> {
+        let args = (|| Ok::<_, ratewarden::Error>((quotas(&quota)?, count("cost", cost)?)))();
+        let (q, cost) = match args {
+            Ok(a) => a,
+            Err(e) => return rejected(env, e),
+        };
+        let inner = self.inner.clone();
+        dispatch(env, move |done| {
+            ratewarden::runtime::handle().spawn(async move {
+                done(
+                    inner
+                        .refund(&client_id, &api_endpoint, q, cost)
+                        .await
+                        .map(|d| Value::Decision(d.into())),
+                )
+            });
+        })
+    }
+
+    /// Refuse this client, endpoint and quota for `duration_ms`.
+    #[napi(ts_return_type = "Promise<Decision>")]
+    pub fn block<'env>(
+        &self,
+        env: &'env Env,
+        client_id: String,
+        api_endpoint: String,
+        quota: QuotaArgs,
+        duration_ms: f64,
+    ) -> Result<PromiseRaw<'env, Decision>> {
+        let args = (|| {
+            Ok::<_, ratewarden::Error>((
+                quotas(&quota)?,
+                ratewarden::duration_from_ms("durationMs", duration_ms)?,
+            ))
+        })();
+        let (q, d) = match args {
+            Ok(a) => a,
+            Err(e) => return rejected(env, e),
+        };
+        let inner = self.inner.clone();
+        dispatch(env, move |done| {
+            ratewarden::runtime::handle().spawn(async move {
+                done(
+                    inner
+                        .block(&client_id, &api_endpoint, q, d)
+                        .await
+                        .map(|d| Value::Decision(d.into())),
+                )
+            });
+        })
+    }
+
+    /// Forget all state of (client, endpoint): every algorithm and quota.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn reset<'env>(&self, env: &'env Env, client_id: String, api_endpoint: String) -> Result<PromiseRaw<'env, ()>> {
+        let inner = self.inner.clone();
+        dispatch(env, move |done| {
+            ratewarden::runtime::handle()
+                .spawn(async move { done(inner.reset(&client_id, &api_endpoint).await.map(|()| Value::Unit)) });
         })
     }
 
@@ -189,12 +340,11 @@ impl Limiter {
         &self,
         env: &'env Env,
         name: String,
-        capacity: f64,
-        rate_per_second: f64,
+        quota: QuotaArgs,
         algorithm_name: Option<String>,
     ) -> Result<PromiseRaw<'env, ()>> {
         let policy = (|| {
-            let mut p = ratewarden::Policy::new(count("capacity", capacity)?, count("ratePerSecond", rate_per_second)?);
+            let mut p = ratewarden::Policy::quota(quotas(&quota)?)?;
             if let Some(a) = algorithm(algorithm_name.as_deref())? {
                 p = p.algorithm(a);
             }

@@ -5,10 +5,14 @@ use napi_derive::napi;
 /// A stored policy: its quota and, optionally, its algorithm.
 #[napi(object)]
 pub struct PolicySpec {
-    /// Burst size.
+    /// Burst size (of the first quota).
     pub capacity: f64,
-    /// Sustained rate per second.
+    /// Sustained rate per second (of the first quota; may be fractional).
     pub rate_per_second: f64,
+    /// The period of the first quota in milliseconds.
+    pub period_ms: f64,
+    /// Every quota, in the notation ("5/minute;100/hour").
+    pub quota: String,
     /// The algorithm, or undefined for the deciding limiter's.
     pub algorithm: Option<String>,
 }
@@ -16,8 +20,10 @@ pub struct PolicySpec {
 impl From<&ratewarden::Policy> for PolicySpec {
     fn from(p: &ratewarden::Policy) -> Self {
         PolicySpec {
-            capacity: p.capacity as f64,
-            rate_per_second: p.rate_per_second as f64,
+            capacity: p.first().capacity() as f64,
+            rate_per_second: p.first().rate_per_second(),
+            period_ms: p.first().period().as_secs_f64() * 1000.0,
+            quota: p.quotas.to_string(),
             algorithm: p.algorithm.map(|a| a.as_str().to_owned()),
         }
     }

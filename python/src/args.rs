@@ -43,31 +43,48 @@ pub(crate) fn str_arg<'a>(py: Python<'_>, obj: &'a Bound<'_, PyAny>, name: &str)
 pub(crate) struct Call {
     pub(crate) client: String,
     pub(crate) endpoint: String,
-    pub(crate) quota: ratewarden::Quota,
+    pub(crate) quota: ratewarden::Quotas,
     pub(crate) cost: u64,
     pub(crate) algorithm: Option<ratewarden::Algorithm>,
 }
 
+/// The arguments of a call on one endpoint: ids, the quota in either form
+/// (`capacity, rate_per_second` or `quota=`), cost and algorithm.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn call_args(
     py: Python<'_>,
     client_id: &Bound<'_, PyAny>,
     api_endpoint: &Bound<'_, PyAny>,
-    capacity: &Bound<'_, PyAny>,
-    rate_per_second: &Bound<'_, PyAny>,
+    capacity: Option<&Bound<'_, PyAny>>,
+    rate_per_second: Option<&Bound<'_, PyAny>>,
     cost: Option<&Bound<'_, PyAny>>,
     algorithm: Option<&Bound<'_, PyAny>>,
+    quota: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Call> {
     Ok(Call {
         algorithm: algorithm_arg(py, algorithm)?,
         client: str_arg(py, client_id, "client_id")?.into_owned(),
         endpoint: str_arg(py, api_endpoint, "api_endpoint")?.into_owned(),
-        quota: ratewarden::Quota::new(
-            u64_arg(py, capacity, "capacity")?,
-            u64_arg(py, rate_per_second, "rate_per_second")?,
-        ),
+        quota: crate::quota::quotas_arg(py, quota, capacity, rate_per_second)?,
         cost: cost_arg(py, cost)?,
     })
+}
+
+/// A duration in seconds (int or float; bools and others are `TypeError`).
+pub(crate) fn secs_arg(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<std::time::Duration> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Err(crate::error::invalid_argument(
+            py,
+            format!("{name} (seconds) is required"),
+        ));
+    };
+    if obj.is_instance_of::<PyBool>()
+        || !(obj.is_instance_of::<PyInt>() || obj.is_instance_of::<pyo3::types::PyFloat>())
+    {
+        return Err(type_error(format!("{name} must be a number of seconds")));
+    }
+    let secs: f64 = obj.extract()?;
+    ratewarden::duration_from_secs(name, secs).map_err(|e| to_pyerr(py, e))
 }
 
 /// `None` or an algorithm name (str); anything else is `TypeError`.

@@ -146,6 +146,9 @@ pub(crate) struct Limit {
     #[pyo3(get)]
     algorithm: Option<String>,
     parsed: Option<ratewarden::Algorithm>,
+    /// Every quota, in the notation (`"5/minute;100/hour"` for a policy of several).
+    #[pyo3(get)]
+    quota: String,
 }
 
 #[pymethods]
@@ -161,13 +164,18 @@ impl Limit {
         algorithm: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let parsed = algorithm_arg(py, algorithm)?;
+        let (capacity, rate_per_second) = (
+            u64_arg(py, capacity, "capacity")?,
+            u64_arg(py, rate_per_second, "rate_per_second")?,
+        );
         Ok(Limit {
             api_endpoint: str_arg(py, api_endpoint, "api_endpoint")?.into_owned(),
-            capacity: u64_arg(py, capacity, "capacity")?,
-            rate_per_second: u64_arg(py, rate_per_second, "rate_per_second")?,
+            capacity,
+            rate_per_second,
             cost: cost_arg(py, cost)?,
             algorithm: parsed.map(|a| a.as_str().to_owned()),
             parsed,
+            quota: ratewarden::Quota::new(capacity, rate_per_second).to_string(),
         })
     }
 
@@ -188,11 +196,12 @@ impl Limit {
     pub(crate) fn from_policy(name: String, p: &ratewarden::Policy) -> Self {
         Limit {
             api_endpoint: name,
-            capacity: p.capacity,
-            rate_per_second: p.rate_per_second,
+            capacity: p.first().capacity(),
+            rate_per_second: p.capacity_and_rate().map_or(0, |(_, r)| r),
             cost: 1,
             algorithm: p.algorithm.map(|a| a.as_str().to_owned()),
             parsed: p.algorithm,
+            quota: p.quotas.to_string(),
         }
     }
 

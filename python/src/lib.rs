@@ -15,6 +15,7 @@ mod error;
 mod limiter;
 mod options;
 mod policy;
+mod quota;
 mod runtime;
 mod stats;
 
@@ -29,6 +30,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<decision::Decision>()?;
     m.add_class::<decision::Limit>()?;
     m.add_class::<decision::MultiDecision>()?;
+    m.add_class::<quota::Quota>()?;
     m.add_function(wrap_pyfunction!(runtime::_after_fork_in_child, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

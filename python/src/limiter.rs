@@ -8,7 +8,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict};
 use pyo3::IntoPyObjectExt;
 
-use crate::args::{call_args, cost_arg, str_arg};
+use crate::args::{call_args, cost_arg, secs_arg, str_arg};
 use crate::decision::{limits_arg, Decision, Limit, MultiDecision};
 use crate::error::to_pyerr;
 use crate::options;
@@ -50,7 +50,16 @@ impl Limiter {
         capacity: &Bound<'_, PyAny>,
         rate_per_second: &Bound<'_, PyAny>,
     ) -> PyResult<bool> {
-        let c = call_args(py, client_id, api_endpoint, capacity, rate_per_second, None, None)?;
+        let c = call_args(
+            py,
+            client_id,
+            api_endpoint,
+            Some(capacity),
+            Some(rate_per_second),
+            None,
+            None,
+            None,
+        )?;
         let inner = &self.inner;
         py.detach(|| inner.check(&c.client, &c.endpoint, c.quota, c.cost))
             .map(|d| d.allowed)
@@ -59,23 +68,131 @@ impl Limiter {
 
     /// The full decision for a request of `cost` units (all or nothing),
     /// with `algorithm` or the limiter's.
-    #[pyo3(signature = (client_id, api_endpoint, capacity, rate_per_second, cost = None, *, algorithm = None))]
+    /// `quota=` (a notation string such as `"5/minute"` or a
+    /// `ratewarden.Quota`) replaces `capacity, rate_per_second`.
+    #[pyo3(signature = (client_id, api_endpoint, capacity = None, rate_per_second = None, cost = None, *, algorithm = None, quota = None))]
     #[allow(clippy::too_many_arguments)]
     fn check(
         &self,
         py: Python<'_>,
         client_id: &Bound<'_, PyAny>,
         api_endpoint: &Bound<'_, PyAny>,
-        capacity: &Bound<'_, PyAny>,
-        rate_per_second: &Bound<'_, PyAny>,
+        capacity: Option<&Bound<'_, PyAny>>,
+        rate_per_second: Option<&Bound<'_, PyAny>>,
         cost: Option<&Bound<'_, PyAny>>,
         algorithm: Option<&Bound<'_, PyAny>>,
+        quota: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Decision> {
-        let c = call_args(py, client_id, api_endpoint, capacity, rate_per_second, cost, algorithm)?;
+        let c = call_args(
+            py,
+            client_id,
+            api_endpoint,
+            capacity,
+            rate_per_second,
+            cost,
+            algorithm,
+            quota,
+        )?;
         let inner = &self.inner;
         let alg = c.algorithm.unwrap_or(inner.algorithm());
         py.detach(|| inner.check_with(&c.client, &c.endpoint, c.quota, c.cost, alg))
             .map(Decision::from)
+            .map_err(|e| to_pyerr(py, e))
+    }
+
+    /// The decision a cost-1 `check` would get now, counting nothing.
+    #[pyo3(signature = (client_id, api_endpoint, capacity = None, rate_per_second = None, *, quota = None))]
+    fn peek(
+        &self,
+        py: Python<'_>,
+        client_id: &Bound<'_, PyAny>,
+        api_endpoint: &Bound<'_, PyAny>,
+        capacity: Option<&Bound<'_, PyAny>>,
+        rate_per_second: Option<&Bound<'_, PyAny>>,
+        quota: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Decision> {
+        let c = call_args(
+            py,
+            client_id,
+            api_endpoint,
+            capacity,
+            rate_per_second,
+            None,
+            None,
+            quota,
+        )?;
+        let inner = &self.inner;
+        py.detach(|| inner.peek(&c.client, &c.endpoint, c.quota))
+            .map(Decision::from)
+            .map_err(|e| to_pyerr(py, e))
+    }
+
+    /// Give back `cost` units of the latest admissions; returns what a
+    /// cost-1 check would get afterwards.
+    #[pyo3(signature = (client_id, api_endpoint, capacity = None, rate_per_second = None, cost = None, *, quota = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn refund(
+        &self,
+        py: Python<'_>,
+        client_id: &Bound<'_, PyAny>,
+        api_endpoint: &Bound<'_, PyAny>,
+        capacity: Option<&Bound<'_, PyAny>>,
+        rate_per_second: Option<&Bound<'_, PyAny>>,
+        cost: Option<&Bound<'_, PyAny>>,
+        quota: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Decision> {
+        let c = call_args(
+            py,
+            client_id,
+            api_endpoint,
+            capacity,
+            rate_per_second,
+            cost,
+            None,
+            quota,
+        )?;
+        let inner = &self.inner;
+        py.detach(|| inner.refund(&c.client, &c.endpoint, c.quota, c.cost))
+            .map(Decision::from)
+            .map_err(|e| to_pyerr(py, e))
+    }
+
+    /// Refuse the client on this endpoint and quota for `duration` seconds.
+    #[pyo3(signature = (client_id, api_endpoint, capacity = None, rate_per_second = None, *, quota = None, duration = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn block(
+        &self,
+        py: Python<'_>,
+        client_id: &Bound<'_, PyAny>,
+        api_endpoint: &Bound<'_, PyAny>,
+        capacity: Option<&Bound<'_, PyAny>>,
+        rate_per_second: Option<&Bound<'_, PyAny>>,
+        quota: Option<&Bound<'_, PyAny>>,
+        duration: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Decision> {
+        let c = call_args(
+            py,
+            client_id,
+            api_endpoint,
+            capacity,
+            rate_per_second,
+            None,
+            None,
+            quota,
+        )?;
+        let d = secs_arg(py, duration, "duration")?;
+        let inner = &self.inner;
+        py.detach(|| inner.block(&c.client, &c.endpoint, c.quota, d))
+            .map(Decision::from)
+            .map_err(|e| to_pyerr(py, e))
+    }
+
+    /// Forget all state of (client_id, api_endpoint): every algorithm and quota.
+    fn reset(&self, py: Python<'_>, client_id: &Bound<'_, PyAny>, api_endpoint: &Bound<'_, PyAny>) -> PyResult<()> {
+        let client = str_arg(py, client_id, "client_id")?.into_owned();
+        let endpoint = str_arg(py, api_endpoint, "api_endpoint")?.into_owned();
+        let inner = &self.inner;
+        py.detach(|| inner.reset(&client, &endpoint))
             .map_err(|e| to_pyerr(py, e))
     }
 
@@ -119,16 +236,17 @@ impl Limiter {
 
     /// Store a policy (`name`: an endpoint, or `"*"` for the default) for
     /// every limiter on this backend and key prefix.
-    #[pyo3(signature = (name, capacity, rate_per_second, *, algorithm = None))]
+    #[pyo3(signature = (name, capacity = None, rate_per_second = None, *, algorithm = None, quota = None))]
     fn set_policy(
         &self,
         py: Python<'_>,
         name: &Bound<'_, PyAny>,
-        capacity: &Bound<'_, PyAny>,
-        rate_per_second: &Bound<'_, PyAny>,
+        capacity: Option<&Bound<'_, PyAny>>,
+        rate_per_second: Option<&Bound<'_, PyAny>>,
         algorithm: Option<&Bound<'_, PyAny>>,
+        quota: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let (name, p) = policy_args(py, name, capacity, rate_per_second, algorithm)?;
+        let (name, p) = policy_args(py, name, capacity, rate_per_second, algorithm, quota)?;
         let inner = &self.inner;
         py.detach(|| inner.set_policy(&name, p)).map_err(|e| to_pyerr(py, e))
     }
@@ -231,7 +349,16 @@ fn redis_key<'py>(
         &Bound<'py, PyAny>,
     ),
 ) -> PyResult<Option<Bound<'py, PyBytes>>> {
-    let c = call_args(py, client_id, api_endpoint, capacity, rate_per_second, None, None)?;
+    let c = call_args(
+        py,
+        client_id,
+        api_endpoint,
+        Some(capacity),
+        Some(rate_per_second),
+        None,
+        None,
+        None,
+    )?;
     let key = inner.redis_key(&c.client, &c.endpoint, c.quota);
     Ok(key.map(|k| PyBytes::new(py, &k)))
 }
@@ -310,7 +437,16 @@ impl AsyncLimiter {
         capacity: &Bound<'py, PyAny>,
         rate_per_second: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let c = call_args(py, client_id, api_endpoint, capacity, rate_per_second, None, None)?;
+        let c = call_args(
+            py,
+            client_id,
+            api_endpoint,
+            Some(capacity),
+            Some(rate_per_second),
+            None,
+            None,
+            None,
+        )?;
         let (fut, completer) = asyncio_future(py)?;
         self.inner
             .check_callback(&c.client, &c.endpoint, c.quota, c.cost, None, move |r| {
@@ -321,24 +457,151 @@ impl AsyncLimiter {
 
     /// Awaitable: the full decision for a request of `cost` units, with
     /// `algorithm` or the limiter's.
-    #[pyo3(signature = (client_id, api_endpoint, capacity, rate_per_second, cost = None, *, algorithm = None))]
+    #[pyo3(signature = (client_id, api_endpoint, capacity = None, rate_per_second = None, cost = None, *, algorithm = None, quota = None))]
     #[allow(clippy::too_many_arguments)]
     fn check<'py>(
         &self,
         py: Python<'py>,
         client_id: &Bound<'py, PyAny>,
         api_endpoint: &Bound<'py, PyAny>,
-        capacity: &Bound<'py, PyAny>,
-        rate_per_second: &Bound<'py, PyAny>,
+        capacity: Option<&Bound<'py, PyAny>>,
+        rate_per_second: Option<&Bound<'py, PyAny>>,
         cost: Option<&Bound<'py, PyAny>>,
         algorithm: Option<&Bound<'py, PyAny>>,
+        quota: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let c = call_args(py, client_id, api_endpoint, capacity, rate_per_second, cost, algorithm)?;
+        let c = call_args(
+            py,
+            client_id,
+            api_endpoint,
+            capacity,
+            rate_per_second,
+            cost,
+            algorithm,
+            quota,
+        )?;
         let (fut, completer) = asyncio_future(py)?;
         self.inner
             .check_callback(&c.client, &c.endpoint, c.quota, c.cost, c.algorithm, move |r| {
                 completer.complete(r.map(Decision::from))
             });
+        Ok(fut)
+    }
+
+    /// Awaitable: the decision a cost-1 `check` would get now, counting nothing.
+    #[pyo3(signature = (client_id, api_endpoint, capacity = None, rate_per_second = None, *, quota = None))]
+    fn peek<'py>(
+        &self,
+        py: Python<'py>,
+        client_id: &Bound<'py, PyAny>,
+        api_endpoint: &Bound<'py, PyAny>,
+        capacity: Option<&Bound<'py, PyAny>>,
+        rate_per_second: Option<&Bound<'py, PyAny>>,
+        quota: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let c = call_args(
+            py,
+            client_id,
+            api_endpoint,
+            capacity,
+            rate_per_second,
+            None,
+            None,
+            quota,
+        )?;
+        let inner = self.inner.clone();
+        let (fut, completer) = asyncio_future(py)?;
+        ratewarden::runtime::handle().spawn(async move {
+            completer.complete(inner.peek(&c.client, &c.endpoint, c.quota).await.map(Decision::from))
+        });
+        Ok(fut)
+    }
+
+    /// Awaitable: give back `cost` units of the latest admissions.
+    #[pyo3(signature = (client_id, api_endpoint, capacity = None, rate_per_second = None, cost = None, *, quota = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn refund<'py>(
+        &self,
+        py: Python<'py>,
+        client_id: &Bound<'py, PyAny>,
+        api_endpoint: &Bound<'py, PyAny>,
+        capacity: Option<&Bound<'py, PyAny>>,
+        rate_per_second: Option<&Bound<'py, PyAny>>,
+        cost: Option<&Bound<'py, PyAny>>,
+        quota: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let c = call_args(
+            py,
+            client_id,
+            api_endpoint,
+            capacity,
+            rate_per_second,
+            cost,
+            None,
+            quota,
+        )?;
+        let inner = self.inner.clone();
+        let (fut, completer) = asyncio_future(py)?;
+        ratewarden::runtime::handle().spawn(async move {
+            completer.complete(
+                inner
+                    .refund(&c.client, &c.endpoint, c.quota, c.cost)
+                    .await
+                    .map(Decision::from),
+            )
+        });
+        Ok(fut)
+    }
+
+    /// Awaitable: refuse the client on this endpoint and quota for `duration` seconds.
+    #[pyo3(signature = (client_id, api_endpoint, capacity = None, rate_per_second = None, *, quota = None, duration = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn block<'py>(
+        &self,
+        py: Python<'py>,
+        client_id: &Bound<'py, PyAny>,
+        api_endpoint: &Bound<'py, PyAny>,
+        capacity: Option<&Bound<'py, PyAny>>,
+        rate_per_second: Option<&Bound<'py, PyAny>>,
+        quota: Option<&Bound<'py, PyAny>>,
+        duration: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let c = call_args(
+            py,
+            client_id,
+            api_endpoint,
+            capacity,
+            rate_per_second,
+            None,
+            None,
+            quota,
+        )?;
+        let d = secs_arg(py, duration, "duration")?;
+        let inner = self.inner.clone();
+        let (fut, completer) = asyncio_future(py)?;
+        ratewarden::runtime::handle().spawn(async move {
+            completer.complete(
+                inner
+                    .block(&c.client, &c.endpoint, c.quota, d)
+                    .await
+                    .map(Decision::from),
+            )
+        });
+        Ok(fut)
+    }
+
+    /// Awaitable: forget all state of (client_id, api_endpoint).
+    fn reset<'py>(
+        &self,
+        py: Python<'py>,
+        client_id: &Bound<'py, PyAny>,
+        api_endpoint: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let client = str_arg(py, client_id, "client_id")?.into_owned();
+        let endpoint = str_arg(py, api_endpoint, "api_endpoint")?.into_owned();
+        let inner = self.inner.clone();
+        let (fut, completer) = asyncio_future(py)?;
+        ratewarden::runtime::handle().spawn(async move { completer.complete(inner.reset(&client, &endpoint).await) });
         Ok(fut)
     }
 
@@ -387,16 +650,17 @@ impl AsyncLimiter {
     }
 
     /// Awaitable: store a policy for every limiter on this backend and key prefix.
-    #[pyo3(signature = (name, capacity, rate_per_second, *, algorithm = None))]
+    #[pyo3(signature = (name, capacity = None, rate_per_second = None, *, algorithm = None, quota = None))]
     fn set_policy<'py>(
         &self,
         py: Python<'py>,
         name: &Bound<'py, PyAny>,
-        capacity: &Bound<'py, PyAny>,
-        rate_per_second: &Bound<'py, PyAny>,
+        capacity: Option<&Bound<'py, PyAny>>,
+        rate_per_second: Option<&Bound<'py, PyAny>>,
         algorithm: Option<&Bound<'py, PyAny>>,
+        quota: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (name, p) = policy_args(py, name, capacity, rate_per_second, algorithm)?;
+        let (name, p) = policy_args(py, name, capacity, rate_per_second, algorithm, quota)?;
         let inner = self.inner.clone();
         let (fut, completer) = asyncio_future(py)?;
         ratewarden::runtime::handle().spawn(async move { completer.complete(inner.set_policy(&name, p).await) });

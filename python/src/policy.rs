@@ -5,22 +5,22 @@ use std::collections::HashMap;
 
 use pyo3::prelude::*;
 
-use crate::args::{algorithm_arg, str_arg, u64_arg};
+use crate::args::{algorithm_arg, str_arg};
 use crate::decision::Limit;
 
-/// `set_policy(name, capacity, rate_per_second, *, algorithm=None)` arguments.
+/// `set_policy(name, capacity=None, rate_per_second=None, *,
+/// algorithm=None, quota=None)` arguments.
 pub(crate) fn policy_args(
     py: Python<'_>,
     name: &Bound<'_, PyAny>,
-    capacity: &Bound<'_, PyAny>,
-    rate_per_second: &Bound<'_, PyAny>,
+    capacity: Option<&Bound<'_, PyAny>>,
+    rate_per_second: Option<&Bound<'_, PyAny>>,
     algorithm: Option<&Bound<'_, PyAny>>,
+    quota: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<(String, ratewarden::Policy)> {
     let name = str_arg(py, name, "name")?.into_owned();
-    let mut p = ratewarden::Policy::new(
-        u64_arg(py, capacity, "capacity")?,
-        u64_arg(py, rate_per_second, "rate_per_second")?,
-    );
+    let quotas = crate::quota::quotas_arg(py, quota, capacity, rate_per_second)?;
+    let mut p = ratewarden::Policy::quota(quotas).map_err(|e| crate::error::to_pyerr(py, e))?;
     if let Some(a) = algorithm_arg(py, algorithm)? {
         p = p.algorithm(a);
     }

@@ -12,9 +12,8 @@
 
 use std::collections::VecDeque;
 
-use crate::algorithm::spec::{Outcome, Spec, FW, SWC, SWL, SWLB, TB};
+use crate::algorithm::spec::{Outcome, Spec, FW, SWC, SWL, SWLB};
 
-const MICRO: u64 = 1_000_000;
 /// Keys outlive the moment their state stops mattering by this much.
 pub(crate) const TTL_SLACK_US: u64 = 1_000_000;
 
@@ -28,10 +27,11 @@ pub(crate) enum State {
     Counter { w: u64, c: u64, p: u64 },
     /// Fixed window: window index and count.
     Fixed { w: u64, c: u64 },
-    /// Token bucket: micro-tokens and the last update.
-    Tokens { mt: u64, ts: u64 },
-    /// GCRA: theoretical arrival time `tat + frac / rate` microseconds.
+    /// Token bucket and GCRA: theoretical arrival time `tat + frac /
+    /// capacity` microseconds (when the bucket is full again).
     Gcra { tat: u64, frac: u64 },
+    /// A counter or bucket blocked until this time (the Lua `"b<until>"`).
+    Blocked { until: u64 },
 }
 
 /// What a peek found; `commit` applies it.
@@ -83,13 +83,111 @@ fn deny(rem: u64, retry: u64, reset: u64) -> Peek {
 
 /// Read (and, for the log, trim) the state; never changes what is counted.
 pub(crate) fn peek(state: &mut Option<State>, now: u64, s: &Spec) -> Peek {
+    if let Some(State::Blocked { until }) = *state {
+        if until > now {
+            return deny(0, until - now, until - now);
+        }
+        *state = None;
+    }
     match s.code {
         SWL | SWLB => peek_log(state, now, s),
         SWC => peek_counter(state.as_ref(), now, s),
         FW => peek_fixed(state.as_ref(), now, s),
-        TB => peek_tokens(state.as_ref(), now, s),
         _ => peek_gcra(state.as_ref(), now, s),
     }
+}
+
+/// Give back `s.cost` units of the latest admissions (never below empty);
+/// a running block stays. Returns how long the key must live from `now`, or
+/// `None` if it holds nothing any more (the Lua `DEL`).
+pub(crate) fn refund(state: &mut Option<State>, now: u64, s: &Spec) -> Option<u64> {
+    if let Some(State::Blocked { until }) = *state {
+        return (until > now).then(|| until - now);
+    }
+    peek(state, now, &Spec { cost: 1, ..*s }); // trims the log; clears an ended block
+    let live = match state.as_mut()? {
+        State::Log { entries, total } => {
+            let mut left = s.cost;
+            while left > 0 {
+                let Some((_, count)) = entries.back_mut() else { break };
+                let take = left.min(*count);
+                *count -= take;
+                *total -= take;
+                left -= take;
+                if *count == 0 {
+                    entries.pop_back();
+                }
+            }
+            match entries.back() {
+                None => None,
+                Some(_) if s.code == SWL => Some(s.window_us),
+                // The bucketed log keeps the key's expiry (Lua: ZADD keeps the TTL).
+                Some(&(end, _)) => Some(end + s.window_us - now),
+            }
+        }
+        State::Counter { w, c, p } => {
+            let cur = now / s.window_us;
+            let (mut cc, mut pp) = counter_now(Some(&State::Counter { w: *w, c: *c, p: *p }), cur);
+            let back = cc.min(s.cost);
+            cc -= back;
+            pp = pp.saturating_sub(s.cost - back);
+            *state = Some(State::Counter { w: cur, c: cc, p: pp });
+            (cc + pp > 0).then(|| (cur + 2) * s.window_us - now)
+        }
+        State::Fixed { w, c } => {
+            let cur = now / s.window_us;
+            let c = if *w == cur { *c } else { 0 };
+            *state = Some(State::Fixed {
+                w: cur,
+                c: c.saturating_sub(s.cost),
+            });
+            (c > s.cost).then(|| (cur + 1) * s.window_us - now)
+        }
+        State::Gcra { .. } => {
+            let (tat, frac) = gcra_now(state.as_ref(), now, s.capacity);
+            let (whole, part) = mul_div(s.cost, s.window_us, s.capacity);
+            let (mut ntat, mut nfrac) = (i128::from(tat) - i128::from(whole), i128::from(frac) - i128::from(part));
+            if nfrac < 0 {
+                ntat -= 1;
+                nfrac += i128::from(s.capacity);
+            }
+            let now_i = i128::from(now);
+            if ntat < now_i || (ntat == now_i && nfrac == 0) {
+                None
+            } else {
+                let (ntat, nfrac) = (ntat as u64, nfrac as u64);
+                *state = Some(State::Gcra { tat: ntat, frac: nfrac });
+                Some(ntat - now + u64::from(nfrac > 0))
+            }
+        }
+        State::Blocked { .. } => None,
+    };
+    if live.is_none() {
+        *state = None;
+    }
+    live
+}
+
+/// Refuse until `s.cost` microseconds from now; then the whole capacity is
+/// back. Logs are filled with entries that leave the window then (like the
+/// Lua); counters and buckets hold a marker. Returns the key's lifetime.
+pub(crate) fn block(state: &mut Option<State>, now: u64, s: &Spec) -> u64 {
+    let d = s.cost;
+    *state = Some(match s.code {
+        SWL | SWLB => State::Log {
+            entries: VecDeque::from([((now + d).saturating_sub(s.window_us), s.capacity)]),
+            total: s.capacity,
+        },
+        _ => State::Blocked { until: now + d },
+    });
+    d
+}
+
+/// `floor(x * y / d)` and `x * y mod d`, exactly (the Lua `muldiv`).
+pub(crate) fn mul_div(x: u64, y: u64, d: u64) -> (u64, u64) {
+    let p = u128::from(x) * u128::from(y);
+    let d = u128::from(d);
+    ((p / d) as u64, (p % d) as u64)
 }
 
 /// Count the admission; returns how long the key must live from `now`.
@@ -129,18 +227,11 @@ pub(crate) fn commit(state: &mut Option<State>, now: u64, s: &Spec) -> u64 {
             *state = Some(State::Fixed { w, c: c + s.cost });
             (w + 1) * s.window_us - now
         }
-        TB => {
-            let (mt, ts) = tokens_now(state.as_ref(), now, s);
-            let left = mt - s.cost * MICRO;
-            *state = Some(State::Tokens { mt: left, ts });
-            (s.capacity * MICRO - left).div_ceil(s.aux)
-        }
         _ => {
-            let (tat, frac) = gcra_now(state.as_ref(), now);
-            let num = frac + s.cost * MICRO;
-            let (ntat, nfrac) = (tat + num / s.aux, num % s.aux);
+            let (tat, frac) = gcra_now(state.as_ref(), now, s.capacity);
+            let (ntat, nfrac) = gcra_step(tat, frac, s);
             *state = Some(State::Gcra { tat: ntat, frac: nfrac });
-            ((ntat - now) * s.aux + nfrac).div_ceil(s.aux)
+            ntat - now + u64::from(nfrac > 0)
         }
     }
 }
@@ -279,70 +370,52 @@ fn peek_fixed(state: Option<&State>, now: u64, s: &Spec) -> Peek {
     deny(s.capacity.saturating_sub(c), left, reset)
 }
 
-fn tokens_now(state: Option<&State>, now: u64, s: &Spec) -> (u64, u64) {
-    let full = s.capacity * MICRO;
+fn gcra_now(state: Option<&State>, now: u64, cap: u64) -> (u64, u64) {
     match state {
-        Some(&State::Tokens { mt, ts }) if now > ts => {
-            let dt = now - ts;
-            let mt = if dt >= s.window_us {
-                full
-            } else {
-                full.min(mt + dt * s.aux)
-            };
-            (mt, now)
-        }
-        Some(&State::Tokens { mt, ts }) => (mt, ts),
-        _ => (full, now),
-    }
-}
-
-fn peek_tokens(state: Option<&State>, now: u64, s: &Spec) -> Peek {
-    let full = s.capacity * MICRO;
-    let (mt, _) = tokens_now(state, now, s);
-    let need = s.cost * MICRO;
-    let rem = mt / MICRO;
-    let reset = (full - mt).div_ceil(s.aux);
-    if mt >= need {
-        return Peek {
-            ok: true,
-            rem,
-            retry: 0,
-            reset,
-            rem_ok: (mt - need) / MICRO,
-            reset_ok: (full - mt + need).div_ceil(s.aux),
-        };
-    }
-    deny(rem, (need - mt).div_ceil(s.aux), reset)
-}
-
-fn gcra_now(state: Option<&State>, now: u64) -> (u64, u64) {
-    match state {
-        Some(&State::Gcra { tat, frac }) if tat >= now => (tat, frac),
+        Some(&State::Gcra { tat, frac }) if tat >= now => (tat, frac.min(cap - 1)),
         _ => (now, 0),
     }
 }
 
+fn gcra_step(tat: u64, frac: u64, s: &Spec) -> (u64, u64) {
+    let (whole, part) = mul_div(s.cost, s.window_us, s.capacity);
+    let (ntat, nfrac) = (tat + whole, frac + part);
+    if nfrac >= s.capacity {
+        (ntat + 1, nfrac - s.capacity)
+    } else {
+        (ntat, nfrac)
+    }
+}
+
+/// Cost-1 admissions left when the TAT is `a + f / cap` us ahead of now:
+/// `floor(((W - a) * cap - f) / W)`, at least 0.
+fn gcra_left(cap: u64, window: u64, a: u64, f: u64) -> u64 {
+    if a >= window {
+        return 0;
+    }
+    let n = i128::from(window - a) * i128::from(cap) - i128::from(f);
+    (n.max(0) / i128::from(window)) as u64
+}
+
+/// Token bucket and GCRA (one arithmetic, see `lua/gcra.lua`).
 fn peek_gcra(state: Option<&State>, now: u64, s: &Spec) -> Peek {
-    let rate = s.aux;
-    let (tat, frac) = gcra_now(state, now);
-    let limit = s.capacity * MICRO;
-    let ahead = (tat - now) * rate + frac;
-    let num = frac + s.cost * MICRO;
-    let (ntat, nfrac) = (tat + num / rate, num % rate);
-    let nahead = (ntat - now) * rate + nfrac;
-    let rem = limit.saturating_sub(ahead) / MICRO;
-    let reset = ahead.div_ceil(rate);
-    if nahead <= limit {
+    let (cap, window) = (s.capacity, s.window_us);
+    let (tat, frac) = gcra_now(state, now, cap);
+    let (ntat, nfrac) = gcra_step(tat, frac, s);
+    let (a, na) = (tat - now, ntat - now);
+    let rem = gcra_left(cap, window, a, frac);
+    let reset = a + u64::from(frac > 0);
+    if na < window || (na == window && nfrac == 0) {
         return Peek {
             ok: true,
             rem,
             retry: 0,
             reset,
-            rem_ok: (limit - nahead) / MICRO,
-            reset_ok: nahead.div_ceil(rate),
+            rem_ok: gcra_left(cap, window, na, nfrac),
+            reset_ok: na + u64::from(nfrac > 0),
         };
     }
-    deny(rem, (nahead - limit).div_ceil(rate), reset)
+    deny(rem, na - window + u64::from(nfrac > 0), reset)
 }
 
 #[cfg(test)]

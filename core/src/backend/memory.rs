@@ -20,6 +20,7 @@ use std::time::Instant;
 use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::algorithm::local::{self as mirror, State, TTL_SLACK_US};
+use crate::algorithm::spec::Op;
 use crate::algorithm::{Outcome, Spec};
 use crate::policy::PolicyTable;
 
@@ -117,7 +118,7 @@ impl MemoryStore {
     pub(crate) fn decide_one(&self, client_id: &str, endpoint: &str, spec: Spec, now: Option<u64>) -> Outcome {
         self.maybe_sweep_other();
         let hash = self.hasher.hash_one(KeyRef {
-            code: spec.code,
+            code: spec.slot_code(),
             client: client_id,
             endpoint,
         });
@@ -125,7 +126,7 @@ impl MemoryStore {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         let now = now.unwrap_or_else(|| self.now_us());
-        let entry = self.entry(&mut shard, hash, spec.code, client_id, endpoint, now);
+        let entry = self.entry(&mut shard, hash, spec.slot_code(), client_id, endpoint, now);
         let p = mirror::peek(&mut entry.state, now, &spec);
         if p.ok() {
             let live_for = mirror::commit(&mut entry.state, now, &spec);
@@ -145,14 +146,15 @@ impl MemoryStore {
 
     /// One decision over `limits` (endpoint and spec each; distinct keys),
     /// all or nothing, at `now` (the store's clock unless a test replays a
-    /// schedule). The caller has validated the arguments.
+    /// schedule); or, by the specs' operation, a peek, refund, block or
+    /// reset of each. The caller has validated the arguments.
     pub(crate) fn decide(&self, client_id: &str, limits: &[(&str, Spec)], now: Option<u64>) -> Vec<Outcome> {
         self.maybe_sweep_other();
         let hashes: Vec<(u64, usize)> = limits
             .iter()
             .map(|(endpoint, spec)| {
                 let hash = self.hasher.hash_one(KeyRef {
-                    code: spec.code,
+                    code: spec.slot_code(),
                     client: client_id,
                     endpoint,
                 });
@@ -169,20 +171,76 @@ impl MemoryStore {
             .map(|&i| self.shards[i].lock().unwrap_or_else(|e| e.into_inner()))
             .collect();
         let now = now.unwrap_or_else(|| self.now_us());
-        let mut peeks = Vec::with_capacity(limits.len());
-        for (&(endpoint, spec), &(hash, shard)) in limits.iter().zip(&hashes) {
-            let g = order.binary_search(&shard).unwrap_or_default();
-            let entry = self.entry(&mut guards[g], hash, spec.code, client_id, endpoint, now);
-            peeks.push(mirror::peek(&mut entry.state, now, &spec));
-        }
-        let admitted = peeks.iter().all(|p| p.ok());
-        if admitted {
-            for (&(endpoint, spec), &(hash, shard)) in limits.iter().zip(&hashes) {
+        let op = limits.first().map_or(Op::Check, |(_, s)| s.op);
+        let mut each = |f: &mut dyn FnMut(&mut Shard, u64, &str, &Spec)| {
+            for (&(endpoint, ref spec), &(hash, shard)) in limits.iter().zip(&hashes) {
                 let g = order.binary_search(&shard).unwrap_or_default();
-                let entry = self.entry(&mut guards[g], hash, spec.code, client_id, endpoint, now);
-                let live_for = mirror::commit(&mut entry.state, now, &spec);
-                entry.expires_at = now + live_for + TTL_SLACK_US;
+                f(&mut guards[g], hash, endpoint, spec);
             }
+        };
+        match op {
+            Op::Reset => {
+                let mut out = Vec::with_capacity(limits.len());
+                each(&mut |shard, hash, endpoint, spec| {
+                    let code = spec.slot_code();
+                    let gone = match shard.table.find_entry(hash, |e| e.is(code, client_id, endpoint)) {
+                        Ok(e) => {
+                            let (entry, _) = e.remove();
+                            entry.state.is_some() && entry.expires_at > now
+                        }
+                        Err(_) => false,
+                    };
+                    out.push(Outcome {
+                        ok: gone,
+                        remaining: 0,
+                        retry_us: 0,
+                        reset_us: 0,
+                    });
+                });
+                return out;
+            }
+            Op::Block => {
+                each(&mut |shard, hash, endpoint, spec| {
+                    let entry = self.entry(shard, hash, spec.slot_code(), client_id, endpoint, now);
+                    let live_for = mirror::block(&mut entry.state, now, spec);
+                    entry.expires_at = now + live_for + TTL_SLACK_US;
+                });
+                return limits
+                    .iter()
+                    .map(|(_, s)| Outcome {
+                        ok: false,
+                        remaining: 0,
+                        retry_us: s.cost,
+                        reset_us: s.cost,
+                    })
+                    .collect();
+            }
+            Op::Refund => each(&mut |shard, hash, endpoint, spec| {
+                let entry = self.entry(shard, hash, spec.slot_code(), client_id, endpoint, now);
+                match mirror::refund(&mut entry.state, now, spec) {
+                    Some(live_for) => entry.expires_at = now + live_for + TTL_SLACK_US,
+                    None => entry.expires_at = 0,
+                }
+            }),
+            Op::Check | Op::Peek => {}
+        }
+        let mut peeks = Vec::with_capacity(limits.len());
+        each(&mut |shard, hash, endpoint, spec| {
+            let entry = self.entry(shard, hash, spec.slot_code(), client_id, endpoint, now);
+            let spec = if op == Op::Check {
+                *spec
+            } else {
+                Spec { cost: 1, ..*spec }
+            };
+            peeks.push(mirror::peek(&mut entry.state, now, &spec));
+        });
+        let admitted = peeks.iter().all(|p| p.ok());
+        if admitted && op == Op::Check {
+            each(&mut |shard, hash, endpoint, spec| {
+                let entry = self.entry(shard, hash, spec.slot_code(), client_id, endpoint, now);
+                let live_for = mirror::commit(&mut entry.state, now, spec);
+                entry.expires_at = now + live_for + TTL_SLACK_US;
+            });
         }
         peeks.iter().map(|p| p.outcome(admitted)).collect()
     }

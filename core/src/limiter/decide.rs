@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::algorithm::spec::Op;
 use crate::algorithm::{Outcome, Spec};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
@@ -33,7 +34,8 @@ impl Answer for Decision {
     fn from_outcomes(outcomes: &[Outcome], specs: &[Spec]) -> Result<Self> {
         match (outcomes, specs) {
             ([o], [s]) => Ok(decision_of(o, s)),
-            _ => Err(Error::Internal(format!("{} outcomes for one limit", outcomes.len()))),
+            // Several quotas of one endpoint: the limiting one answers.
+            _ => MultiDecision::from_outcomes(outcomes, specs).map(|m| m.decision()),
         }
     }
 }
@@ -100,11 +102,17 @@ impl<T: Answer> Prepared<T> {
             T::from_outcomes(outcomes, specs)
         };
         let route = conn.route(&keys);
+        // Only decisions may fall back; a refund, block or reset that did
+        // not reach Redis is an error whatever the failure mode.
+        let decides = matches!(specs.first().map(|s| s.op), Some(Op::Check | Op::Peek));
         if let Err(wait) = res.breaker(route).admit() {
             let e = Error::Connection {
                 message: format!("circuit open after repeated failures; Redis is probed again in {wait:?}"),
                 source: None,
             };
+            if !decides {
+                return done(Err(e));
+            }
             return done(
                 res.fallback(route, e, &keys, &specs)
                     .and_then(|(o, s)| T::from_outcomes(&o, &s)),
@@ -135,7 +143,7 @@ impl<T: Answer> Prepared<T> {
                     }
                     done(answer(&outcomes, &shape, &res))
                 }
-                Err(e) if is_outage(&e) => {
+                Err(e) if is_outage(&e) && decides => {
                     res.breaker(route).failure();
                     let keys = kept.unwrap_or_default();
                     done(res.fallback(route, e, &keys, &shape).and_then(|(o, s)| T::from_outcomes(&o, &s)))

@@ -18,12 +18,13 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::algorithm::spec::{tag_of, Op, CODES};
 use crate::algorithm::{Algorithm, Spec};
 use crate::backend::redis::keys;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::policy::{self, Policy, PolicyTable, RedisNames};
-use crate::quota::{validate_call, validate_id, Quota};
+use crate::quota::{block_us, validate_call, validate_cost, validate_id, IntoQuotas, Quota, Quotas, MAX_QUOTAS};
 use crate::resilience::deny_cache::DenyCache;
 use crate::resilience::{FailureMode, Resilience, Stats};
 use crate::runtime;
@@ -125,8 +126,129 @@ impl Limiter {
     /// assert_eq!(d.remaining, 6);
     /// # }
     /// ```
-    pub async fn check(&self, client_id: &str, api_endpoint: &str, quota: Quota, cost: u64) -> Result<Decision> {
-        self.prepare(client_id, api_endpoint, quota, cost, None)?.run().await
+    ///
+    /// `quota` is a [`Quota`], [`Quotas`] or notation (`"5/minute"`,
+    /// `"10/second;1000/hour"`: every quota must have room, the answer is the
+    /// limiting one's; see [`IntoQuotas`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let limiter = ratewarden::Limiter::connect("memory://doc-check-notation").await.unwrap();
+    /// let d = limiter.check("alice", "/login", "5/minute", 1).await.unwrap();
+    /// assert!(d.allowed && d.limit == 5 && d.remaining == 4);
+    /// # }
+    /// ```
+    pub async fn check(
+        &self,
+        client_id: &str,
+        api_endpoint: &str,
+        quota: impl IntoQuotas,
+        cost: u64,
+    ) -> Result<Decision> {
+        self.prepare_op(client_id, api_endpoint, quota.into_quotas()?, cost, None, Op::Check)?
+            .run()
+            .await
+    }
+
+    /// The decision a cost-1 [`check`](Self::check) would get now, counting
+    /// nothing (`remaining` is what that check would leave).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let limiter = ratewarden::Limiter::connect("memory://doc-peek").await.unwrap();
+    /// for _ in 0..3 {
+    ///     assert_eq!(limiter.peek("alice", "/login", "2/minute").await.unwrap().remaining, 1);
+    /// }
+    /// # }
+    /// ```
+    pub async fn peek(&self, client_id: &str, api_endpoint: &str, quota: impl IntoQuotas) -> Result<Decision> {
+        self.prepare_op(client_id, api_endpoint, quota.into_quotas()?, 1, None, Op::Peek)?
+            .run()
+            .await
+    }
+
+    /// Give back `cost` units of the latest admissions (a request that failed
+    /// and should not count); never below empty, and a running
+    /// [`block`](Self::block) stays. Answers like [`peek`](Self::peek)
+    /// afterwards. See the README for what each algorithm gives back.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let limiter = ratewarden::Limiter::connect("memory://doc-refund").await.unwrap();
+    /// assert!(limiter.check("alice", "/pay", "1/hour", 1).await.unwrap().allowed);
+    /// assert!(limiter.refund("alice", "/pay", "1/hour", 1).await.unwrap().allowed);
+    /// assert!(limiter.check("alice", "/pay", "1/hour", 1).await.unwrap().allowed);
+    /// # }
+    /// ```
+    pub async fn refund(
+        &self,
+        client_id: &str,
+        api_endpoint: &str,
+        quota: impl IntoQuotas,
+        cost: u64,
+    ) -> Result<Decision> {
+        self.prepare_op(client_id, api_endpoint, quota.into_quotas()?, cost, None, Op::Refund)?
+            .run()
+            .await
+    }
+
+    /// Refuse (`client_id`, `api_endpoint`, `quota`) until `duration` from
+    /// now (a lockout), with `retry_after` the time left; then the full quota
+    /// is back. `duration` is 1 µs to [`MAX_PERIOD`](crate::MAX_PERIOD).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    /// let limiter = ratewarden::Limiter::connect("memory://doc-block").await.unwrap();
+    /// let d = limiter.block("mallory", "/login", "5/minute", Duration::from_secs(900)).await.unwrap();
+    /// assert!(!d.allowed && d.retry_after == Duration::from_secs(900));
+    /// assert!(!limiter.check("mallory", "/login", "5/minute", 1).await.unwrap().allowed);
+    /// # }
+    /// ```
+    pub async fn block(
+        &self,
+        client_id: &str,
+        api_endpoint: &str,
+        quota: impl IntoQuotas,
+        duration: Duration,
+    ) -> Result<Decision> {
+        let us = block_us(duration)?;
+        self.prepare_op(client_id, api_endpoint, quota.into_quotas()?, us, None, Op::Block)?
+            .run()
+            .await
+    }
+
+    /// Forget all state of (`client_id`, `api_endpoint`): every algorithm and
+    /// quota (admin, tests). One atomic step; on Redis one `DEL` of every
+    /// key the pair can have.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let limiter = ratewarden::Limiter::connect("memory://doc-reset").await.unwrap();
+    /// assert!(limiter.check("alice", "/a", "1/day", 1).await.unwrap().allowed);
+    /// limiter.reset("alice", "/a").await.unwrap();
+    /// assert!(limiter.check("alice", "/a", "1/day", 1).await.unwrap().allowed);
+    /// # }
+    /// ```
+    pub async fn reset(&self, client_id: &str, api_endpoint: &str) -> Result<()> {
+        self.prepare_reset(client_id, api_endpoint)?.run().await.map(|_| ())
+    }
+
+    /// Every key (algorithm × rank) a pair can have, to delete.
+    pub(crate) fn prepare_reset(&self, client_id: &str, api_endpoint: &str) -> Result<Prepared<MultiDecision>> {
+        validate_id("client_id", client_id)?;
+        validate_id("api_endpoint", api_endpoint)?;
+        let mut specs = Vec::with_capacity(CODES.len() * MAX_QUOTAS);
+        for code in CODES {
+            for rank in 0..MAX_QUOTAS as u8 {
+                let mut s = Spec::new(self.inner.algorithm, Quota::new(1, 1), 1).with_op(Op::Reset, 0);
+                s.code = code;
+                s.rank = rank;
+                specs.push(s);
+            }
+        }
+        let endpoints = vec![api_endpoint; specs.len()];
+        self.prepare_specs(client_id, &endpoints, specs, None)
     }
 
     /// [`check`](Self::check) with another algorithm than the limiter's.
@@ -144,13 +266,20 @@ impl Limiter {
         &self,
         client_id: &str,
         api_endpoint: &str,
-        quota: Quota,
+        quota: impl IntoQuotas,
         cost: u64,
         algorithm: Algorithm,
     ) -> Result<Decision> {
-        self.prepare(client_id, api_endpoint, quota, cost, Some(algorithm))?
-            .run()
-            .await
+        self.prepare_op(
+            client_id,
+            api_endpoint,
+            quota.into_quotas()?,
+            cost,
+            Some(algorithm),
+            Op::Check,
+        )?
+        .run()
+        .await
     }
 
     /// Several limits for one client in one atomic step (one round trip):
@@ -191,12 +320,15 @@ impl Limiter {
         &self,
         client_id: &str,
         api_endpoint: &str,
-        quota: Quota,
+        quota: impl IntoQuotas,
         cost: u64,
         algorithm: Option<Algorithm>,
         done: impl FnOnce(Result<Decision>) + Send + 'static,
     ) {
-        match self.prepare(client_id, api_endpoint, quota, cost, algorithm) {
+        let prepared = quota
+            .into_quotas()
+            .and_then(|q| self.prepare_op(client_id, api_endpoint, q, cost, algorithm, Op::Check));
+        match prepared {
             Ok(p) => p.run_then(done),
             Err(e) => done(Err(e)),
         }
@@ -243,7 +375,7 @@ impl Limiter {
     /// ```
     pub async fn check_policy(&self, client_id: &str, api_endpoint: &str, cost: u64) -> Result<Decision> {
         let p = self.resolved_policy(api_endpoint).await?;
-        self.prepare(client_id, api_endpoint, p.quota(), cost, p.algorithm)?
+        self.prepare_op(client_id, api_endpoint, p.quotas, cost, p.algorithm, Op::Check)?
             .run()
             .await
     }
@@ -268,7 +400,7 @@ impl Limiter {
     /// follow the new numbers from their next decision (see the README).
     pub async fn set_policy(&self, name: &str, policy: Policy) -> Result<()> {
         policy::validate_name(name)?;
-        policy.quota().validate()?;
+        policy.quotas.validate()?;
         self.store_policy(name, Some(policy)).await
     }
 
@@ -371,7 +503,8 @@ impl Limiter {
     /// let key = l.redis_key("a", "b", ratewarden::Quota::new(1, 1)).unwrap();
     /// assert!(key.starts_with(b"ratewarden:{"));
     /// ```
-    pub fn redis_key(&self, client_id: &str, api_endpoint: &str, quota: Quota) -> Option<Vec<u8>> {
+    pub fn redis_key(&self, client_id: &str, api_endpoint: &str, quota: impl IntoQuotas) -> Option<Vec<u8>> {
+        let quota = *quota.into_quotas().ok()?.as_slice().first()?;
         match self
             .prepare_all(client_id, &[Limit::new(api_endpoint, quota)], None)
             .ok()?
@@ -381,17 +514,56 @@ impl Limiter {
         }
     }
 
-    /// Validate and do everything that needs no I/O (one limit).
-    pub(crate) fn prepare(
+    /// Validate and do everything that needs no I/O: one operation on the
+    /// quotas of one endpoint.
+    pub(crate) fn prepare_op(
+        &self,
+        client_id: &str,
+        api_endpoint: &str,
+        quotas: Quotas,
+        cost: u64,
+        algorithm: Option<Algorithm>,
+        op: Op,
+    ) -> Result<Prepared<Decision>> {
+        let algorithm = algorithm.unwrap_or(self.inner.algorithm);
+        if let ([quota], Op::Check) = (quotas.as_slice(), op) {
+            return self.prepare(client_id, api_endpoint, *quota, cost, algorithm);
+        }
+        validate_id("client_id", client_id)?;
+        validate_id("api_endpoint", api_endpoint)?;
+        quotas.validate()?;
+        match op {
+            Op::Check => validate_cost("cost", cost, quotas.min_capacity())?,
+            Op::Refund => validate_cost("refund", cost, quotas.min_capacity())?,
+            _ => {}
+        }
+        let arg = if op == Op::Peek { 1 } else { cost };
+        let mut specs: Vec<Spec> = quotas
+            .as_slice()
+            .iter()
+            .map(|q| Spec::new(algorithm, *q, if op == Op::Check { cost } else { 1 }).with_op(op, arg))
+            .collect();
+        let endpoints = vec![api_endpoint; specs.len()];
+        rank(&endpoints, &mut specs)?;
+        if let (Some(cache), Op::Refund | Op::Block) = (&self.inner.deny, op) {
+            for s in &specs {
+                cache.remove(&keys::key(&self.inner.prefix, s.tag(), s.rank, client_id, api_endpoint));
+            }
+        }
+        self.prepare_specs(client_id, &endpoints, specs, None)
+    }
+
+    /// One check of one quota (the hot path: no allocation for memory).
+    fn prepare(
         &self,
         client_id: &str,
         api_endpoint: &str,
         quota: Quota,
         cost: u64,
-        algorithm: Option<Algorithm>,
+        algorithm: Algorithm,
     ) -> Result<Prepared<Decision>> {
         validate_call(client_id, api_endpoint, &quota, cost)?;
-        let spec = Spec::new(algorithm.unwrap_or(self.inner.algorithm), quota, cost);
+        let spec = Spec::new(algorithm, quota, cost);
         match &self.inner.backend {
             Backend::Memory(store) => {
                 let o = store.decide_one(client_id, api_endpoint, spec, None);
@@ -400,7 +572,7 @@ impl Limiter {
                 Ok(Prepared::Done(decision_of(&o, &spec)))
             }
             conn => {
-                let key = keys::key(&self.inner.prefix, spec.tag(), client_id, api_endpoint);
+                let key = keys::key(&self.inner.prefix, spec.tag(), 0, client_id, api_endpoint);
                 if let Some(hit) = self.inner.deny.as_ref().and_then(|c| c.get(&key, &spec)) {
                     let counters = &self.inner.res.counters;
                     counters.cache_hits.fetch_add(1, Ordering::Relaxed);
@@ -425,6 +597,45 @@ impl Limiter {
         }
     }
 
+    /// Hand validated, ranked specs (one per endpoint) to the backend.
+    fn prepare_specs<T: decide::Answer>(
+        &self,
+        client_id: &str,
+        endpoints: &[&str],
+        specs: Vec<Spec>,
+        now: Option<u64>,
+    ) -> Result<Prepared<T>> {
+        match &self.inner.backend {
+            Backend::Memory(store) => {
+                let scoped: Vec<(&str, Spec)> = endpoints.iter().copied().zip(specs.iter().copied()).collect();
+                let outcomes = store.decide(client_id, &scoped, now);
+                if specs.first().is_some_and(|s| s.op == Op::Check) {
+                    self.inner.res.counters.decided(outcomes.iter().all(|o| o.ok));
+                }
+                Ok(Prepared::Done(T::from_outcomes(&outcomes, &specs)?))
+            }
+            conn => {
+                if let (Some(cache), Some(Op::Reset)) = (&self.inner.deny, specs.first().map(|s| s.op)) {
+                    for (e, s) in endpoints.iter().zip(&specs) {
+                        cache.remove(&keys::key(&self.inner.prefix, tag_of(s.code), s.rank, client_id, e));
+                    }
+                }
+                Ok(Prepared::Redis {
+                    conn: conn.clone(),
+                    keys: endpoints
+                        .iter()
+                        .zip(&specs)
+                        .map(|(e, s)| keys::key(&self.inner.prefix, s.tag(), s.rank, client_id, e))
+                        .collect(),
+                    specs,
+                    now,
+                    res: self.inner.res.clone(),
+                    deny: None,
+                })
+            }
+        }
+    }
+
     /// Validate and do everything that needs no I/O (several limits).
     pub(crate) fn prepare_all(
         &self,
@@ -440,42 +651,13 @@ impl Limiter {
             )));
         }
         let mut specs: Vec<Spec> = Vec::with_capacity(limits.len());
-        for (i, l) in limits.iter().enumerate() {
+        for l in limits {
             validate_call(client_id, l.api_endpoint, &l.quota, l.cost)?;
-            let spec = Spec::new(l.algorithm.unwrap_or(self.inner.algorithm), l.quota, l.cost);
-            let same = |j: usize| limits[j].api_endpoint == l.api_endpoint && specs[j].tag() == spec.tag();
-            if (0..i).any(same) {
-                return Err(Error::invalid_argument(format!(
-                    "limit {i} repeats scope {:?} with the same algorithm; each limit needs its own",
-                    l.api_endpoint
-                )));
-            }
-            specs.push(spec);
+            specs.push(Spec::new(l.algorithm.unwrap_or(self.inner.algorithm), l.quota, l.cost));
         }
-        match &self.inner.backend {
-            Backend::Memory(store) => {
-                let scoped: Vec<(&str, Spec)> = limits
-                    .iter()
-                    .map(|l| l.api_endpoint)
-                    .zip(specs.iter().copied())
-                    .collect();
-                let outcomes = store.decide(client_id, &scoped, now);
-                self.inner.res.counters.decided(outcomes.iter().all(|o| o.ok));
-                Ok(Prepared::Done(MultiDecision::from_outcomes(&outcomes, &specs)?))
-            }
-            conn => Ok(Prepared::Redis {
-                conn: conn.clone(),
-                keys: limits
-                    .iter()
-                    .zip(&specs)
-                    .map(|(l, s)| keys::key(&self.inner.prefix, s.tag(), client_id, l.api_endpoint))
-                    .collect(),
-                specs,
-                now,
-                res: self.inner.res.clone(),
-                deny: None,
-            }),
-        }
+        let endpoints: Vec<&str> = limits.iter().map(|l| l.api_endpoint).collect();
+        rank(&endpoints, &mut specs)?;
+        self.prepare_specs(client_id, &endpoints, specs, now)
     }
 
     pub(crate) fn backend_deadline(&self) -> Duration {
@@ -485,6 +667,36 @@ impl Limiter {
         }
     }
 }
+/// Number the specs that share an endpoint and a key layout by period
+/// (then capacity, then position): rank 0 keeps the plain key. At most
+/// [`MAX_QUOTAS`] may share one; two identical quotas may not.
+fn rank(endpoints: &[&str], specs: &mut [Spec]) -> Result<()> {
+    let order = |s: &Spec, i: usize| (s.window_us, s.capacity, i);
+    for i in 0..specs.len() {
+        let mut r = 0;
+        for j in 0..specs.len() {
+            let same = j != i && endpoints[j] == endpoints[i] && specs[j].code == specs[i].code;
+            if same && specs[j].window_us == specs[i].window_us && specs[j].capacity == specs[i].capacity {
+                return Err(Error::invalid_argument(format!(
+                    "limit {i} repeats scope {:?} with the same algorithm and quota; each limit needs its own",
+                    endpoints[i]
+                )));
+            }
+            if same && order(&specs[j], j) < order(&specs[i], i) {
+                r += 1;
+            }
+        }
+        if r >= MAX_QUOTAS {
+            return Err(Error::invalid_argument(format!(
+                "more than {MAX_QUOTAS} limits share scope {:?} and one algorithm",
+                endpoints[i]
+            )));
+        }
+        specs[i].rank = r as u8;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -520,6 +732,11 @@ mod tests {
         assert!(l.prepare_all("c", &[], None).is_err());
         let twice = [Limit::new("/a", q), Limit::new("/a", q)];
         assert!(l.prepare_all("c", &twice, None).is_err());
+        let periods = [
+            Limit::new("/a", Quota::per_hour(9)),
+            Limit::new("/a", Quota::per_second(1)),
+        ];
+        assert!(l.prepare_all("c", &periods, None).is_ok());
         let other_alg = [Limit::new("/a", q), Limit::new("/a", q).algorithm(Algorithm::Gcra)];
         assert!(l.prepare_all("c", &other_alg, None).is_ok());
         let many = vec![Limit::new("/a", q); MAX_LIMITS_PER_CHECK + 1];

@@ -29,7 +29,7 @@ const SHARDS: usize = 16;
 struct Entry {
     key: Box<[u8]>,
     capacity: u64,
-    rate: u64,
+    window_us: u64,
     cost: u64,
     remaining: u64,
     until: Instant,
@@ -80,7 +80,8 @@ impl DenyCache {
             self.entries.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             return None;
         }
-        let same = *e.key == *key && e.capacity == spec.capacity && e.rate == spec.rate && spec.cost >= e.cost;
+        let same =
+            *e.key == *key && e.capacity == spec.capacity && e.window_us == spec.window_us && spec.cost >= e.cost;
         same.then(|| Hit {
             remaining: e.remaining,
             retry_after: e.until - now,
@@ -110,7 +111,7 @@ impl DenyCache {
             Entry {
                 key: key.into(),
                 capacity: spec.capacity,
-                rate: spec.rate,
+                window_us: spec.window_us,
                 cost: spec.cost,
                 remaining,
                 until: now + retry_after,

@@ -1,44 +1,64 @@
 ---------------------------------------------------------------------------
-local PEEK = { swl_peek, swlb_peek, swc_peek, fw_peek, tb_peek, gcra_peek }
-local COMMIT = { swl_commit, swlb_commit, swc_commit, fw_commit, tb_commit, gcra_commit }
+local PEEK = { swl_peek, swlb_peek, swc_peek, fw_peek, gcra_peek, gcra_peek }
+local COMMIT = { swl_commit, swlb_commit, swc_commit, fw_commit, gcra_commit, gcra_commit }
+local REFUND = { swl_refund, swlb_refund, swc_refund, fw_refund, gcra_refund, gcra_refund }
+local BLOCK = { swl_block, swlb_block, set_block, set_block, set_block, set_block }
 
-local function decide(out, a, k, m)
-  if m == 1 then
-    local alg = tonumber(ARGV[a])
-    local peek = PEEK[alg]
-    if not peek then
-      error('ratewarden: unknown algorithm ' .. tostring(ARGV[a]))
+-- One decision of m limits, its code(s) at ARGV[a...], its keys at KEYS[k...].
+local function decide(out, o, a, k, m)
+  local code = tonumber(ARGV[a])
+  local alg = code % 16
+  local op = (code - alg) / 16
+  if op >= 2 then
+    for j = 0, m - 1 do
+      local b = a + 5 * j
+      local key, c = KEYS[k + j], tonumber(ARGV[b])
+      alg = c % 16
+      if not PEEK[alg] or (c - alg) / 16 ~= op then
+        error('ratewarden: bad code ' .. tostring(ARGV[b]))
+      end
+      local cap, window, cost, aux = tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]),
+        tonumber(ARGV[b + 4])
+      local at = o + 4 * j
+      if op == 2 then
+        REFUND[alg](key, cap, window, cost, aux)
+      elseif op == 3 then
+        BLOCK[alg](key, cap, window, cost)
+        out[at + 1], out[at + 2], out[at + 3], out[at + 4] = 0, 0, cost, cost
+      else
+        out[at + 1], out[at + 2], out[at + 3], out[at + 4] = redis.call('DEL', key), 0, 0, 0
+      end
     end
-    local p = peek(KEYS[k], tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]))
-    local o = #out
-    if p.ok then
-      COMMIT[alg](p)
-      out[o + 1], out[o + 2], out[o + 3], out[o + 4] = 1, p.rem_ok, 0, p.reset_ok
-    else
-      out[o + 1], out[o + 2], out[o + 3], out[o + 4] = 0, p.rem, p.retry, p.reset
+    if op ~= 2 then
+      return
     end
-    return
+    -- A refund answers with what a cost-1 check would get now.
   end
   local peeks = {}
   local all = true
   for j = 0, m - 1 do
     local b = a + 5 * j
-    local alg = tonumber(ARGV[b])
+    local c = tonumber(ARGV[b])
+    alg = c % 16
     local peek = PEEK[alg]
     if not peek then
       error('ratewarden: unknown algorithm ' .. tostring(ARGV[b]))
     end
-    local p = peek(KEYS[k + j], tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]),
-      tonumber(ARGV[b + 4]))
+    local cost = tonumber(ARGV[b + 3])
+    if op ~= 0 then
+      cost = 1
+    end
+    local p = peek(KEYS[k + j], tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), cost, tonumber(ARGV[b + 4]))
     p.alg = alg
     peeks[j + 1] = p
     all = all and p.ok
   end
-  local o = #out
   for j = 1, m do
     local p = peeks[j]
     if all then
-      COMMIT[p.alg](p)
+      if op == 0 then
+        COMMIT[p.alg](p)
+      end
       out[o + 1], out[o + 2], out[o + 3], out[o + 4] = 1, p.rem_ok, 0, p.reset_ok
     else
       local reset = p.reset
@@ -118,7 +138,7 @@ for _ = 1, n do
   if m == 1 and ARGV[a + 1] == '1' then
     swl_single(out, o, KEYS[k], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4])
   else
-    local ok, err = pcall(decide, out, a + 1, k, m)
+    local ok, err = pcall(decide, out, o, a + 1, k, m)
     if not ok then
       local text = type(err) == 'table' and (err.err or err.msg) or tostring(err)
       out[o + 1] = tostring(text)

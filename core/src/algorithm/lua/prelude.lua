@@ -6,7 +6,8 @@
 --          test suite sends anything else (to replay exact schedules).
 -- ARGV[2]  n, the number of decisions in this call
 -- then, per decision:  m, its number of limits
---   then, per limit:   algorithm, capacity, window_us, cost, aux
+--   then, per limit:   code, capacity, window_us, cost, aux
+--                      code = algorithm + 16 * operation (below)
 -- KEYS     one per limit, in the same order (all of one decision share the
 --          client's hash tag). On Redis Cluster, one call carries the
 --          decisions of one slot (a batch is a pipeline of such calls).
@@ -14,7 +15,15 @@
 -- algorithm  1 sliding-window log, exact (aux unused; capacity <= 127)
 --            2 sliding-window log, bucketed (aux = bucket width in us)
 --            3 sliding-window counter      4 fixed window
---            5 token bucket (aux = rate/s) 6 GCRA (aux = rate/s)
+--            5 token bucket                6 GCRA (the same arithmetic)
+-- operation  0 check: all or nothing over the decision's limits
+--            1 peek: the answer of a cost-1 check, nothing written
+--            2 refund `cost` units   3 block for `cost` us   4 reset (DEL)
+--
+-- Arithmetic: every number is an integer below 2^53 (periods up to 1e15 us,
+-- capacities up to 1e9, times up to now + 2 periods), so doubles are exact;
+-- where a product could pass 2^53 (token bucket / GCRA), muldiv computes
+-- it exactly, and integer division uses math.fmod, which is exact.
 --
 -- Returns a flat array with 4 integers per limit, decisions in order:
 --   { ok (1/0), remaining, retry_after_us, reset_after_us }
@@ -22,9 +31,10 @@
 -- written. If a decision raises an error, its first slot holds the error text
 -- and the rest are 0; the other decisions of the batch are unaffected.
 --
--- Each algorithm is a pair: peek (read, trim, decide; returns a table with
+-- Each algorithm has a peek (read, trim, decide; returns a table with
 -- ok, remaining/reset as they are now, and as they will be if admitted) and
--- commit (write and set the expiry). Mirrored by core/src/algorithm/local.rs.
+-- commit (write and set the expiry), a refund and a block. Mirrored by
+-- core/src/algorithm/local.rs.
 
 local now = tonumber(ARGV[1])
 if now == 0 then
@@ -43,3 +53,65 @@ local function ceil_div(a, b)
   return math.floor((a + b - 1) / b)
 end
 
+
+-- floor(a / b) for integers a >= 0, b >= 1 below 2^53: exact.
+local function idiv(a, b)
+  return (a - math.fmod(a, b)) / b
+end
+
+-- floor(x * y / d) and x * y mod d, exact for integers x, y, d below 2^51
+-- whose quotient is below 2^53, even where x * y is not (shift and add).
+local function muldiv(x, y, d)
+  if y > x then
+    x, y = y, x
+  end
+  local p = x * y
+  if p < 4503599627370496 then -- 2^52: the product itself is exact
+    local r = math.fmod(p, d)
+    return (p - r) / d, r
+  end
+  local rx = math.fmod(x, d)
+  local q = ((x - rx) / d) * y
+  local top = 1
+  while top * 2 <= y do
+    top = top * 2
+  end
+  local qq, r, yy = 0, 0, y
+  while top >= 1 do
+    qq, r = qq * 2, r * 2
+    if r >= d then
+      qq, r = qq + 1, r - d
+    end
+    if yy >= top then
+      yy = yy - top
+      r = r + rx
+      if r >= d then
+        qq, r = qq + 1, r - d
+      end
+    end
+    top = top / 2
+  end
+  return q + qq, r
+end
+
+-- A blocked key of the counters and buckets holds "b<until_us>". Returns
+-- the value if it is state, or nil and the end of a running block.
+local function get_state(key)
+  local v = redis.call('GET', key)
+  if v and string.byte(v) == 98 then
+    local u = tonumber(string.sub(v, 2))
+    if u and u > now then
+      return nil, u
+    end
+    return nil, nil
+  end
+  return v, nil
+end
+
+local function blocked(key, u)
+  return { key = key, ok = false, rem = 0, retry = u - now, reset = u - now, blocked = true }
+end
+
+local function set_block(key, d)
+  redis.call('SET', key, string.format('b%d', now + d), 'PX', ttl_ms(d))
+end

@@ -2,10 +2,9 @@
 -- 3: sliding-window counter. Value "<window index>:<current>:<previous>";
 -- estimate = previous * (W - elapsed) / W + current. Kept until the end of
 -- the next window, when the current count stops mattering.
-local function swc_peek(key, cap, window, cost)
-  local cur = math.floor(now / window)
+local function swc_read(key, cur)
   local c, pr = 0, 0
-  local v = redis.call('GET', key)
+  local v, u = get_state(key)
   if v then
     local w, vc, vp = string.match(v, '^(%d+):(%d+):(%d+)$')
     w = tonumber(w)
@@ -14,6 +13,15 @@ local function swc_peek(key, cap, window, cost)
     elseif w == cur - 1 then
       pr = tonumber(vc)
     end
+  end
+  return c, pr, u
+end
+
+local function swc_peek(key, cap, window, cost)
+  local cur = idiv(now, window)
+  local c, pr, u = swc_read(key, cur)
+  if u then
+    return blocked(key, u)
   end
   local elapsed = now - cur * window
   local est = pr * (window - elapsed) / window + c
@@ -57,3 +65,19 @@ local function swc_commit(p)
   redis.call('SET', p.key, string.format('%d:%d:%d', p.cur, p.c + p.cost, p.pr), 'PX', ttl_ms(left))
 end
 
+
+-- The latest admissions first: this window's count, then the previous one's.
+local function swc_refund(key, cap, window, cost)
+  local cur = idiv(now, window)
+  local c, pr, u = swc_read(key, cur)
+  if u or c + pr == 0 then
+    return
+  end
+  local back = math.min(c, cost)
+  c, pr = c - back, math.max(pr - (cost - back), 0)
+  if c + pr == 0 then
+    redis.call('DEL', key)
+  else
+    redis.call('SET', key, string.format('%d:%d:%d', cur, c, pr), 'PX', ttl_ms((cur + 2) * window - now))
+  end
+end

@@ -52,3 +52,25 @@ local function swl_commit(p)
   redis.call('SET', p.key, rest .. add, 'PX', ttl_ms(p.window))
 end
 
+
+-- Drop the latest `cost` entries still in the window (and the expired ones).
+local function swl_refund(key, cap, window, cost)
+  local s = redis.call('GET', key)
+  if not s then
+    return
+  end
+  local p = swl_peek(key, cap, window, 1)
+  local keep = p.n - p.first + 1 - cost
+  if keep <= 0 then
+    redis.call('DEL', key)
+  else
+    local from = p.first * 16 - 15
+    redis.call('SET', key, string.sub(s, from, from + keep * 16 - 1), 'PX', ttl_ms(window))
+  end
+end
+
+-- A full window whose every entry leaves at now + d: refused until then,
+-- then the whole capacity is back at once.
+local function swl_block(key, cap, window, d)
+  redis.call('SET', key, string.rep(string.format('%016d', now + d - window), cap), 'PX', ttl_ms(d))
+end

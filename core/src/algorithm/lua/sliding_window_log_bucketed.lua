@@ -107,3 +107,42 @@ local function swlb_commit(p)
   redis.call('PEXPIRE', key, ttl_ms(finish + p.window - now))
 end
 
+
+-- Take `cost` units off the newest buckets still in the window.
+local function swlb_refund(key, cap, window, cost, bucket)
+  local p = swlb_peek(key, cap, window, 1, bucket)
+  if p.total == 0 then
+    return
+  end
+  local left = cost
+  local newest = redis.call('ZREVRANGEBYSCORE', key, '+inf', '(' .. (now - window), 'LIMIT', 0, cost)
+  for j = 1, #newest do
+    local m = newest[j]
+    local e, c = string.match(m, '^(%d+):(%d+)$')
+    if left == 0 or not e then
+      break
+    end
+    c = tonumber(c)
+    redis.call('ZREM', key, m)
+    if c > left then
+      redis.call('ZADD', key, tonumber(e), string.format('%s:%d', e, c - left))
+      left = 0
+    else
+      left = left - c
+    end
+  end
+  local total = p.total - (cost - left)
+  if total <= 0 then
+    redis.call('DEL', key)
+  else
+    redis.call('ZADD', key, -total, '#')
+  end
+end
+
+-- One bucket of the whole capacity that leaves the window at now + d.
+local function swlb_block(key, cap, window, d)
+  local finish = now + d - window
+  redis.call('DEL', key)
+  redis.call('ZADD', key, finish, string.format('%d:%d', finish, cap), -cap, '#')
+  redis.call('PEXPIRE', key, ttl_ms(d))
+end

@@ -1,7 +1,13 @@
 //! The Redis key scheme.
 //!
-//! A key is `<prefix>{<tag>}:<algorithm>:<len(client)>:<client>:<endpoint>`:
+//! A key is `<prefix>{<tag>}:<algorithm>[#<n>]:<len(client)>:<client>:<endpoint>`:
 //!
+//! * `#<n>` (n = 2, 3, ...) tells apart the quotas of one check that share
+//!   an endpoint and an algorithm (`"10/second;1000/hour"`): they are ranked
+//!   by period, shortest first, and the first keeps the plain key, so a
+//!   single quota — given as numbers or as notation — always has the plain
+//!   key, and adding a longer quota to it keeps its state. `reset` deletes
+//!   every algorithm's key with every rank up to `MAX_QUOTAS`;
 //! * the client's length prefix makes the encoding injective (`a:b` + `c` and
 //!   `a` + `b:c` differ), whatever bytes the ids contain;
 //! * the hash tag is 16 hex digits of a stable 64-bit FNV-1a hash of the
@@ -47,8 +53,8 @@ pub(crate) fn client_tag(client_id: &str) -> String {
     format!("{{{:016x}}}", fnv1a64(client_id.as_bytes()))
 }
 
-/// The key for one (algorithm, client, endpoint).
-pub(crate) fn key(prefix: &str, algorithm: &str, client_id: &str, api_endpoint: &str) -> Vec<u8> {
+/// The key for one (algorithm, rank, client, endpoint).
+pub(crate) fn key(prefix: &str, algorithm: &str, rank: u8, client_id: &str, api_endpoint: &str) -> Vec<u8> {
     let tag = client_tag(client_id);
     let mut k =
         Vec::with_capacity(prefix.len() + tag.len() + algorithm.len() + client_id.len() + api_endpoint.len() + 12);
@@ -56,6 +62,10 @@ pub(crate) fn key(prefix: &str, algorithm: &str, client_id: &str, api_endpoint: 
     k.extend_from_slice(tag.as_bytes());
     k.push(b':');
     k.extend_from_slice(algorithm.as_bytes());
+    if rank > 0 {
+        k.push(b'#');
+        k.extend_from_slice((u32::from(rank) + 1).to_string().as_bytes());
+    }
     k.push(b':');
     k.extend_from_slice(client_id.len().to_string().as_bytes());
     k.push(b':');
@@ -105,19 +115,26 @@ mod tests {
 
     #[test]
     fn encoding_is_injective_on_separators() {
-        assert_ne!(key("p:", "swl", "a:b", "c"), key("p:", "swl", "a", "b:c"));
-        assert_ne!(key("p:", "swl", "a", "1:b"), key("p:", "swl", "a:1", "b"));
-        assert_eq!(key("p:", "swl", "a", "b"), b"p:{af63dc4c8601ec8c}:swl:1:a:b".to_vec());
+        assert_ne!(key("p:", "swl", 0, "a:b", "c"), key("p:", "swl", 0, "a", "b:c"));
+        assert_ne!(key("p:", "swl", 0, "a", "1:b"), key("p:", "swl", 0, "a:1", "b"));
+        assert_eq!(
+            key("p:", "swl", 0, "a", "b"),
+            b"p:{af63dc4c8601ec8c}:swl:1:a:b".to_vec()
+        );
+        assert_eq!(
+            key("p:", "swl", 1, "a", "b"),
+            b"p:{af63dc4c8601ec8c}:swl#2:1:a:b".to_vec()
+        );
     }
 
     #[test]
     fn braces_in_ids_cannot_move_the_slot() {
-        let k = key("ratewarden:", "swl", "}{evil}", "{x}");
+        let k = key("ratewarden:", "swl", 0, "}{evil}", "{x}");
         assert_eq!(hash_tag(&k), client_tag("}{evil}").trim_matches(['{', '}']).as_bytes());
         // Same client, any endpoint: same tag.
-        let k2 = key("ratewarden:", "swl", "}{evil}", "/other\n");
+        let k2 = key("ratewarden:", "swl", 0, "}{evil}", "/other\n");
         assert_eq!(hash_tag(&k), hash_tag(&k2));
-        assert_ne!(hash_tag(&k), hash_tag(&key("ratewarden:", "swl", "evil", "{x}")));
+        assert_ne!(hash_tag(&k), hash_tag(&key("ratewarden:", "swl", 0, "evil", "{x}")));
     }
 
     #[test]
