@@ -325,7 +325,7 @@ impl Limiter {
     }
 
     /// See [`crate::Limiter::redis_key`].
-    pub fn redis_key(&self, client_id: &str, api_endpoint: &str, quota: Quota) -> Option<Vec<u8>> {
+    pub fn redis_key(&self, client_id: &str, api_endpoint: &str, quota: impl IntoQuotas) -> Option<Vec<u8>> {
         self.inner.redis_key(client_id, api_endpoint, quota)
     }
 

@@ -562,9 +562,11 @@ fn parse_one(part: &str, text: &str) -> Result<Quota> {
         Some((c, r)) => (c.trim(), r.trim()),
         None => match part.split_once(" per ") {
             Some((c, r)) => (c.trim(), r.trim()),
-            None => return Err(Error::invalid_argument(format!(
+            None => {
+                return Err(Error::invalid_argument(format!(
                 "quota {part:?} in {text:?} has no \"/\" or \"per\"; expected e.g. \"10/second\" or \"10 per second\""
-            ))),
+            )))
+            }
         },
     };
     if count.is_empty() {

@@ -28,6 +28,8 @@ const SHARDS: usize = 64;
 /// Every this many operations on the store, the next shard (round robin) is
 /// swept; a shard is also swept when it doubled in size since its last sweep.
 const SWEEP_EVERY: u64 = 4096;
+/// The store's clock at its creation, in microseconds: the longest period + 1.
+const CLOCK_START_US: u64 = crate::quota::MAX_PERIOD.as_micros() as u64 + 1;
 
 #[derive(Debug)]
 pub(crate) struct MemoryStore {
@@ -109,8 +111,10 @@ impl MemoryStore {
     }
 
     fn now_us(&self) -> u64 {
-        // Start at 1 so that no timestamp is 0.
-        self.epoch.elapsed().as_micros() as u64 + 1
+        // Start one longest period past 0, so that no timestamp is 0 and
+        // `now - period` never goes below it (a block's log entries sit at
+        // `now + duration - period`).
+        self.epoch.elapsed().as_micros() as u64 + CLOCK_START_US
     }
 
     /// One decision over one limit: the common case, without allocating

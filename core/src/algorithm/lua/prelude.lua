@@ -112,6 +112,6 @@ local function blocked(key, u)
   return { key = key, ok = false, rem = 0, retry = u - now, reset = u - now, blocked = true }
 end
 
-local function set_block(key, d)
+local function set_block(key, cap, window, d)
   redis.call('SET', key, string.format('b%d', now + d), 'PX', ttl_ms(d))
 end
