@@ -151,13 +151,31 @@ typedef void (*ratewarden_check_all_callback)(void *user_data,
 typedef struct {
   // The name: an endpoint, or "*" for the default.
   const char *name;
-  // Burst size.
+  // Burst size (of the first quota).
   uint64_t capacity;
-  // Sustained rate per second.
+  // Sustained rate per second, if the policy is one quota with a whole
+  // rate per second; else 0 (read `quota`).
   uint64_t rate_per_second;
   // The algorithm's name, or NULL for the deciding limiter's.
   const char *algorithm;
+  // The period of the first quota, in microseconds.
+  uint64_t period_us;
+  // Every quota, in the notation ("5/minute;100/hour").
+  const char *quota;
 } ratewarden_policy;
+
+// One quota: at most `capacity` requests per `period_us` microseconds.
+// Build it by hand or with `ratewarden_quota_parse`.
+//
+// ```c
+// ratewarden_quota q = { .capacity = 5, .period_us = 60000000 }; /* 5/minute */
+// ```
+typedef struct {
+  // Burst size, 1..=1e9.
+  uint64_t capacity;
+  // The period in microseconds, 1..=1e15 (10^9 s).
+  uint64_t period_us;
+} ratewarden_quota;
 
 // A limiter's counters since it was created.
 typedef struct {
@@ -630,6 +648,17 @@ ratewarden_result ratewarden_set_policy(const ratewarden_limiter *lim,
                                         uint64_t rate_per_second,
                                         const char *algorithm);
 
+// Store a policy of any quota or quotas, in the notation ("5/minute",
+// "10/second;1000/hour"), like `ratewarden_set_policy`.
+//
+// ```c
+// ratewarden_set_policy_quota(lim, "/login", "5/minute;20/hour", NULL);
+// ```
+ratewarden_result ratewarden_set_policy_quota(const ratewarden_limiter *lim,
+                                              const char *name,
+                                              const char *quota,
+                                              const char *algorithm);
+
 // Remove the policy named `name` (no-op if absent).
 //
 // ```c
@@ -677,7 +706,9 @@ void ratewarden_policy_list_free(ratewarden_policy_list *list);
 
 // The policy `ratewarden_check_policy` applies to `endpoint` right now (its
 // own, or the default "*"), from this limiter's copy: `*capacity`,
-// `*rate_per_second` and `*algorithm` (a static name, or NULL for the
+// `*rate_per_second` (of its first quota; 0 where that is not a whole rate
+// per second — `ratewarden_policies` lists every quota in the notation)
+// and `*algorithm` (a static name, or NULL for the
 // limiter's), written only on success. No policy and no default is
 // `RATEWARDEN_INVALID_ARGUMENT`. `algorithm` may be NULL to skip it.
 //
@@ -690,6 +721,98 @@ ratewarden_result ratewarden_resolved_policy(const ratewarden_limiter *lim,
                                              uint64_t *capacity,
                                              uint64_t *rate_per_second,
                                              const char **algorithm);
+
+// Parse one quota in the notation ("5/minute", "10 per second", "5/15
+// minutes", "1000/day") into `*out`, written only on success. Anything else
+// — including several quotas — is `RATEWARDEN_INVALID_ARGUMENT`, and
+// `ratewarden_last_error()` names the bad part.
+//
+// ```c
+// ratewarden_quota q;
+// if (ratewarden_quota_parse("5/minute", &q) == RATEWARDEN_OK) assert(q.period_us == 60000000);
+// ```
+ratewarden_result ratewarden_quota_parse(const char *text,
+                                         ratewarden_quota *out);
+
+// The full decision for a request of `cost` units under `quota`, in the
+// notation: one quota ("20/minute") or several, all or nothing
+// ("10/second;1000/hour"; the decision is the limiting quota's). Written to
+// `*out` only on success.
+//
+// ```c
+// ratewarden_decision d;
+// ratewarden_check_quota(lim, "alice", "/login", "5/minute", 1, &d);
+// ```
+ratewarden_result ratewarden_check_quota(const ratewarden_limiter *lim,
+                                         const char *client,
+                                         const char *endpoint,
+                                         const char *quota,
+                                         uint64_t cost,
+                                         ratewarden_decision *out);
+
+// `ratewarden_check_quota` with a `ratewarden_quota` struct.
+//
+// ```c
+// ratewarden_quota q = { 5, 60000000 };
+// ratewarden_decision d;
+// ratewarden_check_quota_of(lim, "alice", "/login", &q, 1, &d);
+// ```
+ratewarden_result ratewarden_check_quota_of(const ratewarden_limiter *lim,
+                                            const char *client,
+                                            const char *endpoint,
+                                            const ratewarden_quota *quota,
+                                            uint64_t cost,
+                                            ratewarden_decision *out);
+
+// The decision a cost-1 check under `quota` would get now, counting
+// nothing (`remaining` is what that check would leave).
+//
+// ```c
+// ratewarden_decision d;
+// ratewarden_peek(lim, "alice", "/login", "5/minute", &d);
+// ```
+ratewarden_result ratewarden_peek(const ratewarden_limiter *lim,
+                                  const char *client,
+                                  const char *endpoint,
+                                  const char *quota,
+                                  ratewarden_decision *out);
+
+// Give back `cost` units (1..=capacity) of the latest admissions under
+// `quota`; never below empty. `*out` (may be NULL) gets what a cost-1 check
+// would get afterwards.
+//
+// ```c
+// ratewarden_refund(lim, "alice", "/pay", "10/hour", 1, NULL);
+// ```
+ratewarden_result ratewarden_refund(const ratewarden_limiter *lim,
+                                    const char *client,
+                                    const char *endpoint,
+                                    const char *quota,
+                                    uint64_t cost,
+                                    ratewarden_decision *out);
+
+// Refuse (`client`, `endpoint`, `quota`) for `duration_ms` milliseconds
+// (1..=10^12) from now; then the full quota is back. `*out` (may be NULL)
+// gets the refusal, `retry_after` = the duration.
+//
+// ```c
+// ratewarden_block(lim, "mallory", "/login", "5/minute", 15 * 60 * 1000, NULL);
+// ```
+ratewarden_result ratewarden_block(const ratewarden_limiter *lim,
+                                   const char *client,
+                                   const char *endpoint,
+                                   const char *quota,
+                                   uint64_t duration_ms,
+                                   ratewarden_decision *out);
+
+// Forget all state of (`client`, `endpoint`): every algorithm and quota.
+//
+// ```c
+// ratewarden_reset(lim, "alice", "/login");
+// ```
+ratewarden_result ratewarden_reset(const ratewarden_limiter *lim,
+                                   const char *client,
+                                   const char *endpoint);
 
 // Write the limiter's counters to `*out`.
 //

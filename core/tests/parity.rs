@@ -73,6 +73,10 @@ const OPERATIONS: &[Row] = &[
     row("ping", "ratewarden_ping", "ping", "ping"),
     row("timeout", "ratewarden_limiter_timeout_ms", "timeout", "timeoutMs"),
     row("redis_key", "ratewarden_redis_key", "redis_key", "redisKey"),
+    row("peek", "ratewarden_peek", "peek", "peek"),
+    row("refund", "ratewarden_refund", "refund", "refund"),
+    row("block", "ratewarden_block", "block", "block"),
+    row("reset", "ratewarden_reset", "reset", "reset"),
 ];
 
 /// `Decision`'s rendering (Node's decisions are plain objects: the seconds

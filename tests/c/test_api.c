@@ -152,6 +152,86 @@ static void test_decisions(ratewarden_limiter *lim, const char *run) {
   CHECK(ratewarden_is_allowed(lim, a, "b:c", 1, 1, &ok2) == RATEWARDEN_OK && ok2);
 }
 
+static void test_quotas_and_operations(ratewarden_limiter *lim, const char *run) {
+  char client[64];
+  snprintf(client, sizeof client, "quota-%s", run);
+  ratewarden_decision d, pattern;
+  memset(&pattern, 0xab, sizeof pattern);
+
+  /* Notation and the struct. */
+  ratewarden_quota q, qp;
+  memset(&qp, 0xab, sizeof qp);
+  CHECK(ratewarden_quota_parse("5/minute", &q) == RATEWARDEN_OK);
+  CHECK(q.capacity == 5 && q.period_us == 60000000ULL);
+  CHECK(ratewarden_quota_parse("10 per second", &q) == RATEWARDEN_OK && q.capacity == 10 && q.period_us == 1000000);
+  CHECK(ratewarden_quota_parse("5/15 minutes", &q) == RATEWARDEN_OK && q.period_us == 900000000ULL);
+  static const char *bad[] = {"0/minute", "10/fortnight", "-1/s", "1e99/day", "", "5/", "/minute", "1/s;2/h"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    ratewarden_quota untouched = qp;
+    CHECK(ratewarden_quota_parse(bad[i], &untouched) == RATEWARDEN_INVALID_ARGUMENT);
+    CHECK(memcmp(&untouched, &qp, sizeof qp) == 0);
+    CHECK(ratewarden_last_error() != NULL);
+    ratewarden_decision dd = pattern;
+    CHECK(ratewarden_check_quota(lim, client, "/bad", bad[i], 1, &dd) == RATEWARDEN_INVALID_ARGUMENT ||
+          strchr(bad[i], ';') != NULL);
+  }
+  CHECK(ratewarden_quota_parse("10/fortnight", &q) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(strstr(ratewarden_last_error(), "fortnight") != NULL);
+  CHECK(ratewarden_quota_parse(NULL, &q) == RATEWARDEN_NULL_PARAMETER);
+  CHECK(ratewarden_quota_parse("5/minute", NULL) == RATEWARDEN_NULL_PARAMETER);
+  CHECK(ratewarden_quota_parse("\xff/minute", &q) == RATEWARDEN_INVALID_UTF8);
+  CHECK(ratewarden_check_quota(lim, client, "/e", NULL, 1, &d) == RATEWARDEN_NULL_PARAMETER);
+  CHECK(ratewarden_check_quota_of(lim, client, "/e", NULL, 1, &d) == RATEWARDEN_NULL_PARAMETER);
+
+  /* "5/minute": 5 admitted, the 6th refused for about a minute; the struct
+   * form is the same limit. */
+  for (int i = 0; i < 5; i++) {
+    CHECK(ratewarden_check_quota(lim, client, "/login", "5/minute", 1, &d) == RATEWARDEN_OK);
+    CHECK(d.allowed && d.limit == 5 && d.remaining == (uint64_t)(4 - i));
+  }
+  ratewarden_quota five = {5, 60000000ULL};
+  CHECK(ratewarden_check_quota_of(lim, client, "/login", &five, 1, &d) == RATEWARDEN_OK);
+  CHECK(!d.allowed && d.limit == 5 && d.retry_after_us > 59000000ULL && d.retry_after_us <= 60000000ULL);
+
+  /* peek counts nothing; refund gives one back; block; reset. */
+  for (int i = 0; i < 1000; i++) {
+    CHECK(ratewarden_peek(lim, client, "/peek", "3/hour", &d) == RATEWARDEN_OK);
+  }
+  CHECK(d.allowed && d.remaining == 2);
+  int admitted = 0;
+  for (int i = 0; i < 6; i++) {
+    CHECK(ratewarden_check_quota(lim, client, "/peek", "3/hour", 1, &d) == RATEWARDEN_OK);
+    admitted += d.allowed;
+  }
+  CHECK(admitted == 3);
+  CHECK(ratewarden_refund(lim, client, "/peek", "3/hour", 1, &d) == RATEWARDEN_OK && d.allowed);
+  CHECK(ratewarden_check_quota(lim, client, "/peek", "3/hour", 1, &d) == RATEWARDEN_OK && d.allowed);
+  CHECK(ratewarden_check_quota(lim, client, "/peek", "3/hour", 1, &d) == RATEWARDEN_OK && !d.allowed);
+  CHECK(ratewarden_refund(lim, client, "/peek", "3/hour", 0, NULL) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_refund(lim, client, "/peek", "3/hour", 4, NULL) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_block(lim, client, "/b", "50/second", 0, NULL) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_block(lim, client, "/b", "50/second", UINT64_MAX, NULL) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_block(lim, client, "/b", "50/second", 300, &d) == RATEWARDEN_OK);
+  CHECK(!d.allowed && d.retry_after_us == 300000);
+  CHECK(ratewarden_check_quota(lim, client, "/b", "50/second", 1, &d) == RATEWARDEN_OK && !d.allowed);
+  struct timespec pause = {0, (long)(d.retry_after_us + 20000) * 1000L};
+  nanosleep(&pause, NULL);
+  CHECK(ratewarden_check_quota(lim, client, "/b", "50/second", 1, &d) == RATEWARDEN_OK && d.allowed);
+  CHECK(ratewarden_reset(lim, client, "/login") == RATEWARDEN_OK);
+  CHECK(ratewarden_check_quota(lim, client, "/login", "5/minute", 1, &d) == RATEWARDEN_OK && d.allowed &&
+        d.remaining == 4);
+  CHECK(ratewarden_reset(lim, NULL, "/login") == RATEWARDEN_NULL_PARAMETER);
+  CHECK(ratewarden_reset(lim, "", "/login") == RATEWARDEN_INVALID_ARGUMENT);
+
+  /* Several quotas, all or nothing; a policy of several. */
+  for (int i = 0; i < 2; i++) {
+    CHECK(ratewarden_check_quota(lim, client, "/m", "2/second;3/hour", 1, &d) == RATEWARDEN_OK && d.allowed);
+  }
+  CHECK(ratewarden_check_quota(lim, client, "/m", "2/second;3/hour", 1, &d) == RATEWARDEN_OK && !d.allowed);
+  CHECK(ratewarden_set_policy_quota(lim, "/quota-policy", "5/minute;20/hour", NULL) == RATEWARDEN_OK);
+  CHECK(ratewarden_set_policy_quota(lim, "/quota-policy", "5/fortnight", NULL) == RATEWARDEN_INVALID_ARGUMENT);
+}
+
 static void test_algorithms_and_multi(const char *url, ratewarden_limiter *lim, const char *run) {
   static const char *names[] = {"sliding_window_log", "sliding_window_counter", "fixed_window",
                                 "token_bucket", "gcra", "leaky_bucket"};
@@ -494,6 +574,7 @@ int main(int argc, char **argv) {
   if (lim == NULL) return 1;
   test_call_errors(lim, run);
   test_decisions(lim, run);
+  test_quotas_and_operations(lim, run);
   test_algorithms_and_multi(argv[1], lim, run);
   test_policies(lim, run);
   test_rendering();

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os as _os
 
-from ._native import AsyncLimiter, Decision, Limit, Limiter, MultiDecision, __version__
+from ._native import AsyncLimiter, Decision, Limit, Limiter, MultiDecision, Quota, __version__
 from ._native import _after_fork_in_child
 from .errors import (
     ConfigError,
@@ -58,6 +58,7 @@ __all__ = [
     "InvalidArgumentError",
     "Limiter",
     "MultiDecision",
+    "Quota",
     "RateLimitError",
     "ServerError",
     "UsageError",

@@ -40,6 +40,18 @@ class Decision:
     def __hash__(self) -> int: ...
 
 @final
+class Quota:
+    """A quota: at most ``capacity`` requests per ``period`` seconds."""
+
+    def __new__(cls, capacity: int, period: float) -> Quota: ...
+    @staticmethod
+    def parse(text: str) -> Quota: ...
+    @property
+    def capacity(self) -> int: ...
+    @property
+    def period(self) -> float: ...
+
+@final
 class Limit:
     """One limit of ``check_all``: a scope, a quota, a cost, an algorithm."""
 
@@ -61,6 +73,8 @@ class Limit:
     def cost(self) -> int: ...
     @property
     def algorithm(self) -> Optional[str]: ...
+    @property
+    def quota(self) -> str: ...
     def __eq__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
@@ -103,16 +117,53 @@ class Limiter:
         self,
         client_id: str,
         api_endpoint: str,
-        capacity: int,
-        rate_per_second: int,
+        capacity: Optional[int] = None,
+        rate_per_second: Optional[int] = None,
         cost: Optional[int] = None,
         *,
         algorithm: Optional[Union[_AlgorithmName, str]] = None,
+        quota: Optional[Union[str, Quota]] = None,
     ) -> Decision: ...
+    def peek(
+        self,
+        client_id: str,
+        api_endpoint: str,
+        capacity: Optional[int] = None,
+        rate_per_second: Optional[int] = None,
+        *,
+        quota: Optional[Union[str, Quota]] = None,
+    ) -> Decision: ...
+    def refund(
+        self,
+        client_id: str,
+        api_endpoint: str,
+        capacity: Optional[int] = None,
+        rate_per_second: Optional[int] = None,
+        cost: Optional[int] = None,
+        *,
+        quota: Optional[Union[str, Quota]] = None,
+    ) -> Decision: ...
+    def block(
+        self,
+        client_id: str,
+        api_endpoint: str,
+        capacity: Optional[int] = None,
+        rate_per_second: Optional[int] = None,
+        *,
+        quota: Optional[Union[str, Quota]] = None,
+        duration: Optional[float] = None,
+    ) -> Decision: ...
+    def reset(self, client_id: str, api_endpoint: str) -> None: ...
     def check_all(self, client_id: str, limits: Sequence[Limit]) -> MultiDecision: ...
     def check_policy(self, client_id: str, api_endpoint: str, cost: Optional[int] = None) -> Decision: ...
     def set_policy(
-        self, name: str, capacity: int, rate_per_second: int, *, algorithm: Optional[Union[_AlgorithmName, str]] = None
+        self,
+        name: str,
+        capacity: Optional[int] = None,
+        rate_per_second: Optional[int] = None,
+        *,
+        algorithm: Optional[Union[_AlgorithmName, str]] = None,
+        quota: Optional[Union[str, Quota]] = None,
     ) -> None: ...
     def delete_policy(self, name: str) -> None: ...
     def policies(self) -> Dict[str, Limit]: ...
@@ -153,16 +204,53 @@ class AsyncLimiter:
         self,
         client_id: str,
         api_endpoint: str,
-        capacity: int,
-        rate_per_second: int,
+        capacity: Optional[int] = None,
+        rate_per_second: Optional[int] = None,
         cost: Optional[int] = None,
         *,
         algorithm: Optional[Union[_AlgorithmName, str]] = None,
+        quota: Optional[Union[str, Quota]] = None,
     ) -> Awaitable[Decision]: ...
+    def peek(
+        self,
+        client_id: str,
+        api_endpoint: str,
+        capacity: Optional[int] = None,
+        rate_per_second: Optional[int] = None,
+        *,
+        quota: Optional[Union[str, Quota]] = None,
+    ) -> Awaitable[Decision]: ...
+    def refund(
+        self,
+        client_id: str,
+        api_endpoint: str,
+        capacity: Optional[int] = None,
+        rate_per_second: Optional[int] = None,
+        cost: Optional[int] = None,
+        *,
+        quota: Optional[Union[str, Quota]] = None,
+    ) -> Awaitable[Decision]: ...
+    def block(
+        self,
+        client_id: str,
+        api_endpoint: str,
+        capacity: Optional[int] = None,
+        rate_per_second: Optional[int] = None,
+        *,
+        quota: Optional[Union[str, Quota]] = None,
+        duration: Optional[float] = None,
+    ) -> Awaitable[Decision]: ...
+    def reset(self, client_id: str, api_endpoint: str) -> Awaitable[None]: ...
     def check_all(self, client_id: str, limits: Sequence[Limit]) -> Awaitable[MultiDecision]: ...
     def check_policy(self, client_id: str, api_endpoint: str, cost: Optional[int] = None) -> Awaitable[Decision]: ...
     def set_policy(
-        self, name: str, capacity: int, rate_per_second: int, *, algorithm: Optional[Union[_AlgorithmName, str]] = None
+        self,
+        name: str,
+        capacity: Optional[int] = None,
+        rate_per_second: Optional[int] = None,
+        *,
+        algorithm: Optional[Union[_AlgorithmName, str]] = None,
+        quota: Optional[Union[str, Quota]] = None,
     ) -> Awaitable[None]: ...
     def delete_policy(self, name: str) -> Awaitable[None]: ...
     def policies(self) -> Awaitable[Dict[str, Limit]]: ...
