@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Install what is missing, then run every check and test suite.
-# Usage: scripts/test.sh [all|rust|c|python|node]   (default: all; from anywhere
+# Usage: scripts/test.sh [all|rust|c|python|node|cross]   (default: all; from anywhere
 #        inside the repository). Each stage installs what it needs and builds
-#        what it tests, so one language's suite can run alone while iterating.
+#        what it tests, so one language's suite can run alone while iterating
+#        (cross needs the python and node stages run before it).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-stages="rust c python node"
+stages="rust c python node cross"
 stage="${1:-all}"
 case "$stage" in
     all) ;;
-    rust | c | python | node) stages="$stage" ;;
+    rust | c | python | node | cross) stages="$stage" ;;
     *)
         echo "unknown stage \"$stage\"; expected one of: all $stages" >&2
         exit 2
@@ -104,6 +105,16 @@ stage_node() {
         exit 1
     fi
     (cd node && npm test && npm run typecheck)
+}
+
+stage_cross() {
+    step "Cross-language: C, Python and Node processes share 20/minute on one key of one Redis"
+    cargo build -p ratewarden-ffi
+    if [ ! -x target/py-venv/bin/python ] || [ ! -d node/node_modules ]; then
+        echo "the cross stage needs the python and node stages first (scripts/test.sh all)" >&2
+        exit 1
+    fi
+    tests/cross/run.sh
 }
 
 for s in $stages; do

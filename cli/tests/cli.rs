@@ -376,3 +376,52 @@ fn policy_commands_validate_and_list() {
     let (_, out, _) = ratewarden(&["policy", "get", "--url", &url, "--endpoint", "/elsewhere"]);
     assert_eq!(out, "/elsewhere: capacity=9 rate=1\n");
 }
+
+#[test]
+fn quota_notation_peek_and_reset_on_redis() {
+    let server = Server::start();
+    let url = format!("redis://127.0.0.1:{}", server.1);
+    let base = ["--url", url.as_str(), "--client", "q", "--endpoint", "/login"];
+    let with = |cmd: &str, extra: &[&str]| {
+        let mut a = vec![cmd];
+        a.extend_from_slice(&base);
+        a.extend_from_slice(extra);
+        ratewarden(&a)
+    };
+    for i in 0..2 {
+        let (code, out, err) = with("check", &["--quota", "2/minute", "--json"]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.contains(&format!("\"remaining\":{}", 1 - i)), "{out}");
+    }
+    // peek counts nothing, and says "denied" with the check's exit code.
+    for _ in 0..3 {
+        let (code, out, _) = with("peek", &["--quota", "2/minute", "--json"]);
+        assert_eq!(code, 3, "{out}");
+        assert!(out.contains("\"allowed\":false") && out.contains("\"limit\":2"), "{out}");
+    }
+    let (code, out, _) = with("reset", &[]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out, _) = with("peek", &["--quota", "2/minute", "--json"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("\"remaining\":1"), "{out}");
+    // Bad notation, or both forms: exit 1 with the error naming the part.
+    let (code, _, err) = with("check", &["--quota", "10/fortnight"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("fortnight"), "{err}");
+    let (code, _, err) = with("check", &["--quota", "5/minute", "--capacity", "5", "--rate", "5"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not both"), "{err}");
+    // A policy of several quotas.
+    let (code, out, err) = ratewarden(&[
+        "policy",
+        "set",
+        "--url",
+        &url,
+        "--endpoint",
+        "/login",
+        "--quota",
+        "5/minute;20/hour",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("quota=5/minute;20/hour"), "{out}");
+}

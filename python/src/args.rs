@@ -70,6 +70,20 @@ pub(crate) fn call_args(
     })
 }
 
+/// The seed's call, `(client_id, api_endpoint, capacity, rate_per_second)`:
+/// both numbers required ints (`None` is a `TypeError` here).
+pub(crate) fn seed_args(
+    py: Python<'_>,
+    client_id: &Bound<'_, PyAny>,
+    api_endpoint: &Bound<'_, PyAny>,
+    capacity: &Bound<'_, PyAny>,
+    rate_per_second: &Bound<'_, PyAny>,
+) -> PyResult<Call> {
+    u64_arg(py, capacity, "capacity")?;
+    u64_arg(py, rate_per_second, "rate_per_second")?;
+    call_args(py, client_id, api_endpoint, Some(capacity), Some(rate_per_second), None, None, None)
+}
+
 /// A duration in seconds (int or float; bools and others are `TypeError`).
 pub(crate) fn secs_arg(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<std::time::Duration> {
     let Some(obj) = obj.filter(|o| !o.is_none()) else {

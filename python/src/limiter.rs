@@ -8,7 +8,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict};
 use pyo3::IntoPyObjectExt;
 
-use crate::args::{call_args, cost_arg, secs_arg, str_arg};
+use crate::args::{call_args, cost_arg, secs_arg, seed_args, str_arg};
 use crate::decision::{limits_arg, Decision, Limit, MultiDecision};
 use crate::error::to_pyerr;
 use crate::options;
@@ -50,16 +50,7 @@ impl Limiter {
         capacity: &Bound<'_, PyAny>,
         rate_per_second: &Bound<'_, PyAny>,
     ) -> PyResult<bool> {
-        let c = call_args(
-            py,
-            client_id,
-            api_endpoint,
-            Some(capacity),
-            Some(rate_per_second),
-            None,
-            None,
-            None,
-        )?;
+        let c = seed_args(py, client_id, api_endpoint, capacity, rate_per_second)?;
         let inner = &self.inner;
         py.detach(|| inner.check(&c.client, &c.endpoint, c.quota, c.cost))
             .map(|d| d.allowed)
@@ -349,16 +340,7 @@ fn redis_key<'py>(
         &Bound<'py, PyAny>,
     ),
 ) -> PyResult<Option<Bound<'py, PyBytes>>> {
-    let c = call_args(
-        py,
-        client_id,
-        api_endpoint,
-        Some(capacity),
-        Some(rate_per_second),
-        None,
-        None,
-        None,
-    )?;
+    let c = seed_args(py, client_id, api_endpoint, capacity, rate_per_second)?;
     let key = inner.redis_key(&c.client, &c.endpoint, c.quota);
     Ok(key.map(|k| PyBytes::new(py, &k)))
 }
@@ -437,16 +419,7 @@ impl AsyncLimiter {
         capacity: &Bound<'py, PyAny>,
         rate_per_second: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let c = call_args(
-            py,
-            client_id,
-            api_endpoint,
-            Some(capacity),
-            Some(rate_per_second),
-            None,
-            None,
-            None,
-        )?;
+        let c = seed_args(py, client_id, api_endpoint, capacity, rate_per_second)?;
         let (fut, completer) = asyncio_future(py)?;
         self.inner
             .check_callback(&c.client, &c.endpoint, c.quota, c.cost, None, move |r| {

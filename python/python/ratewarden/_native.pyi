@@ -2,7 +2,7 @@
 
 from typing import Any, Awaitable, Dict, List, Literal, Optional, Sequence, Union, final
 
-__all__ = ["Limiter", "AsyncLimiter", "Decision", "Limit", "MultiDecision", "_after_fork_in_child", "__version__"]
+__all__ = ["Limiter", "AsyncLimiter", "Decision", "Limit", "MultiDecision", "Quota", "_after_fork_in_child", "__version__"]
 
 _AlgorithmName = Literal[
     "sliding_window_log", "sliding_window_counter", "fixed_window", "token_bucket", "gcra", "leaky_bucket"
