@@ -20,12 +20,22 @@ export declare class Limiter {
   constructor(url: string, options?: Record<string, number | string>)
   /** The full decision for a request of `cost` units, with `algorithm` or the limiter's. */
   check(clientId: string, apiEndpoint: string, capacity: number, ratePerSecond: number, cost: number, algorithmName?: string | undefined | null): Promise<Decision>
+  /** `check` with the quota in any form (notation, or capacity with a period). */
+  checkQuota(clientId: string, apiEndpoint: string, quota: QuotaArgs, cost: number, algorithmName?: string | undefined | null): Promise<Decision>
+  /** The decision a cost-1 check would get now, counting nothing. */
+  peek(clientId: string, apiEndpoint: string, quota: QuotaArgs): Promise<Decision>
+  /** Give back `cost` units of the latest admissions. */
+  refund(clientId: string, apiEndpoint: string, quota: QuotaArgs, cost: number): Promise<Decision>
+  /** Refuse this client, endpoint and quota for `duration_ms`. */
+  block(clientId: string, apiEndpoint: string, quota: QuotaArgs, durationMs: number): Promise<Decision>
+  /** Forget all state of (client, endpoint): every algorithm and quota. */
+  reset(clientId: string, apiEndpoint: string): Promise<void>
   /** Several limits for one client, all or nothing, in one round trip. */
   checkAll(clientId: string, limits: Array<LimitSpec>): Promise<MultiDecision>
   /** Decide by the policy stored for `api_endpoint` (or the default policy "*"). */
   checkPolicy(clientId: string, apiEndpoint: string, cost: number): Promise<Decision>
   /** Store a policy for every limiter on this backend and key prefix. */
-  setPolicy(name: string, capacity: number, ratePerSecond: number, algorithmName?: string | undefined | null): Promise<void>
+  setPolicy(name: string, quota: QuotaArgs, algorithmName?: string | undefined | null): Promise<void>
   /** Remove a policy (no-op if absent). */
   deletePolicy(name: string): Promise<void>
   /** Every stored policy, read from the backend now: `{ name: { capacity, ratePerSecond, algorithm? } }`. */
@@ -119,12 +129,31 @@ export declare function optionKinds(): Record<string, 'integer' | 'number' | 'st
 
 /** A stored policy: its quota and, optionally, its algorithm. */
 export interface PolicySpec {
-  /** Burst size. */
+  /** Burst size (of the first quota). */
   capacity: number
-  /** Sustained rate per second. */
+  /** Sustained rate per second (of the first quota; may be fractional). */
   ratePerSecond: number
+  /** The period of the first quota in milliseconds. */
+  periodMs: number
+  /** Every quota, in the notation ("5/minute;100/hour"). */
+  quota: string
   /** The algorithm, or undefined for the deciding limiter's. */
   algorithm?: string
+}
+
+/**
+ * The quota of a call in any of its forms; the core says which
+ * combinations are valid (`Quotas::from_parts`).
+ */
+export interface QuotaArgs {
+  /** Notation: "5/minute", "10/second;1000/hour". */
+  quota?: string
+  /** Burst size (with `ratePerSecond` or `periodMs`). */
+  capacity?: number
+  /** Sustained rate per second. */
+  ratePerSecond?: number
+  /** The period in milliseconds. */
+  periodMs?: number
 }
 
 /** A limiter's counters since it was created. */
