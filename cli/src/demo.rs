@@ -151,7 +151,7 @@ pub(crate) fn run(url: &str, duration: Duration, instances: usize) -> Result<(),
     let mut held = true;
     for (pi, p) in PROFILES.iter().enumerate() {
         let (a, d, e) = snapshot(&rows[pi]);
-        let bound = p.quota.capacity() as f64 + p.quota.rate_per_second() as f64 * elapsed;
+        let bound = p.quota.capacity() as f64 + p.quota.rate_per_second() * elapsed;
         let ok = a as f64 <= bound;
         held &= ok;
         println!(

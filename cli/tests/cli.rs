@@ -397,7 +397,10 @@ fn quota_notation_peek_and_reset_on_redis() {
     for _ in 0..3 {
         let (code, out, _) = with("peek", &["--quota", "2/minute", "--json"]);
         assert_eq!(code, 3, "{out}");
-        assert!(out.contains("\"allowed\":false") && out.contains("\"limit\":2"), "{out}");
+        assert!(
+            out.contains("\"allowed\":false") && out.contains("\"limit\":2"),
+            "{out}"
+        );
     }
     let (code, out, _) = with("reset", &[]);
     assert_eq!(code, 0, "{out}");

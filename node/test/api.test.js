@@ -106,8 +106,9 @@ test('options go to the core by name: its ranges, its error codes, thrown synchr
 test('policies, resolvedPolicy and redisKey', async () => {
   const l = new Limiter(`memory://${randomUUID()}`)
   await l.setPolicy('/p', { capacity: 4, ratePerSecond: 2, algorithm: 'gcra' })
-  assert.deepEqual(await l.policies(), { '/p': { capacity: 4, ratePerSecond: 2, algorithm: 'gcra' } })
-  assert.deepEqual(await l.resolvedPolicy('/p'), { capacity: 4, ratePerSecond: 2, algorithm: 'gcra' })
+  const want = { capacity: 4, ratePerSecond: 2, periodMs: 2000, quota: '4/2 seconds', algorithm: 'gcra' }
+  assert.deepEqual(await l.policies(), { '/p': want })
+  assert.deepEqual(await l.resolvedPolicy('/p'), want)
   await assert.rejects(l.resolvedPolicy('/none'), { code: ErrorCode.InvalidArgument })
   await l.deletePolicy('/p')
   assert.deepEqual(await l.policies(), {})

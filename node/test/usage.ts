@@ -23,6 +23,14 @@ async function handle(ip: string): Promise<number> {
     ])
     await limiter.setPolicy('GET /search', { capacity: 10, ratePerSecond: 10, algorithm: 'gcra' })
     const p: Decision = await limiter.checkPolicy(ip, 'GET /search', { cost: 1 })
+    const login: Decision = await limiter.check(ip, '/login', { quota: '5/minute;20/hour' })
+    const period: Decision = await limiter.check(ip, '/login', { capacity: 5, periodMs: 60_000, cost: 1 })
+    const looked: Decision = await limiter.peek(ip, '/login', { quota: '5/minute' })
+    await limiter.refund(ip, '/login', { quota: '5/minute', cost: 1 })
+    await limiter.block(ip, '/login', { quota: '5/minute', durationMs: 900_000 })
+    await limiter.reset(ip, '/login')
+    await limiter.setPolicy('/login', { quota: '5/minute' })
+    if (!login.allowed || !period.allowed || !looked.allowed) return looked.retryAfterMs
     if (!g.allowed || !m.allowed || !p.allowed) return m.decisions[m.limiting].retryAfterMs
     return ok ? 0 : 1
   } catch (e) {

@@ -81,7 +81,16 @@ pub(crate) fn seed_args(
 ) -> PyResult<Call> {
     u64_arg(py, capacity, "capacity")?;
     u64_arg(py, rate_per_second, "rate_per_second")?;
-    call_args(py, client_id, api_endpoint, Some(capacity), Some(rate_per_second), None, None, None)
+    call_args(
+        py,
+        client_id,
+        api_endpoint,
+        Some(capacity),
+        Some(rate_per_second),
+        None,
+        None,
+        None,
+    )
 }
 
 /// A duration in seconds (int or float; bools and others are `TypeError`).

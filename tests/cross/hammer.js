@@ -3,8 +3,10 @@
 const { Limiter } = require('../../node')
 
 async function main () {
-  const [url, client, endpoint, quota, n] = process.argv.slice(2)
+  const [url, client, endpoint, quota, n, startMs] = process.argv.slice(2)
   const l = new Limiter(url)
+  await l.ping()
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, Number(startMs) - Date.now())))
   let admitted = 0
   for (let i = 0; i < Number(n); i++) {
     const d = await l.check(client, endpoint, { quota })

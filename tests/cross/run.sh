@@ -15,10 +15,13 @@ for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; slee
 cc -O1 -Iinclude -o "$work/hammer" tests/cross/hammer.c -Ltarget/debug -lratewarden -Wl,-rpath,"$PWD/target/debug"
 url="redis://127.0.0.1:$port"
 client="cross-$$"
+# Every process starts checking at the same moment, 3 s from now (after
+# Python's and Node's start-up), so the languages interleave on the key.
+start=$(( $(date +%s%3N) + 3000 ))
 for i in 1 2; do
-    "$work/hammer" "$url" "$client" /shared 20/minute 15 >"$work/c$i" &
-    "$python" tests/cross/hammer.py "$url" "$client" /shared 20/minute 15 >"$work/py$i" &
-    node tests/cross/hammer.js "$url" "$client" /shared 20/minute 15 >"$work/js$i" &
+    "$work/hammer" "$url" "$client" /shared 20/minute 15 "$start" >"$work/c$i" &
+    "$python" tests/cross/hammer.py "$url" "$client" /shared 20/minute 15 "$start" >"$work/py$i" &
+    node tests/cross/hammer.js "$url" "$client" /shared 20/minute 15 "$start" >"$work/js$i" &
 done
 wait_all=0
 for job in $(jobs -p); do
