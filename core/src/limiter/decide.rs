@@ -97,8 +97,11 @@ impl<T: Answer> Prepared<T> {
             } => (conn, keys, specs, now, res, deny),
         };
         let remember = deny.map(|c| (c, keys[0].clone()));
+        // Stats count decisions (checks); peeks, refunds, blocks and resets are not.
         let answer = |outcomes: &[Outcome], specs: &[Spec], res: &Resilience| {
-            res.counters.decided(outcomes.iter().all(|o| o.ok));
+            if specs.first().is_some_and(|s| s.op == Op::Check) {
+                res.counters.decided(outcomes.iter().all(|o| o.ok));
+            }
             T::from_outcomes(outcomes, specs)
         };
         let route = conn.route(&keys);
