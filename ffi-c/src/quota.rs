@@ -58,6 +58,29 @@ pub unsafe extern "C" fn ratewarden_quota_parse(text: *const c_char, out: *mut r
     })
 }
 
+/// The limiter and the (client, endpoint) pair every call here starts with.
+///
+/// # Safety
+/// As `str_arg`; `lim` NULL or a live limiter.
+unsafe fn pair_args<'a>(
+    lim: *const ratewarden_limiter,
+    client: *const c_char,
+    endpoint: *const c_char,
+) -> Result<(&'a ratewarden::blocking::Limiter, &'a str, &'a str), ArgError> {
+    let l = limiter_ref(lim)?;
+    // SAFETY: forwarded caller contract.
+    let (client, endpoint) = unsafe { (str_arg(client, "client")?, str_arg(endpoint, "endpoint")?) };
+    Ok((l, client, endpoint))
+}
+
+/// Write `d` to an optional out-parameter (NULL: not wanted).
+fn write_optional(out: *mut ratewarden_decision, d: ratewarden::Decision) {
+    // SAFETY: NULL or a valid pointer (caller contract).
+    if let Some(out) = unsafe { out.as_mut() } {
+        *out = d.into();
+    }
+}
+
 /// The quotas of a notation argument.
 ///
 /// # Safety
@@ -87,9 +110,8 @@ pub unsafe extern "C" fn ratewarden_check_quota(
     out: *mut ratewarden_decision,
 ) -> ratewarden_result {
     boundary(|| {
-        let l = limiter_ref(lim)?;
         // SAFETY: caller contract (NUL-terminated or NULL), as for every string below.
-        let (client, endpoint) = unsafe { (str_arg(client, "client")?, str_arg(endpoint, "endpoint")?) };
+        let (l, client, endpoint) = unsafe { pair_args(lim, client, endpoint) }?;
         // SAFETY: as above.
         let quotas = unsafe { quotas_arg(quota) }?;
         let out = out_arg(out, "out")?;
@@ -115,9 +137,8 @@ pub unsafe extern "C" fn ratewarden_check_quota_of(
     out: *mut ratewarden_decision,
 ) -> ratewarden_result {
     boundary(|| {
-        let l = limiter_ref(lim)?;
         // SAFETY: caller contract (NUL-terminated or NULL).
-        let (client, endpoint) = unsafe { (str_arg(client, "client")?, str_arg(endpoint, "endpoint")?) };
+        let (l, client, endpoint) = unsafe { pair_args(lim, client, endpoint) }?;
         let quota = in_arg(quota, "quota")?.to_core();
         let out = out_arg(out, "out")?;
         *out = l.check(client, endpoint, quota, cost)?.into();
@@ -141,9 +162,8 @@ pub unsafe extern "C" fn ratewarden_peek(
     out: *mut ratewarden_decision,
 ) -> ratewarden_result {
     boundary(|| {
-        let l = limiter_ref(lim)?;
         // SAFETY: caller contract (NUL-terminated or NULL).
-        let (client, endpoint) = unsafe { (str_arg(client, "client")?, str_arg(endpoint, "endpoint")?) };
+        let (l, client, endpoint) = unsafe { pair_args(lim, client, endpoint) }?;
         // SAFETY: as above.
         let quotas = unsafe { quotas_arg(quota) }?;
         let out = out_arg(out, "out")?;
@@ -169,16 +189,12 @@ pub unsafe extern "C" fn ratewarden_refund(
     out: *mut ratewarden_decision,
 ) -> ratewarden_result {
     boundary(|| {
-        let l = limiter_ref(lim)?;
         // SAFETY: caller contract (NUL-terminated or NULL).
-        let (client, endpoint) = unsafe { (str_arg(client, "client")?, str_arg(endpoint, "endpoint")?) };
+        let (l, client, endpoint) = unsafe { pair_args(lim, client, endpoint) }?;
         // SAFETY: as above.
         let quotas = unsafe { quotas_arg(quota) }?;
         let d = l.refund(client, endpoint, quotas, cost)?;
-        // SAFETY: NULL or a valid pointer (caller contract).
-        if let Some(out) = unsafe { out.as_mut() } {
-            *out = d.into();
-        }
+        write_optional(out, d);
         Ok(())
     })
 }
@@ -200,16 +216,12 @@ pub unsafe extern "C" fn ratewarden_block(
     out: *mut ratewarden_decision,
 ) -> ratewarden_result {
     boundary(|| {
-        let l = limiter_ref(lim)?;
         // SAFETY: caller contract (NUL-terminated or NULL).
-        let (client, endpoint) = unsafe { (str_arg(client, "client")?, str_arg(endpoint, "endpoint")?) };
+        let (l, client, endpoint) = unsafe { pair_args(lim, client, endpoint) }?;
         // SAFETY: as above.
         let quotas = unsafe { quotas_arg(quota) }?;
         let d = l.block(client, endpoint, quotas, Duration::from_millis(duration_ms))?;
-        // SAFETY: NULL or a valid pointer (caller contract).
-        if let Some(out) = unsafe { out.as_mut() } {
-            *out = d.into();
-        }
+        write_optional(out, d);
         Ok(())
     })
 }
@@ -226,9 +238,8 @@ pub unsafe extern "C" fn ratewarden_reset(
     endpoint: *const c_char,
 ) -> ratewarden_result {
     boundary(|| {
-        let l = limiter_ref(lim)?;
         // SAFETY: caller contract (NUL-terminated or NULL).
-        let (client, endpoint) = unsafe { (str_arg(client, "client")?, str_arg(endpoint, "endpoint")?) };
+        let (l, client, endpoint) = unsafe { pair_args(lim, client, endpoint) }?;
         l.reset(client, endpoint)?;
         Ok(())
     })

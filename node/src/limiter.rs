@@ -71,6 +71,16 @@ fn dispatch<'env, T>(
     Ok(PromiseRaw::new(raw, promise))
 }
 
+/// A promise settled by `fut` run on the core runtime.
+fn spawned<'env, T>(
+    env: &'env Env,
+    fut: impl std::future::Future<Output = Answer> + Send + 'static,
+) -> Result<PromiseRaw<'env, T>> {
+    dispatch(env, move |done| {
+        ratewarden::runtime::handle().spawn(async move { done(fut.await) });
+    })
+}
+
 fn rejected<'env, T>(env: &'env Env, e: ratewarden::Error) -> Result<PromiseRaw<'env, T>> {
     Ok(PromiseRaw::new(env.raw(), settle::settled(env.raw(), Err(e))?))
 }
@@ -192,15 +202,11 @@ impl Limiter {
             Err(e) => return rejected(env, e),
         };
         let inner = self.inner.clone();
-        dispatch(env, move |done| {
-            ratewarden::runtime::handle().spawn(async move {
-                done(
-                    inner
-                        .peek(&client_id, &api_endpoint, q)
-                        .await
-                        .map(|d| Value::Decision(d.into())),
-                )
-            });
+        spawned(env, async move {
+            inner
+                .peek(&client_id, &api_endpoint, q)
+                .await
+                .map(|d| Value::Decision(d.into()))
         })
     }
 
@@ -220,15 +226,11 @@ impl Limiter {
             Err(e) => return rejected(env, e),
         };
         let inner = self.inner.clone();
-        dispatch(env, move |done| {
-            ratewarden::runtime::handle().spawn(async move {
-                done(
-                    inner
-                        .refund(&client_id, &api_endpoint, q, cost)
-                        .await
-                        .map(|d| Value::Decision(d.into())),
-                )
-            });
+        spawned(env, async move {
+            inner
+                .refund(&client_id, &api_endpoint, q, cost)
+                .await
+                .map(|d| Value::Decision(d.into()))
         })
     }
 
@@ -253,15 +255,11 @@ impl Limiter {
             Err(e) => return rejected(env, e),
         };
         let inner = self.inner.clone();
-        dispatch(env, move |done| {
-            ratewarden::runtime::handle().spawn(async move {
-                done(
-                    inner
-                        .block(&client_id, &api_endpoint, q, d)
-                        .await
-                        .map(|d| Value::Decision(d.into())),
-                )
-            });
+        spawned(env, async move {
+            inner
+                .block(&client_id, &api_endpoint, q, d)
+                .await
+                .map(|d| Value::Decision(d.into()))
         })
     }
 
@@ -269,9 +267,8 @@ impl Limiter {
     #[napi(ts_return_type = "Promise<void>")]
     pub fn reset<'env>(&self, env: &'env Env, client_id: String, api_endpoint: String) -> Result<PromiseRaw<'env, ()>> {
         let inner = self.inner.clone();
-        dispatch(env, move |done| {
-            ratewarden::runtime::handle()
-                .spawn(async move { done(inner.reset(&client_id, &api_endpoint).await.map(|()| Value::Unit)) });
+        spawned(env, async move {
+            inner.reset(&client_id, &api_endpoint).await.map(|()| Value::Unit)
         })
     }
 

@@ -101,7 +101,14 @@ impl Spec {
 
     /// The algorithm part of the key: the layouts differ, so do the keys.
     pub(crate) fn tag(&self) -> &'static str {
-        tag_of(self.code)
+        match self.code {
+            SWL => "swl",
+            SWLB => "swlb",
+            SWC => "swc",
+            FW => "fw",
+            TB => "tb",
+            _ => "gcra",
+        }
     }
 
     /// Code and rank in one byte (the memory store's key).
@@ -122,17 +129,6 @@ impl Spec {
 
 /// Every script code, for `reset` (all the state of a pair).
 pub(crate) const CODES: [u8; 6] = [SWL, SWLB, SWC, FW, TB, GCRA];
-
-pub(crate) fn tag_of(code: u8) -> &'static str {
-    match code {
-        SWL => "swl",
-        SWLB => "swlb",
-        SWC => "swc",
-        FW => "fw",
-        TB => "tb",
-        _ => "gcra",
-    }
-}
 
 /// What one limit said (before aggregation into a decision).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

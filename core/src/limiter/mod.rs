@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::algorithm::spec::{tag_of, Op, CODES};
+use crate::algorithm::spec::{Op, CODES};
 use crate::algorithm::{Algorithm, Spec};
 use crate::backend::redis::keys;
 use crate::backend::Backend;
@@ -545,11 +545,6 @@ impl Limiter {
             .collect();
         let endpoints = vec![api_endpoint; specs.len()];
         rank(&endpoints, &mut specs)?;
-        if let (Some(cache), Op::Refund | Op::Block) = (&self.inner.deny, op) {
-            for s in &specs {
-                cache.remove(&keys::key(&self.inner.prefix, s.tag(), s.rank, client_id, api_endpoint));
-            }
-        }
         self.prepare_specs(client_id, &endpoints, specs, None)
     }
 
@@ -615,18 +610,21 @@ impl Limiter {
                 Ok(Prepared::Done(T::from_outcomes(&outcomes, &specs)?))
             }
             conn => {
-                if let (Some(cache), Some(Op::Reset)) = (&self.inner.deny, specs.first().map(|s| s.op)) {
-                    for (e, s) in endpoints.iter().zip(&specs) {
-                        cache.remove(&keys::key(&self.inner.prefix, tag_of(s.code), s.rank, client_id, e));
-                    }
+                let keys: Vec<Vec<u8>> = endpoints
+                    .iter()
+                    .zip(&specs)
+                    .map(|(e, s)| keys::key(&self.inner.prefix, s.tag(), s.rank, client_id, e))
+                    .collect();
+                // A refund, block or reset changes what this instance's cached
+                // refusals say: forget them.
+                if let (Some(cache), Some(Op::Refund | Op::Block | Op::Reset)) =
+                    (&self.inner.deny, specs.first().map(|s| s.op))
+                {
+                    keys.iter().for_each(|k| cache.remove(k));
                 }
                 Ok(Prepared::Redis {
                     conn: conn.clone(),
-                    keys: endpoints
-                        .iter()
-                        .zip(&specs)
-                        .map(|(e, s)| keys::key(&self.inner.prefix, s.tag(), s.rank, client_id, e))
-                        .collect(),
+                    keys,
                     specs,
                     now,
                     res: self.inner.res.clone(),
