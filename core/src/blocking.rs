@@ -339,7 +339,7 @@ impl Limiter {
         })
     }
 
-    fn finish<T: Answer>(&self, prepared: Prepared<T>) -> Result<T> {
+    pub(crate) fn finish<T: Answer>(&self, prepared: Prepared<T>) -> Result<T> {
         if let Prepared::Done(d) = prepared {
             return Ok(d);
         }

@@ -54,6 +54,9 @@
 //! blocking     the same Limiter for synchronous code
 //! policy/      live named limits: the Policy type, the in-process table,
 //!              the Redis store and its watcher
+//! http/        web middleware's shared part: the client key of a
+//!              request, a route's Rule and the Verdict (status, headers,
+//!              body) every language sends
 //! resilience/  failure modes, circuit breaker, deny cache, stats
 //! backend/     memory:// and redis/ {connection, queue, batch, script, keys,
 //!              url, sentinel, cluster/ {slot_map, redirect}}
@@ -81,6 +84,7 @@ mod algorithm;
 mod backend;
 pub mod blocking;
 mod error;
+pub mod http;
 mod limiter;
 pub mod policy;
 mod quota;

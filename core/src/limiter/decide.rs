@@ -28,6 +28,12 @@ pub(crate) fn decision_of(o: &Outcome, spec: &Spec) -> Decision {
 /// What a prepared call returns, built from the limits' outcomes.
 pub(crate) trait Answer: Sized + Send + 'static {
     fn from_outcomes(outcomes: &[Outcome], specs: &[Spec]) -> Result<Self>;
+
+    /// Mark an answer given by the failure mode rather than by Redis (an
+    /// answer that can say so does; the others are unchanged).
+    fn fell_back(self, _mode: FailureMode) -> Self {
+        self
+    }
 }
 
 impl Answer for Decision {
@@ -118,7 +124,8 @@ impl<T: Answer> Prepared<T> {
             }
             return done(
                 res.fallback(route, e, &keys, &specs)
-                    .and_then(|(o, s)| T::from_outcomes(&o, &s)),
+                    .and_then(|(o, s)| T::from_outcomes(&o, &s))
+                    .map(|a| a.fell_back(res.mode)),
             );
         }
         let traced = tracing::enabled!(target: "ratewarden", tracing::Level::TRACE).then(|| keys.clone());
@@ -149,7 +156,11 @@ impl<T: Answer> Prepared<T> {
                 Err(e) if is_outage(&e) && decides => {
                     res.breaker(route).failure();
                     let keys = kept.unwrap_or_default();
-                    done(res.fallback(route, e, &keys, &shape).and_then(|(o, s)| T::from_outcomes(&o, &s)))
+                    done(
+                        res.fallback(route, e, &keys, &shape)
+                            .and_then(|(o, s)| T::from_outcomes(&o, &s))
+                            .map(|a| a.fell_back(res.mode)),
+                    )
                 }
                 Err(e) => {
                     res.counters.errors.fetch_add(1, Ordering::Relaxed);

@@ -529,6 +529,20 @@ impl Limiter {
         if let ([quota], Op::Check) = (quotas.as_slice(), op) {
             return self.prepare(client_id, api_endpoint, *quota, cost, algorithm);
         }
+        self.prepare_quotas(client_id, api_endpoint, quotas, cost, algorithm, op)
+    }
+
+    /// [`prepare_op`](Self::prepare_op) for any answer (one per quota, or
+    /// the limiting one), without the single-quota shortcut.
+    pub(crate) fn prepare_quotas<T: decide::Answer>(
+        &self,
+        client_id: &str,
+        api_endpoint: &str,
+        quotas: Quotas,
+        cost: u64,
+        algorithm: Algorithm,
+        op: Op,
+    ) -> Result<Prepared<T>> {
         validate_id("client_id", client_id)?;
         validate_id("api_endpoint", api_endpoint)?;
         quotas.validate()?;
@@ -592,8 +606,9 @@ impl Limiter {
         }
     }
 
-    /// Hand validated, ranked specs (one per endpoint) to the backend.
-    fn prepare_specs<T: decide::Answer>(
+    /// Hand validated, ranked specs (one per endpoint) to the backend; a
+    /// single-quota check consults and feeds the deny cache.
+    pub(crate) fn prepare_specs<T: decide::Answer>(
         &self,
         client_id: &str,
         endpoints: &[&str],
@@ -622,13 +637,31 @@ impl Limiter {
                 {
                     keys.iter().for_each(|k| cache.remove(k));
                 }
+                let deny = match (&self.inner.deny, &specs[..]) {
+                    (Some(cache), [spec]) if spec.op == Op::Check && now.is_none() => {
+                        if let Some(hit) = cache.get(&keys[0], spec) {
+                            let counters = &self.inner.res.counters;
+                            counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+                            counters.decided(false);
+                            let refused = crate::algorithm::Outcome {
+                                ok: false,
+                                remaining: hit.remaining,
+                                retry_us: hit.retry_after.as_micros() as u64,
+                                reset_us: hit.reset_after.as_micros() as u64,
+                            };
+                            return Ok(Prepared::Done(T::from_outcomes(&[refused], &specs)?));
+                        }
+                        Some(cache.clone())
+                    }
+                    _ => None,
+                };
                 Ok(Prepared::Redis {
                     conn: conn.clone(),
                     keys,
                     specs,
                     now,
                     res: self.inner.res.clone(),
-                    deny: None,
+                    deny,
                 })
             }
         }
