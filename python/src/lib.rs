@@ -12,6 +12,7 @@ use pyo3::prelude::*;
 mod args;
 mod decision;
 mod error;
+mod http;
 mod limiter;
 mod options;
 mod policy;
@@ -31,6 +32,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<decision::Limit>()?;
     m.add_class::<decision::MultiDecision>()?;
     m.add_class::<quota::Quota>()?;
+    m.add_class::<http::Rule>()?;
+    m.add_class::<http::ClientIp>()?;
+    m.add_class::<http::Verdict>()?;
     m.add_function(wrap_pyfunction!(runtime::_after_fork_in_child, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -11,6 +11,7 @@ use pyo3::IntoPyObjectExt;
 use crate::args::{call_args, cost_arg, secs_arg, seed_args, str_arg};
 use crate::decision::{limits_arg, Decision, Limit, MultiDecision};
 use crate::error::to_pyerr;
+use crate::http::{http_args, Verdict};
 use crate::options;
 use crate::policy::{policy_args, policy_map};
 use crate::stats::stats_dict;
@@ -175,6 +176,25 @@ impl Limiter {
         let inner = &self.inner;
         py.detach(|| inner.block(&c.client, &c.endpoint, c.quota, d))
             .map(Decision::from)
+            .map_err(|e| to_pyerr(py, e))
+    }
+
+    /// Decide an HTTP request: `key` (e.g. `ClientIp.key(...)`) on `scope`
+    /// (a route, or "*") under `rule` (a `ratewarden.Rule`), counting
+    /// `cost`; returns the `Verdict` (status, headers, body) to answer with.
+    #[pyo3(signature = (key, scope, rule, cost = None))]
+    fn check_http(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        scope: &Bound<'_, PyAny>,
+        rule: &Bound<'_, PyAny>,
+        cost: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Verdict> {
+        let (key, scope, rule, cost) = http_args(py, key, scope, rule, cost)?;
+        let inner = &self.inner;
+        py.detach(|| inner.check_http(&key, &scope, &rule, cost))
+            .map(Verdict::from)
             .map_err(|e| to_pyerr(py, e))
     }
 
@@ -560,6 +580,23 @@ impl AsyncLimiter {
                     .map(Decision::from),
             )
         });
+        Ok(fut)
+    }
+
+    /// Awaitable: the `Verdict` on an HTTP request (see `Limiter.check_http`).
+    #[pyo3(signature = (key, scope, rule, cost = None))]
+    fn check_http<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        scope: &Bound<'py, PyAny>,
+        rule: &Bound<'py, PyAny>,
+        cost: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (key, scope, rule, cost) = http_args(py, key, scope, rule, cost)?;
+        let (fut, completer) = asyncio_future(py)?;
+        self.inner
+            .check_http_callback(&key, &scope, &rule, cost, move |r| completer.complete(r.map(Verdict::from)));
         Ok(fut)
     }
 

@@ -21,6 +21,16 @@ Pick an algorithm per limiter or per call, and check several limits at once
 >>> bool(limiter.check_all("carol", both)), bool(limiter.check_all("carol", both))
 (True, False)
 
+Web middleware for ASGI (FastAPI, Starlette), Flask and Django lives in
+:mod:`ratewarden.asgi`, :mod:`ratewarden.flask` and :mod:`ratewarden.django`;
+what they answer is the core's :class:`Verdict` under a route's :class:`Rule`:
+
+>>> rule = ratewarden.Rule("1/minute")
+>>> limiter.check_http("203.0.113.7", "/login", rule).headers
+[('RateLimit-Policy', '"1/minute";q=1;w=60'), ('RateLimit', '"1/minute";r=0;t=60')]
+>>> limiter.check_http("203.0.113.7", "/login", rule).status
+429
+
 Log records of the core go to the ``ratewarden`` logger of :mod:`logging`.
 """
 
@@ -28,7 +38,18 @@ from __future__ import annotations
 
 import os as _os
 
-from ._native import AsyncLimiter, Decision, Limit, Limiter, MultiDecision, Quota, __version__
+from ._native import (
+    AsyncLimiter,
+    ClientIp,
+    Decision,
+    Limit,
+    Limiter,
+    MultiDecision,
+    Quota,
+    Rule,
+    Verdict,
+    __version__,
+)
 from ._native import _after_fork_in_child
 from .errors import (
     ConfigError,
@@ -51,6 +72,7 @@ if hasattr(_os, "register_at_fork"):
 # "from ratewarden import *", which would shadow the builtins they extend.
 __all__ = [
     "AsyncLimiter",
+    "ClientIp",
     "ConfigError",
     "Decision",
     "Limit",
@@ -60,7 +82,9 @@ __all__ = [
     "MultiDecision",
     "Quota",
     "RateLimitError",
+    "Rule",
     "ServerError",
     "UsageError",
+    "Verdict",
     "__version__",
 ]

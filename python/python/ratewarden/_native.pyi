@@ -1,8 +1,8 @@
 """Type stubs for the native extension ``ratewarden._native``."""
 
-from typing import Any, Awaitable, Dict, List, Literal, Optional, Sequence, Union, final
+from typing import Any, Awaitable, Dict, List, Literal, Optional, Sequence, Tuple, Union, final
 
-__all__ = ["Limiter", "AsyncLimiter", "Decision", "Limit", "MultiDecision", "Quota", "_after_fork_in_child", "__version__"]
+__all__ = ["Limiter", "AsyncLimiter", "Decision", "Limit", "MultiDecision", "Quota", "Rule", "ClientIp", "Verdict", "_after_fork_in_child", "__version__"]
 
 _AlgorithmName = Literal[
     "sliding_window_log", "sliding_window_counter", "fixed_window", "token_bucket", "gcra", "leaky_bucket"
@@ -94,6 +94,55 @@ class MultiDecision:
     def __len__(self) -> int: ...
 
 @final
+class Rule:
+    """A route's quotas and header sets, checked once."""
+
+    def __new__(
+        cls, quota: Union[str, Quota], headers: Union[None, bool, str, Sequence[str]] = None
+    ) -> Rule: ...
+    @property
+    def quota(self) -> str: ...
+    @property
+    def headers(self) -> str: ...
+    @property
+    def policy_header(self) -> Optional[str]: ...
+
+@final
+class ClientIp:
+    """The client key of a request (peer, or behind trusted proxies the forwarded client)."""
+
+    def __new__(
+        cls,
+        trusted_proxies: Union[None, str, Sequence[str]] = None,
+        *,
+        proxy_header: str = "x-forwarded-for",
+        ipv6_subnet: Optional[int] = None,
+    ) -> ClientIp: ...
+    @property
+    def header(self) -> Optional[str]: ...
+    def key(self, peer: Optional[str], forwarded: Optional[str] = None) -> str: ...
+
+@final
+class Verdict:
+    """What a request gets under a Rule: status, headers, body."""
+
+    @property
+    def allowed(self) -> bool: ...
+    @property
+    def status(self) -> int: ...
+    @property
+    def retry_after(self) -> float: ...
+    @property
+    def fallback(self) -> Optional[str]: ...
+    @property
+    def headers(self) -> List[Tuple[str, str]]: ...
+    @property
+    def body(self) -> Optional[str]: ...
+    @property
+    def decisions(self) -> List[Decision]: ...
+    def __bool__(self) -> bool: ...
+
+@final
 class Limiter:
     """A blocking rate limiter; thread-safe, releases the GIL while waiting."""
 
@@ -113,6 +162,7 @@ class Limiter:
         deny_cache: Optional[int] = None,
     ) -> Limiter: ...
     def is_allowed(self, client_id: str, api_endpoint: str, capacity: int, rate_per_second: int) -> bool: ...
+    def check_http(self, key: str, scope: str, rule: Rule, cost: Optional[int] = None) -> Verdict: ...
     def check(
         self,
         client_id: str,
@@ -200,6 +250,7 @@ class AsyncLimiter:
     def is_allowed(
         self, client_id: str, api_endpoint: str, capacity: int, rate_per_second: int
     ) -> Awaitable[bool]: ...
+    def check_http(self, key: str, scope: str, rule: Rule, cost: Optional[int] = None) -> Awaitable[Verdict]: ...
     def check(
         self,
         client_id: str,
