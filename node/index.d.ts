@@ -181,6 +181,54 @@ export interface RatewardenError extends Error {
  * if (!d.allowed) res.set('Retry-After', String(Math.ceil(d.retryAfterMs / 1000))).status(429)
  * ```
  */
+/** A route's quotas and header sets, checked once (a bad quota throws here). */
+export declare class Rule {
+  /** `quota`: notation, "5/minute" or "10/second;1000/hour"; `headers`: "draft-11" (default), "draft-11,draft-06", "x-ratelimit", "none". */
+  constructor(quota: string, headers?: string)
+  /** The quotas in notation, `;`-separated. */
+  get quota(): string
+  /** The header sets, canonical. */
+  get headers(): string
+  /** The `RateLimit-Policy` value, or null without draft-11 headers. */
+  get policyHeader(): string | null
+}
+
+/** How the default web key is found: the peer, or behind trusted proxies the forwarded client. */
+export interface ClientIpOptions {
+  /** Addresses, networks ("10.0.0.0/8"), "loopback" or "private" whose forwarding header is believed. */
+  trustedProxies?: string[]
+  /** "x-forwarded-for" (default) or "forwarded". */
+  proxyHeader?: 'x-forwarded-for' | 'forwarded'
+  /** IPv6 clients are grouped by this prefix (32..128, default 64). */
+  ipv6Subnet?: number
+}
+
+/** The client key of a request. */
+export declare class ClientIp {
+  constructor(options?: ClientIpOptions)
+  /** The forwarding header read (lowercase), or null when no proxy is trusted. */
+  get header(): string | null
+  /** The key of a request from `peer` with the forwarding header's value (lines joined with ", "). */
+  key(peer?: string | null, forwarded?: string | null): string
+}
+
+/** What a request gets under a rule, rendered by the core. */
+export interface Verdict {
+  allowed: boolean
+  /** 200; 429 when refused; 503 when the "deny" failure mode refused (Redis away). */
+  status: number
+  /** Milliseconds until the request would be admitted (0 when allowed). */
+  retryAfterMs: number
+  /** The failure mode that decided because Redis could not. */
+  fallback?: 'allow' | 'deny' | 'local'
+  /** `[name, value]` pairs in order: RateLimit-Policy, RateLimit, legacy sets, Retry-After. */
+  headers: Array<[string, string]>
+  /** The JSON body of a refusal. */
+  body?: string
+  /** One decision per quota of the rule. */
+  decisions: Decision[]
+}
+
 export declare class Limiter {
   /**
    * `url`: "memory://" (default), "redis://[user:pass@]host:port[/db]", "rediss://...",
@@ -209,6 +257,13 @@ export declare class Limiter {
    * ```
    */
   checkAll(clientId: string, limits: LimitSpec[]): Promise<MultiDecision>
+  /**
+   * The verdict on an HTTP request: `key` on `scope` (a route or "*") under `rule`, counting `cost` (default 1).
+   * @example
+   * const v = await limiter.checkHttp(new ClientIp().key(req.socket.remoteAddress), '/login', new Rule('5/minute'))
+   * for (const [name, value] of v.headers) res.setHeader(name, value)
+   */
+  checkHttp(key: string, scope: string, rule: Rule, cost?: number): Promise<Verdict>
   /** The algorithm of calls that name none. */
   readonly algorithm: Algorithm
   /**

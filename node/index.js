@@ -165,6 +165,24 @@ class Limiter {
     return this.#native.block(clientId, apiEndpoint, q, options.durationMs)
   }
 
+  /**
+   * The verdict on an HTTP request: `key` (e.g. `new ClientIp(...).key(peer, xff)`)
+   * on `scope` (a route, or "*") under `rule` (a `Rule`), counting `cost`:
+   * `{ allowed, status, headers: [[name, value], ...], body, retryAfterMs, fallback, decisions }`,
+   * rendered by the core. What `ratewarden/express` and `ratewarden/fastify` answer with.
+   */
+  checkHttp (key, scope, rule, cost = 1) {
+    try {
+      str('key', key)
+      str('scope', scope)
+      if (!(rule instanceof native.Rule)) throw new TypeError('rule must be a ratewarden Rule')
+      num('cost', cost)
+    } catch (e) {
+      return Promise.reject(e)
+    }
+    return this.#native.checkHttp(key, scope, rule, cost)
+  }
+
   /** Forget all state of (clientId, apiEndpoint): every algorithm and quota. */
   reset (clientId, apiEndpoint) {
     try {
@@ -310,4 +328,30 @@ function ietfHeaders (decision, name, windowMs) {
   return Object.fromEntries(native.decisionIetfHeaders(decision, name, windowMs))
 }
 
-module.exports = { Limiter, ErrorCode, headers, ietfHeaders }
+/**
+ * A route's quotas and header sets, checked once: `new Rule('5/minute')`,
+ * `new Rule('10/second;1000/hour', 'draft-11,draft-06')`.
+ */
+class Rule extends native.Rule {
+  constructor (quota, headers = 'draft-11') {
+    str('quota', quota)
+    str('headers', headers)
+    super(quota, headers)
+  }
+}
+
+/**
+ * The client key of a request: `new ClientIp({ trustedProxies, proxyHeader, ipv6Subnet }).key(peer, forwarded)`.
+ */
+class ClientIp extends native.ClientIp {
+  constructor (options = {}) {
+    if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
+    const { trustedProxies = [], proxyHeader = 'x-forwarded-for', ipv6Subnet = 64 } = options
+    if (!Array.isArray(trustedProxies) || !trustedProxies.every((t) => typeof t === 'string')) throw new TypeError('trustedProxies must be an array of strings')
+    str('proxyHeader', proxyHeader)
+    num('ipv6Subnet', ipv6Subnet)
+    super(trustedProxies, proxyHeader, ipv6Subnet)
+  }
+}
+
+module.exports = { Limiter, ErrorCode, headers, ietfHeaders, Rule, ClientIp }

@@ -9,6 +9,26 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/**
+ * The client key of a request: the peer address, or behind trusted
+ * proxies the first untrusted address of the forwarding header; IPv6
+ * grouped by `ipv6Subnet` bits.
+ */
+export declare class ClientIp {
+  /**
+   * `trusted`: addresses, networks ("10.0.0.0/8"), "loopback", "private";
+   * `proxyHeader`: "x-forwarded-for" or "forwarded"; `ipv6Subnet`: 32..128.
+   */
+  constructor(trusted: Array<string>, proxyHeader: string, ipv6Subnet: number)
+  /**
+   * The forwarding header read behind trusted proxies (lowercase), or
+   * null when no proxy is trusted.
+   */
+  get header(): string | null
+  /** The key of a request from `peer` with the forwarding header's value. */
+  key(peer?: string | undefined | null, forwarded?: string | undefined | null): string
+}
+
 /** A rate limiter; every method returns a Promise and never blocks the event loop. */
 export declare class Limiter {
   /**
@@ -20,6 +40,8 @@ export declare class Limiter {
   constructor(url: string, options?: Record<string, number | string>)
   /** The full decision for a request of `cost` units, with `algorithm` or the limiter's. */
   check(clientId: string, apiEndpoint: string, capacity: number, ratePerSecond: number, cost: number, algorithmName?: string | undefined | null): Promise<Decision>
+  /** The verdict on an HTTP request: `key` on `scope` under `rule`, counting `cost`. */
+  checkHttp(key: string, scope: string, rule: Rule, cost: number): Promise<Verdict>
   /** `check` with the quota in any form (notation, or capacity with a period). */
   checkQuota(clientId: string, apiEndpoint: string, quota: QuotaArgs, cost: number, algorithmName?: string | undefined | null): Promise<Decision>
   /** The decision a cost-1 check would get now, counting nothing. */
@@ -57,6 +79,21 @@ export declare class Limiter {
   get algorithm(): string
   /** Round trip to the backend within the deadline. */
   ping(): Promise<void>
+}
+
+/** A route's quotas and header sets, checked once. */
+export declare class Rule {
+  /**
+   * `quota`: notation ("5/minute", "10/second;1000/hour"); `headers`: a
+   * comma-separated list of "draft-11", "draft-06", "x-ratelimit", or "none".
+   */
+  constructor(quota: string, headers: string)
+  /** The quotas in notation, `;`-separated. */
+  get quota(): string
+  /** The header sets, canonical ("draft-11", "draft-11,draft-06", "none"). */
+  get headers(): string
+  /** The `RateLimit-Policy` value, or null without draft-11 headers. */
+  get policyHeader(): string | null
 }
 
 /** The answer to one check. */
@@ -176,4 +213,22 @@ export interface Stats {
   latencySumMs: number
   /** All of it in the Prometheus text format. */
   prometheus: string
+}
+
+/** What a request gets under a rule. */
+export interface Verdict {
+  /** Whether the request passes. */
+  allowed: boolean
+  /** 200; 429 when refused; 503 when the "deny" failure mode refused. */
+  status: number
+  /** Milliseconds until the request would be admitted (0 when allowed). */
+  retryAfterMs: number
+  /** The failure mode that decided because Redis could not, or null. */
+  fallback?: string
+  /** `[name, value]` pairs, in order. */
+  headers: Array<Array<string>>
+  /** The JSON body of a refusal. */
+  body?: string
+  /** One decision per quota of the rule. */
+  decisions: Array<Decision>
 }

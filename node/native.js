@@ -835,7 +835,9 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.ClientIp = nativeBinding.ClientIp
 module.exports.Limiter = nativeBinding.Limiter
+module.exports.Rule = nativeBinding.Rule
 module.exports.decisionHeaders = nativeBinding.decisionHeaders
 module.exports.decisionIetfHeaders = nativeBinding.decisionIetfHeaders
 module.exports.errorCodes = nativeBinding.errorCodes

@@ -12,6 +12,7 @@
 
 mod decision;
 mod error;
+mod http;
 mod limiter;
 mod options;
 mod policy;

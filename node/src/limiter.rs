@@ -158,6 +158,27 @@ impl Limiter {
         })
     }
 
+    /// The verdict on an HTTP request: `key` on `scope` under `rule`, counting `cost`.
+    #[napi(ts_return_type = "Promise<Verdict>")]
+    pub fn check_http<'env>(
+        &self,
+        env: &'env Env,
+        key: String,
+        scope: String,
+        rule: &crate::http::Rule,
+        cost: f64,
+    ) -> Result<PromiseRaw<'env, crate::http::Verdict>> {
+        let cost = match count("cost", cost) {
+            Ok(c) => c,
+            Err(e) => return rejected(env, e),
+        };
+        dispatch(env, |done| {
+            self.inner.check_http_callback(&key, &scope, &rule.inner, cost, move |r| {
+                done(r.map(|v| Value::Verdict(v.into())))
+            })
+        })
+    }
+
     /// `check` with the quota in any form (notation, or capacity with a period).
     #[napi(ts_return_type = "Promise<Decision>")]
     pub fn check_quota<'env>(

@@ -29,6 +29,7 @@ pub(crate) enum Value {
     Multi(crate::decision::MultiDecision),
     Policies(std::collections::HashMap<String, crate::policy::PolicySpec>),
     Policy(crate::policy::PolicySpec),
+    Verdict(crate::http::Verdict),
     Unit,
 }
 
@@ -192,6 +193,7 @@ unsafe fn settle_now(env: sys::napi_env, deferred: sys::napi_deferred, result: R
         Ok(Value::Multi(m)) => unsafe { ToNapiValue::to_napi_value(env, m) },
         Ok(Value::Policies(p)) => unsafe { ToNapiValue::to_napi_value(env, p) },
         Ok(Value::Policy(p)) => unsafe { ToNapiValue::to_napi_value(env, p) },
+        Ok(Value::Verdict(v)) => unsafe { ToNapiValue::to_napi_value(env, v) },
         Ok(Value::Unit) => unsafe { ToNapiValue::to_napi_value(env, ()) },
         Err(e) => {
             let err = unsafe { js_error(env, &e) };

@@ -41,3 +41,32 @@ async function handle(ip: string): Promise<number> {
 }
 
 void handle
+
+// Web middleware, as Express and Fastify users write it.
+import { Rule, ClientIp, type Verdict } from 'ratewarden'
+import { rateLimit } from 'ratewarden/express'
+import ratewardenFastify, { type RouteRateLimit } from 'ratewarden/fastify'
+import type { IncomingMessage } from 'node:http'
+
+async function web(limiter: Limiter): Promise<void> {
+  const mw = rateLimit({
+    limiter,
+    quota: ['10/second', '1000/hour'],
+    key: (req: IncomingMessage) => String(req.headers['x-api-key'] ?? ''),
+    skip: (req) => req.url === '/health',
+    cost: 2,
+    headers: ['draft-11', 'draft-06'],
+    trustedProxies: ['10.0.0.0/8'],
+    onLimited: (req, res, next, v: Verdict) => { res.statusCode = v.status; res.end() }
+  })
+  void mw
+  const route: RouteRateLimit = { quota: '5/minute' }
+  void [route, ratewardenFastify]
+  const rule = new Rule('5/minute', 'draft-11')
+  const key: string = new ClientIp({ trustedProxies: ['loopback'], ipv6Subnet: 56 }).key('::1', null)
+  const v: Verdict = await limiter.checkHttp(key, '/login', rule)
+  const pairs: Array<[string, string]> = v.headers
+  const policy: string | null = rule.policyHeader
+  void [pairs, policy, v.status, v.fallback]
+}
+void web
