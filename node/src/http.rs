@@ -70,7 +70,9 @@ impl ClientIp {
     /// null when no proxy is trusted.
     #[napi(getter)]
     pub fn header(&self) -> Option<String> {
-        self.inner.trusts_proxies().then(|| self.inner.header().name().to_owned())
+        self.inner
+            .trusts_proxies()
+            .then(|| self.inner.header().name().to_owned())
     }
 
     /// The key of a request from `peer` with the forwarding header's value.

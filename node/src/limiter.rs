@@ -173,9 +173,10 @@ impl Limiter {
             Err(e) => return rejected(env, e),
         };
         dispatch(env, |done| {
-            self.inner.check_http_callback(&key, &scope, &rule.inner, cost, move |r| {
-                done(r.map(|v| Value::Verdict(v.into())))
-            })
+            self.inner
+                .check_http_callback(&key, &scope, &rule.inner, cost, move |r| {
+                    done(r.map(|v| Value::Verdict(v.into())))
+                })
         })
     }
 

@@ -47,7 +47,11 @@ impl Rule {
     }
 
     fn __repr__(&self) -> String {
-        format!("Rule({:?}, headers={:?})", self.inner.quotas().to_string(), self.inner.header_sets())
+        format!(
+            "Rule({:?}, headers={:?})",
+            self.inner.quotas().to_string(),
+            self.inner.header_sets()
+        )
     }
 }
 
@@ -70,7 +74,11 @@ fn headers_arg(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Strin
         .iter()
         .map(|i| str_arg(py, i, "headers").map(|s| s.into_owned()))
         .collect::<PyResult<_>>()?;
-    Ok(if names.is_empty() { "none".into() } else { names.join(",") })
+    Ok(if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(",")
+    })
 }
 
 /// The client key of a request: the peer address, or behind `trusted_proxies`

@@ -595,8 +595,9 @@ impl AsyncLimiter {
     ) -> PyResult<Bound<'py, PyAny>> {
         let (key, scope, rule, cost) = http_args(py, key, scope, rule, cost)?;
         let (fut, completer) = asyncio_future(py)?;
-        self.inner
-            .check_http_callback(&key, &scope, &rule, cost, move |r| completer.complete(r.map(Verdict::from)));
+        self.inner.check_http_callback(&key, &scope, &rule, cost, move |r| {
+            completer.complete(r.map(Verdict::from))
+        });
         Ok(fut)
     }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Cross-language: C, Python and Node processes (two of each) share the quota
 # "20/minute" on one key of one real redis-server and must admit exactly 20
-# together. Needs the C library (cargo build -p ratewarden-ffi), the Python
+# together; then the five web integrations (FastAPI, Flask, Django, Express,
+# Fastify) must answer one request sequence with byte-identical headers. Needs the C library (cargo build -p ratewarden-ffi), the Python
 # venv of scripts/test.sh (target/py-venv) and the built Node addon.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -37,3 +38,5 @@ for f in c1 c2 py1 py2 js1 js2; do
 done
 echo "C + Python + Node admitted $total of 90 under 20/minute"
 [ "$total" -eq 20 ]
+# The web integrations of both languages: one request sequence, the same bytes.
+"$python" tests/cross/web_headers.py "$url"

@@ -302,7 +302,10 @@ mod tests {
     fn a_trusted_chain_is_read_from_the_right() {
         let c = with(&["10.0.0.0/8", "loopback"], ProxyHeader::XForwardedFor);
         // spoofed left part: the client wrote "6.6.6.6", the proxy appended its peer
-        assert_eq!(c.key("127.0.0.1", Some("6.6.6.6, 203.0.113.5, 10.1.1.1")), "203.0.113.5");
+        assert_eq!(
+            c.key("127.0.0.1", Some("6.6.6.6, 203.0.113.5, 10.1.1.1")),
+            "203.0.113.5"
+        );
         assert_eq!(c.key("127.0.0.1", Some("10.2.2.2,10.1.1.1")), "10.2.2.2");
         assert_eq!(c.key("127.0.0.1", None), "127.0.0.1");
         assert_eq!(c.key("127.0.0.1", Some("unknown")), "127.0.0.1");

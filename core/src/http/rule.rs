@@ -35,11 +35,9 @@ impl Sets {
                 "draft-11" | "ietf" => sets.ietf = true,
                 "draft-06" => sets.legacy[0] = Some(HeaderSet::RateLimit),
                 "x-ratelimit" => sets.legacy[1] = Some(HeaderSet::XRateLimit),
-                other => {
-                    return Err(Error::invalid_argument(format!(
-                        "unknown header set {other:?}; expected draft-11, draft-06, x-ratelimit (comma-separated) or none"
-                    )))
-                }
+                other => return Err(Error::invalid_argument(format!(
+                    "unknown header set {other:?}; expected draft-11, draft-06, x-ratelimit (comma-separated) or none"
+                ))),
             }
         }
         Ok(sets)
@@ -264,7 +262,10 @@ mod tests {
         assert_eq!(
             v.headers,
             [
-                ("RateLimit-Policy", r#""10/second";q=10;w=1, "100/hour";q=100;w=3600"#.to_string()),
+                (
+                    "RateLimit-Policy",
+                    r#""10/second";q=10;w=1, "100/hour";q=100;w=3600"#.to_string()
+                ),
                 ("RateLimit", r#""10/second";r=9;t=1, "100/hour";r=3;t=3600"#.to_string()),
                 ("RateLimit-Limit", "100".to_string()),
                 ("RateLimit-Remaining", "3".to_string()),
@@ -289,7 +290,10 @@ mod tests {
         let v = rule.verdict(false, &[d(false, 5, 0, 2500, 2500)], Some(FailureMode::Deny));
         assert_eq!(v.status, 503);
         assert_eq!(v.headers.len(), 2);
-        assert_eq!(v.body.as_deref(), Some(r#"{"error":"rate_limiter_unavailable","retry_after":3}"#));
+        assert_eq!(
+            v.body.as_deref(),
+            Some(r#"{"error":"rate_limiter_unavailable","retry_after":3}"#)
+        );
         let v = rule.verdict(false, &[d(false, 5, 0, 2500, 2500)], Some(FailureMode::Local));
         assert_eq!(v.status, 429);
     }
@@ -304,6 +308,9 @@ mod tests {
         for bad in ["", "draft-6", "none,draft-11", "DRAFT-11"] {
             assert!(Rule::new("1/second", bad).is_err(), "{bad:?}");
         }
-        assert_eq!(Rule::new("1/500ms", "draft-11").unwrap().policy_header(), Some(r#""1/500ms";q=1;w=1"#));
+        assert_eq!(
+            Rule::new("1/500ms", "draft-11").unwrap().policy_header(),
+            Some(r#""1/500ms";q=1;w=1"#)
+        );
     }
 }

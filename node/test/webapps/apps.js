@@ -38,15 +38,15 @@ async function fastifyApp (limiter, login = '5/minute') {
   return app
 }
 
-/** Listen on a free 127.0.0.1 port; resolves to { base, close }. */
-async function listen (framework, limiter, login) {
+/** Listen on 127.0.0.1 (a free port unless given); resolves to { base, close }. */
+async function listen (framework, limiter, login, port = 0) {
   if (framework === 'express') {
-    const server = expressApp(limiter, login).listen(0, '127.0.0.1')
+    const server = expressApp(limiter, login).listen(port, '127.0.0.1')
     await new Promise((resolve) => server.once('listening', resolve))
     return { base: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((resolve) => server.close(resolve)) }
   }
   const app = await fastifyApp(limiter, login)
-  await app.listen({ port: 0, host: '127.0.0.1' })
+  await app.listen({ port, host: '127.0.0.1' })
   return { base: `http://127.0.0.1:${app.server.address().port}`, close: () => app.close() }
 }
 
