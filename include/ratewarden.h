@@ -67,6 +67,18 @@ typedef uint32_t ratewarden_result;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// Which failure mode decided a verdict because Redis could not.
+typedef enum {
+  // Redis decided.
+  RATEWARDEN_FALLBACK_NONE = 0,
+  // The "allow" failure mode let the request through.
+  RATEWARDEN_FALLBACK_ALLOW = 1,
+  // The "deny" failure mode refused it (status 503).
+  RATEWARDEN_FALLBACK_DENY = 2,
+  // The in-process "local" limiter decided.
+  RATEWARDEN_FALLBACK_LOCAL = 3,
+} ratewarden_fallback;
+
 // An opaque rate limiter. Create with `ratewarden_limiter_new` or
 // `ratewarden_limiter_new_with_options`, release with
 // `ratewarden_limiter_free`.
@@ -103,6 +115,26 @@ typedef struct {
   // Microseconds until the window is empty again.
   uint64_t reset_after_us;
 } ratewarden_decision;
+
+// The verdict on an HTTP request; the headers go to the caller's buffer.
+//
+// ```c
+// ratewarden_verdict v; char h[1024]; size_t n;
+// ratewarden_check_http(lim, "203.0.113.7", "/login", "5/minute", "draft-11", 1, &v, h, sizeof h, &n);
+// printf("HTTP/1.1 %u\r\n%s\r\n%s", v.status, h, v.body);
+// ```
+typedef struct {
+  // Whether the request passes.
+  bool allowed;
+  // 200 when allowed; 429 when refused; 503 when the "deny" failure mode refused.
+  uint16_t status;
+  // Microseconds until the request would be admitted (0 when allowed).
+  uint64_t retry_after_us;
+  // Which failure mode decided, if Redis could not.
+  ratewarden_fallback fallback;
+  // The JSON body of a refusal, NUL-terminated (empty when allowed).
+  char body[96];
+} ratewarden_verdict;
 
 // One limit of `ratewarden_check_all`.
 //
@@ -287,6 +319,57 @@ const char *ratewarden_last_error(void);
 // printf("ratewarden %s\n", ratewarden_version());
 // ```
 const char *ratewarden_version(void);
+
+// Decide an HTTP request of `key` on `scope` (a route, or "*") under
+// `quota` (notation, "5/minute" or "10/second;1000/hour": all or nothing),
+// counting `cost`. `headers` picks the header sets: "draft-11" (or NULL),
+// a comma-separated list adding "draft-06" / "x-ratelimit", or "none".
+// On success `*out` holds the status and body, and `buf` the response
+// headers as `Name: value\r\n` lines (`*written` bytes, NUL-terminated;
+// 2048 bytes always suffice).
+//
+// Under the "allow", "deny" and "local" failure modes an unreachable Redis
+// gives a verdict with `fallback` set and no remaining counts in the
+// headers; under "error" it is an error code.
+//
+// ```c
+// ratewarden_verdict v; char h[2048]; size_t n;
+// if (ratewarden_check_http(lim, key, "/login", "5/minute", NULL, 1, &v, h, sizeof h, &n) == RATEWARDEN_OK
+//     && !v.allowed) send_response(v.status, h, v.body);
+// ```
+ratewarden_result ratewarden_check_http(const ratewarden_limiter *lim,
+                                        const char *key,
+                                        const char *scope,
+                                        const char *quota,
+                                        const char *headers,
+                                        uint64_t cost,
+                                        ratewarden_verdict *out,
+                                        char *buf,
+                                        size_t len,
+                                        size_t *written);
+
+// The default web key of a request into `buf` (NUL-terminated,
+// `*written` bytes; 64 bytes always suffice for an address): the client
+// IP, IPv6 grouped by `ipv6_subnet` bits (32..=128; 64 is usual), from
+// `peer` (the socket's address) and — only when `peer` is one of the
+// comma-separated `trusted_proxies` (addresses, networks "10.0.0.0/8",
+// "loopback", "private"; NULL for none) — the first untrusted address of
+// `forwarded`, the value of `proxy_header` ("x-forwarded-for" or
+// "forwarded"; NULL for the former). `forwarded` may be NULL.
+//
+// ```c
+// char key[64]; size_t n;
+// ratewarden_client_key("10.0.0.2", "198.51.100.9, 10.0.0.1", "10.0.0.0/8", NULL, 64, key, sizeof key, &n);
+// /* key == "198.51.100.9" */
+// ```
+ratewarden_result ratewarden_client_key(const char *peer,
+                                        const char *forwarded,
+                                        const char *trusted_proxies,
+                                        const char *proxy_header,
+                                        uint8_t ipv6_subnet,
+                                        char *buf,
+                                        size_t len,
+                                        size_t *written);
 
 // Create a limiter for `url` with default options: `"memory://"` (embedded,
 // shared by every limiter of this process with the same URL),

@@ -137,7 +137,7 @@ pub unsafe extern "C" fn ratewarden_decision_headers(
 ///
 /// # Safety
 /// `buf` is NULL or has room for `len` bytes.
-unsafe fn write_headers(
+pub(crate) unsafe fn write_headers(
     headers: &[(&str, String)],
     buf: *mut c_char,
     len: usize,

@@ -24,6 +24,7 @@
 mod decision;
 mod error;
 mod ffi;
+mod http;
 mod limiter;
 mod options;
 mod policy;
@@ -32,6 +33,7 @@ mod stats;
 
 pub use decision::*;
 pub use error::*;
+pub use http::*;
 pub use limiter::*;
 pub use options::*;
 pub use policy::*;

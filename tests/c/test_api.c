@@ -542,6 +542,69 @@ static void test_failure_modes(const char *down_url) {
   ratewarden_limiter_free(l);
 }
 
+/* The web verdict: the same header bytes as the Python and Node middleware
+ * (tests/cross compares those three against each other). */
+static void test_http(ratewarden_limiter *lim, const char *down_url, const char *run) {
+  char key[64], h[2048], small[8];
+  size_t n = 0;
+  ratewarden_verdict v;
+  CHECK(ratewarden_client_key("10.0.0.2", "6.6.6.6, 198.51.100.9, 10.0.0.1", "10.0.0.0/8", NULL, 64, key, sizeof key, &n) ==
+        RATEWARDEN_OK);
+  CHECK(strcmp(key, "198.51.100.9") == 0 && n == strlen(key));
+  CHECK(ratewarden_client_key("192.0.2.1", "6.6.6.6", "10.0.0.0/8", NULL, 64, key, sizeof key, &n) == RATEWARDEN_OK);
+  CHECK(strcmp(key, "192.0.2.1") == 0); /* an untrusted peer's header is ignored */
+  CHECK(ratewarden_client_key("2001:db8:1:2::7", NULL, NULL, NULL, 64, key, sizeof key, &n) == RATEWARDEN_OK);
+  CHECK(strcmp(key, "2001:db8:1:2::/64") == 0);
+  CHECK(ratewarden_client_key("::1", "for=\"[2001:db8::5]:80\"", "loopback", "forwarded", 48, key, sizeof key, &n) ==
+        RATEWARDEN_OK);
+  CHECK(strcmp(key, "2001:db8::/48") == 0);
+  CHECK(ratewarden_client_key("1.2.3.4", NULL, "10.0.0.0/33", NULL, 64, key, sizeof key, &n) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_client_key("1.2.3.4", NULL, NULL, "via", 64, key, sizeof key, &n) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_client_key("1.2.3.4", NULL, NULL, NULL, 8, key, sizeof key, &n) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_client_key("1.2.3.4", NULL, NULL, NULL, 64, small, 4, &n) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_client_key(NULL, NULL, NULL, NULL, 64, key, sizeof key, &n) == RATEWARDEN_NULL_PARAMETER);
+  CHECK(ratewarden_client_key("1.2.3.4", NULL, NULL, NULL, 64, NULL, 64, &n) == RATEWARDEN_NULL_PARAMETER);
+
+  char client[64];
+  snprintf(client, sizeof client, "http-%s", run);
+  for (int i = 0; i < 3; i++) {
+    CHECK(ratewarden_check_http(lim, client, "/login", "3/minute", NULL, 1, &v, h, sizeof h, &n) == RATEWARDEN_OK);
+    char expect[256];
+    snprintf(expect, sizeof expect,
+             "RateLimit-Policy: \"3/minute\";q=3;w=60\r\nRateLimit: \"3/minute\";r=%d;t=60\r\n", 2 - i);
+    CHECK(v.allowed && v.status == 200 && strcmp(h, expect) == 0 && n == strlen(expect) && v.body[0] == 0);
+    CHECK(v.fallback == RATEWARDEN_FALLBACK_NONE);
+  }
+  CHECK(ratewarden_check_http(lim, client, "/login", "3/minute", "draft-11,draft-06", 1, &v, h, sizeof h, &n) ==
+        RATEWARDEN_OK);
+  CHECK(!v.allowed && v.status == 429 && v.retry_after_us > 59000000ULL);
+  CHECK(strstr(h, "RateLimit-Remaining: 0\r\n") != NULL && strstr(h, "Retry-After: 60\r\n") != NULL);
+  CHECK(strcmp(v.body, "{\"error\":\"rate_limited\",\"retry_after\":60}") == 0);
+  CHECK(ratewarden_check_http(lim, client, "/multi", "1/second;5/minute", "none", 1, &v, h, sizeof h, &n) == RATEWARDEN_OK);
+  CHECK(v.allowed && n == 0 && h[0] == 0);
+  CHECK(ratewarden_check_http(lim, client, "/x", "5/fortnight", NULL, 1, &v, h, sizeof h, &n) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(strstr(ratewarden_last_error(), "fortnight") != NULL);
+  CHECK(ratewarden_check_http(lim, client, "/x", "5/minute", "draft-12", 1, &v, h, sizeof h, &n) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_check_http(lim, client, "/x", "5/minute", NULL, 1, &v, small, sizeof small, &n) == RATEWARDEN_INVALID_ARGUMENT);
+  CHECK(ratewarden_check_http(lim, client, "/x", "5/minute", NULL, 1, NULL, h, sizeof h, &n) == RATEWARDEN_NULL_PARAMETER);
+  CHECK(ratewarden_check_http(lim, NULL, "/x", "5/minute", NULL, 1, &v, h, sizeof h, &n) == RATEWARDEN_NULL_PARAMETER);
+  CHECK(ratewarden_check_http(lim, "\xff", "/x", "5/minute", NULL, 1, &v, h, sizeof h, &n) == RATEWARDEN_INVALID_UTF8);
+
+  /* Redis away under "deny": 503, the policy and Retry-After, no counts. */
+  ratewarden_options *o = NULL;
+  ratewarden_limiter *down = NULL;
+  CHECK(ratewarden_options_new(&o) == RATEWARDEN_OK);
+  CHECK(ratewarden_options_set_failure_mode(o, "deny") == RATEWARDEN_OK);
+  CHECK(ratewarden_options_set_timeout_ms(o, 200) == RATEWARDEN_OK);
+  CHECK(ratewarden_limiter_new_with_options(down_url, o, &down) == RATEWARDEN_OK);
+  ratewarden_options_free(o);
+  CHECK(ratewarden_check_http(down, "c", "/down", "5/minute", NULL, 1, &v, h, sizeof h, &n) == RATEWARDEN_OK);
+  CHECK(!v.allowed && v.status == 503 && v.fallback == RATEWARDEN_FALLBACK_DENY);
+  CHECK(strncmp(h, "RateLimit-Policy: \"5/minute\";q=5;w=60\r\nRetry-After: ", 52) == 0 && strstr(h, "RateLimit:") == NULL);
+  CHECK(strncmp(v.body, "{\"error\":\"rate_limiter_unavailable\",\"retry_after\":", 50) == 0);
+  ratewarden_limiter_free(down);
+}
+
 static void test_unreachable(const char *down_url) {
   ratewarden_options *o = NULL;
   ratewarden_limiter *l = NULL;
@@ -583,6 +646,7 @@ int main(int argc, char **argv) {
   test_exact_with_threads(argv[1], lim, run);
   test_unreachable(argv[2]);
   test_failure_modes(argv[2]);
+  test_http(lim, argv[2], run);
   ratewarden_limiter_free(lim);
   if (failures) {
     fprintf(stderr, "%d check(s) failed\n", failures);

@@ -35,9 +35,11 @@ impl Sets {
                 "draft-11" | "ietf" => sets.ietf = true,
                 "draft-06" => sets.legacy[0] = Some(HeaderSet::RateLimit),
                 "x-ratelimit" => sets.legacy[1] = Some(HeaderSet::XRateLimit),
-                other => return Err(Error::invalid_argument(format!(
+                other => {
+                    return Err(Error::invalid_argument(format!(
                     "unknown header set {other:?}; expected draft-11, draft-06, x-ratelimit (comma-separated) or none"
-                ))),
+                )))
+                }
             }
         }
         Ok(sets)

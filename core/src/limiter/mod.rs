@@ -505,12 +505,11 @@ impl Limiter {
     /// ```
     pub fn redis_key(&self, client_id: &str, api_endpoint: &str, quota: impl IntoQuotas) -> Option<Vec<u8>> {
         let quota = *quota.into_quotas().ok()?.as_slice().first()?;
-        match self
-            .prepare_all(client_id, &[Limit::new(api_endpoint, quota)], None)
-            .ok()?
-        {
-            Prepared::Redis { mut keys, .. } => keys.pop(),
-            Prepared::Done(_) => None,
+        validate_call(client_id, api_endpoint, &quota, 1).ok()?;
+        let spec = Spec::new(self.inner.algorithm, quota, 1);
+        match &self.inner.backend {
+            Backend::Memory(_) => None,
+            _ => Some(keys::key(&self.inner.prefix, spec.tag(), 0, client_id, api_endpoint)),
         }
     }
 
