@@ -17,6 +17,8 @@
  */
 const { settings, decide } = require('./web.js')
 
+const LISTS = new Set(['RateLimit-Policy', 'RateLimit'])
+
 /**
  * @param {import('./express').RateLimitOptions} options
  * @returns {(req: any, res: any, next: (err?: unknown) => void) => void}
@@ -30,7 +32,12 @@ function rateLimit (options) {
       : s.scope ?? (req.route ? (req.baseUrl || '') + req.route.path : '*')
     decide(s, req, req.socket?.remoteAddress, req.headers, scope).then((verdict) => {
       if (verdict === null) return next()
-      for (const [name, value] of verdict.headers) res.setHeader(name, value)
+      for (const [name, value] of verdict.headers) {
+        // RateLimit-Policy and RateLimit are lists: an app-wide and a route
+        // limit both report; the single-valued headers are the last one's.
+        if (LISTS.has(name) && res.hasHeader(name)) res.setHeader(name, `${res.getHeader(name)}, ${value}`)
+        else res.setHeader(name, value)
+      }
       if (verdict.allowed) return next()
       if (s.onLimited) return s.onLimited(req, res, next, verdict)
       res.statusCode = verdict.status

@@ -332,3 +332,12 @@ async def test_pure_asgi_legacy_headers_and_on_limited() -> None:
         (b"ratelimit-reset", b"60"),
     ]
     assert (await call())[0]["status"] == 418
+
+
+def test_headers_of_two_limits_on_one_request_combine_as_lists() -> None:
+    from ratewarden._web import merged
+
+    pairs = [("RateLimit-Policy", "a"), ("RateLimit", "x"), ("RateLimit-Limit", "5"),
+             ("RateLimit-Policy", "b"), ("RateLimit", "y"), ("RateLimit-Limit", "3"), ("Retry-After", "2")]
+    assert merged(pairs) == [("RateLimit-Policy", "a, b"), ("RateLimit", "x, y"), ("RateLimit-Limit", "3"),
+                             ("Retry-After", "2")]

@@ -40,3 +40,5 @@ echo "C + Python + Node admitted $total of 90 under 20/minute"
 [ "$total" -eq 20 ]
 # The web integrations of both languages: one request sequence, the same bytes.
 "$python" tests/cross/web_headers.py "$url"
+# The web examples run as they are (memory://).
+"$python" tests/cross/examples.py

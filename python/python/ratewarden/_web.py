@@ -9,7 +9,7 @@ bytes.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from ._native import ClientIp, Quota, Rule
 from .errors import ConfigError
@@ -19,6 +19,22 @@ KeyFunc = Callable[[Any], str]
 SkipFunc = Callable[[Any], bool]
 CostLike = Union[int, Callable[[Any], int], None]
 HeadersLike = Union[None, bool, str, Sequence[str]]
+
+
+# Structured-field lists: two limits' values combine ("a, b"); the others
+# (Retry-After, the legacy sets) are single values and the last one wins.
+_LISTS = {"ratelimit-policy", "ratelimit"}
+
+
+def merged(pairs: Sequence[Tuple[str, str]]) -> List[Tuple[str, str]]:
+    """The response headers of several verdicts of one request."""
+    out: Dict[str, Tuple[str, str]] = {}
+    for name, value in pairs:
+        low = name.lower()
+        if low in _LISTS and low in out:
+            value = f"{out[low][1]}, {value}"
+        out[low] = (name, value)
+    return list(out.values())
 
 
 def make_rule(quota: QuotaLike, headers: HeadersLike = None) -> Rule:

@@ -37,7 +37,7 @@ import threading
 from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar, Union
 
 from ._native import Limiter, Verdict
-from ._web import CostLike, KeyFunc, QuotaLike, Settings, SkipFunc
+from ._web import CostLike, KeyFunc, QuotaLike, Settings, SkipFunc, merged
 
 __all__ = ["RateLimitMiddleware", "ratelimit", "limiter"]
 
@@ -126,7 +126,7 @@ def _decide(settings: Settings, request: Any, scope: str) -> Optional[Any]:
 
 
 def _apply_headers(request: Any, response: Any) -> Any:
-    for name, value in getattr(request, "_ratewarden_headers", ()):
+    for name, value in merged(getattr(request, "_ratewarden_headers", ())):
         response[name] = value
     return response
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 from typing import Any, Callable, List, Optional, Sequence, TypeVar, Union
 
 from ._native import Limiter, Verdict
-from ._web import CostLike, HeadersLike, KeyFunc, QuotaLike, Settings, SkipFunc
+from ._web import CostLike, HeadersLike, KeyFunc, QuotaLike, Settings, SkipFunc, merged
 
 __all__ = ["RateLimiter"]
 
@@ -130,11 +130,10 @@ class RateLimiter:
             where = s.scope or (request.url_rule.rule if request.url_rule is not None else request.path)
             verdict = self.limiter.check_http(key, where, s.rule, s.cost_of(request))
             if not verdict.allowed:
+                g._ratewarden_headers = headers + verdict.headers
                 if s.on_limited is not None:
                     return s.on_limited(verdict)
-                return current_app.response_class(
-                    verdict.body, status=verdict.status, headers=verdict.headers, mimetype="application/json"
-                )
+                return current_app.response_class(verdict.body, status=verdict.status, mimetype="application/json")
             headers.extend(verdict.headers)
         g._ratewarden_headers = headers
         return None
@@ -142,6 +141,6 @@ class RateLimiter:
     def _after(self, response: Any) -> Any:
         from flask import g
 
-        for name, value in getattr(g, "_ratewarden_headers", ()):
+        for name, value in merged(getattr(g, "_ratewarden_headers", ())):
             response.headers[name] = value
         return response
