@@ -95,6 +95,13 @@ for (const framework of ['express', 'fastify']) {
       }
     })
 
+    await t.test('a cost function counts units', async () => {
+      const ip = freshIp()
+      assert.equal(checkHeaders(await get(any(), '/upload', { ip, headers: { 'x-cost': '3' } })), 2)
+      assert.equal((await get(any(), '/upload', { ip, headers: { 'x-cost': '3' } })).status, 429)
+      assert.equal(checkHeaders(await get(any(), '/upload', { ip, headers: { 'x-cost': '2' } })), 0)
+    })
+
     await t.test('IPv6 clients are grouped by /64', async () => {
       const k = (++n).toString(16)
       for (let i = 1; i <= 5; i++) assert.equal((await get(any(), '/login', { ip: `2001:db8:${k}:7::${i}` })).status, 200)

@@ -172,6 +172,14 @@ def test_routes_clients_and_skip_are_independent(app: Server) -> None:
         assert r.status_code == 200 and "RateLimit" not in r.headers
 
 
+def test_a_cost_function_counts_units(app: Server) -> None:
+    ip = fresh_ip()
+    r = app.get("/upload", ip, headers={"X-Cost": "3"})
+    assert check_headers(r) == 2
+    assert app.get("/upload", ip, headers={"X-Cost": "3"}).status_code == 429  # 3 > 2 left: nothing spent
+    assert check_headers(app.get("/upload", ip, headers={"X-Cost": "2"})) == 0
+
+
 def test_ipv6_clients_are_grouped_by_64(app: Server) -> None:
     n = next(_ips)
     for i in range(5):

@@ -10,6 +10,7 @@ const ratewardenFastify = require('../../fastify.js')
 
 const TRUSTED = ['127.0.0.1']
 const skip = (req) => req.headers['x-skip'] === '1'
+const costOf = (req) => Number(req.headers['x-cost'] || 1)
 
 function expressApp (limiter, login = '5/minute') {
   const app = express()
@@ -21,6 +22,7 @@ function expressApp (limiter, login = '5/minute') {
   app.get('/login', rateLimit({ ...opts, quota: login }), ok)
   app.get('/other', rateLimit({ ...opts, quota: login }), ok)
   app.get('/multi', rateLimit({ ...opts, quota: ['2/second', '3/minute'] }), ok)
+  app.get('/upload', rateLimit({ ...opts, quota: login, cost: costOf }), ok)
   // the "error" failure mode hands the error to Express: a 500
   app.use((err, req, res, next) => res.status(500).json({ error: String(err.code || err) }))
   return app
@@ -35,6 +37,7 @@ async function fastifyApp (limiter, login = '5/minute') {
   app.get('/login', { config: { rateLimit: { quota: login } } }, ok)
   app.get('/other', { config: { rateLimit: { quota: login } } }, ok)
   app.get('/multi', { config: { rateLimit: { quota: '2/second;3/minute' } } }, ok)
+  app.get('/upload', { config: { rateLimit: { quota: login, cost: costOf } } }, ok)
   return app
 }
 

@@ -34,6 +34,15 @@ async def multi() -> dict:
     return {"pid": os.getpid()}
 
 
+def cost_header(request: Request) -> int:
+    return int(request.headers.get("x-cost", "1"))
+
+
+@app.get("/upload", dependencies=[Depends(limit(LOGIN, cost=cost_header, **opts))])
+async def upload() -> dict:
+    return {"pid": os.getpid()}
+
+
 @app.get("/pid")
 async def pid() -> dict:
     return {"pid": os.getpid()}

@@ -36,6 +36,12 @@ def multi():
     return {"pid": os.getpid()}
 
 
+@app.get("/upload")
+@rl.limit(LOGIN, cost=lambda req: int(req.headers.get("x-cost", "1")))
+def upload():
+    return {"pid": os.getpid()}
+
+
 @app.get("/pid")
 @rl.exempt
 def pid():

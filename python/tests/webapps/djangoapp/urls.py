@@ -37,10 +37,16 @@ def multi(request):
     return JsonResponse({"pid": os.getpid()})
 
 
+@ratelimit(LOGIN, cost=lambda request: int(request.headers.get("x-cost", "1")))
+def upload(request):
+    return JsonResponse({"pid": os.getpid()})
+
+
 urlpatterns = [
     path("login", login),
     path("other", other),
     path("multi", multi),
     path("pid", pid),
+    path("upload", upload),
     path("app/<str:item>", whole_app),
 ]
