@@ -92,6 +92,8 @@ stage_python() {
     "$venv/bin/python" -m pip install -q "./python[test]"
     # Stubs drift check and docstring examples, against the installed package.
     (cd / && "$venv/bin/python" -m mypy.stubtest ratewarden._native ratewarden.errors)
+    # The pure-Python modules (middleware included) type-check against the stubs.
+    (cd python && "$venv/bin/python" -m mypy python/ratewarden)
     (cd / && "$venv/bin/python" -m pytest -q -p no:cacheprovider -o asyncio_default_fixture_loop_scope=function --doctest-modules --pyargs ratewarden)
     "$venv/bin/python" -m pytest -q python/tests
 }

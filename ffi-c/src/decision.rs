@@ -7,7 +7,7 @@ use std::ffi::c_char;
 use std::time::Duration;
 
 use crate::error::ratewarden_result;
-use crate::ffi::{boundary, in_arg, out_arg, str_arg, ArgError};
+use crate::ffi::{boundary, in_arg, out_arg, str_arg, write_text, ArgError};
 
 /// The full answer to one check.
 ///
@@ -143,28 +143,12 @@ pub(crate) unsafe fn write_headers(
     len: usize,
     written: &mut usize,
 ) -> Result<(), ArgError> {
-    if buf.is_null() {
-        return Err(ArgError(
-            ratewarden_result::RATEWARDEN_NULL_PARAMETER,
-            "buf is NULL".into(),
-        ));
-    }
     let text: String = headers
         .iter()
         .map(|(name, value)| format!("{name}: {value}\r\n"))
         .collect();
-    if text.len() + 1 > len {
-        return Err(ArgError(
-            ratewarden_result::RATEWARDEN_INVALID_ARGUMENT,
-            format!("buf holds {len} bytes; the headers need {}", text.len() + 1),
-        ));
-    }
-    // SAFETY: `buf` has room for `len` >= text.len() + 1 bytes (caller contract).
-    let out = unsafe { std::slice::from_raw_parts_mut(buf.cast::<u8>(), len) };
-    out[..text.len()].copy_from_slice(text.as_bytes());
-    out[text.len()] = 0;
-    *written = text.len();
-    Ok(())
+    // SAFETY: forwarded caller contract.
+    unsafe { write_text(&text, "headers", buf, len, written) }
 }
 
 /// The draft-ietf-httpapi-ratelimit-headers-11 headers of `*d` under the

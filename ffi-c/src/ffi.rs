@@ -76,3 +76,36 @@ impl From<ratewarden::Error> for ArgError {
         ArgError(ratewarden_result::from_kind(e.kind()), e.to_string())
     }
 }
+
+/// `text` into the caller's `buf` of `len` bytes, NUL-terminated;
+/// `*written` = its length without the NUL. A NULL `buf` or one too short
+/// (the message says how long it must be) is an error naming `what`.
+///
+/// # Safety
+/// `buf` is NULL or has room for `len` bytes.
+pub(crate) unsafe fn write_text(
+    text: &str,
+    what: &str,
+    buf: *mut c_char,
+    len: usize,
+    written: &mut usize,
+) -> Result<(), ArgError> {
+    if buf.is_null() {
+        return Err(ArgError(
+            ratewarden_result::RATEWARDEN_NULL_PARAMETER,
+            "buf is NULL".into(),
+        ));
+    }
+    if text.len() + 1 > len {
+        return Err(ArgError(
+            ratewarden_result::RATEWARDEN_INVALID_ARGUMENT,
+            format!("buf holds {len} bytes; the {what} need {}", text.len() + 1),
+        ));
+    }
+    // SAFETY: `buf` has room for `len` >= text.len() + 1 bytes (caller contract).
+    let out = unsafe { std::slice::from_raw_parts_mut(buf.cast::<u8>(), len) };
+    out[..text.len()].copy_from_slice(text.as_bytes());
+    out[text.len()] = 0;
+    *written = text.len();
+    Ok(())
+}

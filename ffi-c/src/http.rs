@@ -12,7 +12,7 @@ use ratewarden::FailureMode;
 
 use crate::decision::write_headers;
 use crate::error::ratewarden_result;
-use crate::ffi::{boundary, out_arg, str_arg, ArgError};
+use crate::ffi::{boundary, out_arg, str_arg, write_text, ArgError};
 use crate::limiter::{limiter_ref, ratewarden_limiter};
 
 /// Which failure mode decided a verdict because Redis could not.
@@ -163,24 +163,9 @@ pub unsafe extern "C" fn ratewarden_client_key(
             .unwrap_or_default();
         let header: ProxyHeader = opt(proxy_header, "proxy_header")?.map_or(Ok(ProxyHeader::default()), str::parse)?;
         let written = out_arg(written, "written")?;
-        if buf.is_null() {
-            return Err(ArgError(
-                ratewarden_result::RATEWARDEN_NULL_PARAMETER,
-                "buf is NULL".into(),
-            ));
-        }
         let key = ClientIp::new(&trusted, header, ipv6_subnet)?.key(peer, forwarded);
-        if key.len() + 1 > len {
-            return Err(ArgError(
-                ratewarden_result::RATEWARDEN_INVALID_ARGUMENT,
-                format!("buf holds {len} bytes; the key needs {}", key.len() + 1),
-            ));
-        }
-        // SAFETY: `buf` has room for `len` >= key.len() + 1 bytes (caller contract).
-        let dst = unsafe { std::slice::from_raw_parts_mut(buf.cast::<u8>(), len) };
-        dst[..key.len()].copy_from_slice(key.as_bytes());
-        dst[key.len()] = 0;
-        *written = key.len();
+        // SAFETY: `buf` has room for `len` bytes (caller contract).
+        unsafe { write_text(&key, "key", buf, len, written) }?;
         Ok(())
     })
 }

@@ -21,7 +21,7 @@ the URL rule, e.g. ``/items/<int:id>``). Several quotas in one notation
 (``"10/second;1000/hour"``) are all-or-nothing. Limited responses carry
 ``RateLimit-Policy`` and ``RateLimit``; a refusal is ``429`` with
 ``Retry-After`` and ``{"error":"rate_limited","retry_after":N}``, or what
-``on_limited(verdict)`` returns.
+``on_limited(request, verdict)`` returns.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class RateLimiter:
         trusted_proxies: Union[None, str, Sequence[str]] = None,
         proxy_header: str = "x-forwarded-for",
         ipv6_subnet: Optional[int] = None,
-        on_limited: Optional[Callable[[Verdict], Any]] = None,
+        on_limited: Optional[Callable[[Any, Verdict], Any]] = None,
     ) -> None:
         if not isinstance(limiter, Limiter):
             raise TypeError(f"limiter must be a ratewarden.Limiter, not {type(limiter).__name__}")
@@ -132,7 +132,7 @@ class RateLimiter:
             if not verdict.allowed:
                 g._ratewarden_headers = headers + verdict.headers
                 if s.on_limited is not None:
-                    return s.on_limited(verdict)
+                    return s.on_limited(request, verdict)
                 return current_app.response_class(verdict.body, status=verdict.status, mimetype="application/json")
             headers.extend(verdict.headers)
         g._ratewarden_headers = headers
