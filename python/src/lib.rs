@@ -9,6 +9,7 @@
 
 use pyo3::prelude::*;
 
+mod aio;
 mod args;
 mod decision;
 mod error;
@@ -35,6 +36,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<http::Rule>()?;
     m.add_class::<http::ClientIp>()?;
     m.add_class::<http::Verdict>()?;
+    m.add_class::<aio::_Channel>()?;
     m.add_function(wrap_pyfunction!(runtime::_after_fork_in_child, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

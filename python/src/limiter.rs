@@ -4,10 +4,9 @@
 use std::collections::HashMap;
 
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict};
-use pyo3::IntoPyObjectExt;
 
+use crate::aio::asyncio_future;
 use crate::args::{call_args, cost_arg, secs_arg, seed_args, str_arg};
 use crate::decision::{limits_arg, Decision, Limit, MultiDecision};
 use crate::error::to_pyerr;
@@ -363,53 +362,6 @@ fn redis_key<'py>(
     let c = seed_args(py, client_id, api_endpoint, capacity, rate_per_second)?;
     let key = inner.redis_key(&c.client, &c.endpoint, c.quota);
     Ok(key.map(|k| PyBytes::new(py, &k)))
-}
-
-static RESOLVE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
-/// Resolves one asyncio future from any thread (through the loop's
-/// `call_soon_threadsafe`).
-struct Completer {
-    loop_ref: Py<PyAny>,
-    fut_ref: Py<PyAny>,
-}
-
-impl Completer {
-    fn complete<T>(self, out: Result<T, ratewarden::Error>)
-    where
-        T: for<'a> IntoPyObject<'a>,
-    {
-        Python::try_attach(|py| {
-            let deliver = || -> PyResult<()> {
-                let (value, exc): (Py<PyAny>, Py<PyAny>) = match out {
-                    Ok(v) => (v.into_py_any(py)?, py.None()),
-                    Err(e) => (py.None(), to_pyerr(py, e).into_value(py).into_any()),
-                };
-                let resolve = RESOLVE.get_or_try_init(py, || {
-                    Ok::<_, PyErr>(py.import("ratewarden._aio")?.getattr("resolve")?.unbind())
-                })?;
-                self.loop_ref
-                    .bind(py)
-                    .call_method1("call_soon_threadsafe", (resolve, self.fut_ref.bind(py), value, exc))?;
-                Ok(())
-            };
-            if let Err(e) = deliver() {
-                // The loop was closed before the answer came back.
-                tracing::debug!(target: "ratewarden", "could not deliver an async result: {e}");
-            }
-        });
-    }
-}
-
-/// A new asyncio future of the running loop and what resolves it.
-fn asyncio_future(py: Python<'_>) -> PyResult<(Bound<'_, PyAny>, Completer)> {
-    let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
-    let py_fut = event_loop.call_method0("create_future")?;
-    let completer = Completer {
-        loop_ref: event_loop.unbind(),
-        fut_ref: py_fut.clone().unbind(),
-    };
-    Ok((py_fut, completer))
 }
 
 #[pymethods]

@@ -4,6 +4,7 @@ and asyncio, GIL release, fork safety, Redis down and back, logging."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import os
@@ -75,6 +76,38 @@ async def test_asyncio_gather_of_2000_admits_exactly_capacity(redis_server) -> N
     assert sum(results) == 150
     d = await lim.check(client, "/a", 150, 1)
     assert not d.allowed and d.remaining == 0
+
+
+def test_results_reach_their_loop_through_one_channel_per_loop(redis_server) -> None:
+    """Answers are queued for the loop and drained on it: every one arrives,
+    one channel per loop is made and closed with it (no descriptors leak
+    across 200 short-lived loops), and a cancelled future is skipped."""
+    lim = ratewarden.AsyncLimiter(redis_server.url)
+
+    async def burst(n: int) -> list:
+        return await asyncio.gather(*(lim.check(f"chan-{i}", "/c", 1000, 1000) for i in range(n)))
+
+    def fds() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    asyncio.run(burst(10))
+    gc.collect()
+    before = fds()
+    for _ in range(200):
+        assert all(d.allowed for d in asyncio.run(burst(5)))
+    gc.collect()
+    assert fds() - before < 10, "a delivery channel per loop must close with its loop"
+
+    async def cancelled() -> None:
+        fut = lim.check("chan-cancel", "/c", 1000, 1000)
+        fut.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await fut
+        assert (await lim.check("chan-cancel", "/c", 1000, 1000)).allowed
+        loop = asyncio.get_running_loop()
+        assert type(loop._ratewarden_channel).__name__ == "_Channel"
+
+    asyncio.run(cancelled())
 
 
 async def test_event_loop_keeps_running_while_redis_hangs(redis_server) -> None:

@@ -2,7 +2,7 @@
 
 from typing import Any, Awaitable, Dict, List, Literal, Optional, Sequence, Tuple, Union, final
 
-__all__ = ["Limiter", "AsyncLimiter", "Decision", "Limit", "MultiDecision", "Quota", "Rule", "ClientIp", "Verdict", "_after_fork_in_child", "__version__"]
+__all__ = ["Limiter", "AsyncLimiter", "Decision", "Limit", "MultiDecision", "Quota", "Rule", "ClientIp", "Verdict", "_Channel", "_after_fork_in_child", "__version__"]
 
 _AlgorithmName = Literal[
     "sliding_window_log", "sliding_window_counter", "fixed_window", "token_bucket", "gcra", "leaky_bucket"
@@ -14,6 +14,13 @@ _HeaderSet = Literal["draft-06", "x-ratelimit"]
 __version__: str
 
 def _after_fork_in_child() -> None: ...
+
+@final
+class _Channel:
+    """One event loop's delivery channel for AsyncLimiter results (internal)."""
+
+    def fileno(self) -> int: ...
+    def drain(self) -> None: ...
 
 @final
 class Decision:
