@@ -168,15 +168,49 @@ fn exercise(url: &str, tag: &str) {
     }
 }
 
+/// The bucketed log (capacity above the exact range) under every
+/// operation: counts, refunds of part of a bucket and of several, block,
+/// the same on every backend.
+fn exercise_bucketed_log(url: &str, tag: &str) {
+    let l = limiter(url, Algorithm::SlidingWindowLog);
+    let c = format!("swlb-{tag}");
+    let q = "300/hour";
+    for left in [200, 100, 0] {
+        let d = l.check(&c, "/b", q, 100).unwrap();
+        assert!(d.allowed && d.remaining == left, "{tag}: {d:?}");
+    }
+    let d = l.check(&c, "/b", q, 1).unwrap();
+    assert!(!d.allowed && d.retry_after > Duration::from_secs(3590), "{tag}: {d:?}");
+    assert_eq!(l.peek(&c, "/b", q).unwrap().remaining, 0);
+    let r = l.refund(&c, "/b", q, 1).unwrap();
+    assert!(r.allowed && r.remaining == 0, "{tag}: {r:?}");
+    assert!(l.check(&c, "/b", q, 1).unwrap().allowed);
+    assert!(!l.check(&c, "/b", q, 1).unwrap().allowed);
+    l.refund(&c, "/b", q, 150).unwrap(); // more than the newest bucket holds
+    let d = l.check(&c, "/b", q, 150).unwrap();
+    assert!(d.allowed && d.remaining == 0, "{tag}: {d:?}");
+    assert!(!l.check(&c, "/b", q, 1).unwrap().allowed);
+    l.refund(&c, "/b", q, 300).unwrap();
+    assert_eq!(l.peek(&c, "/b", q).unwrap().remaining, 299, "{tag}: all given back");
+    let b = l.block(&c, "/b", q, Duration::from_millis(400)).unwrap();
+    assert!(!b.allowed, "{tag}: {b:?}");
+    assert!(!l.check(&c, "/b", q, 1).unwrap().allowed, "{tag}: blocked");
+    std::thread::sleep(Duration::from_millis(450));
+    let d = l.check(&c, "/b", q, 1).unwrap();
+    assert!(d.allowed && d.remaining == 299, "{tag}: after the block {d:?}");
+}
+
 #[test]
 fn operations_on_memory() {
     exercise("memory://ops", "memory");
+    exercise_bucketed_log("memory://ops", "memory");
 }
 
 #[test]
 fn operations_on_redis_keep_ttls_and_write_nothing_on_bad_input() {
     let server = RedisServer::start();
     exercise(&server.url(), "redis");
+    exercise_bucketed_log(&server.url(), "redis");
     let keys = keys_with_ttl(&server);
     assert!(!keys.is_empty());
     for (k, ttl) in &keys {
