@@ -110,6 +110,19 @@ def test_results_reach_their_loop_through_one_channel_per_loop(redis_server) -> 
     asyncio.run(cancelled())
 
 
+def test_async_limiter_on_uvloop(redis_server) -> None:
+    """uvicorn[standard] runs apps on uvloop: the delivery channel works there."""
+    import uvloop
+
+    async def main() -> int:
+        lim = ratewarden.AsyncLimiter(redis_server.url)
+        results = await asyncio.gather(*(lim.is_allowed("uv", "/u", 100, 1) for _ in range(500)))
+        assert type(asyncio.get_running_loop()).__module__.startswith("uvloop")
+        return sum(results)
+
+    assert uvloop.run(main()) == 100
+
+
 async def test_event_loop_keeps_running_while_redis_hangs(redis_server) -> None:
     lim = ratewarden.AsyncLimiter(redis_server.url, timeout=0.5)
     assert await lim.is_allowed("loop", "/l", 5, 5)
