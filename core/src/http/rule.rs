@@ -154,7 +154,7 @@ impl Rule {
     /// ```
     pub fn verdict(&self, allowed: bool, decisions: &[Decision], fallback: Option<FailureMode>) -> Verdict {
         let inner = &*self.0;
-        let limiting = limiting(allowed, decisions);
+        let limiting = decisions.get(crate::limiter::limits::limiting(allowed, decisions));
         let retry_after = if allowed {
             Duration::ZERO
         } else {
@@ -199,16 +199,6 @@ impl Rule {
             headers,
             body: body.map(|e| format!("{{\"error\":\"{e}\",\"retry_after\":{secs}}}")),
         }
-    }
-}
-
-/// The quota that decided: when refused, the refusing one with the longest
-/// wait; when admitted, the one with the fewest remaining.
-fn limiting(allowed: bool, decisions: &[Decision]) -> Option<&Decision> {
-    if allowed {
-        decisions.iter().min_by_key(|d| d.remaining)
-    } else {
-        decisions.iter().filter(|d| !d.allowed).max_by_key(|d| d.retry_after)
     }
 }
 

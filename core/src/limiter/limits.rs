@@ -83,16 +83,7 @@ impl MultiDecision {
     /// with the longest `retry_after`; when admitted, the one with the fewest
     /// `remaining`. Report its numbers in headers.
     pub fn limiting(&self) -> usize {
-        let by = |pick: fn(&Decision) -> (bool, i128)| {
-            (0..self.decisions.len())
-                .max_by_key(|&i| pick(&self.decisions[i]))
-                .unwrap_or(0)
-        };
-        if self.allowed {
-            by(|d| (true, -i128::from(d.remaining)))
-        } else {
-            by(|d| (!d.allowed, d.retry_after.as_micros() as i128))
-        }
+        limiting(self.allowed, &self.decisions)
     }
 
     /// The decision of [`limiting`](Self::limiting), with `allowed` of the
@@ -101,6 +92,18 @@ impl MultiDecision {
         let mut d = self.decisions[self.limiting()];
         d.allowed = self.allowed;
         d
+    }
+}
+
+/// The index of the decision that decided a check of several limits (see
+/// [`MultiDecision::limiting`]); 0 for none.
+pub(crate) fn limiting(allowed: bool, decisions: &[Decision]) -> usize {
+    let by =
+        |pick: fn(&Decision) -> (bool, i128)| (0..decisions.len()).max_by_key(|&i| pick(&decisions[i])).unwrap_or(0);
+    if allowed {
+        by(|d| (true, -i128::from(d.remaining)))
+    } else {
+        by(|d| (!d.allowed, d.retry_after.as_micros() as i128))
     }
 }
 

@@ -581,17 +581,8 @@ impl Limiter {
             }
             conn => {
                 let key = keys::key(&self.inner.prefix, spec.tag(), 0, client_id, api_endpoint);
-                if let Some(hit) = self.inner.deny.as_ref().and_then(|c| c.get(&key, &spec)) {
-                    let counters = &self.inner.res.counters;
-                    counters.cache_hits.fetch_add(1, Ordering::Relaxed);
-                    counters.decided(false);
-                    return Ok(Prepared::Done(Decision {
-                        allowed: false,
-                        limit: spec.capacity,
-                        remaining: hit.remaining,
-                        retry_after: hit.retry_after,
-                        reset_after: hit.reset_after,
-                    }));
+                if let Some(refused) = self.cached_refusal(&key, &spec) {
+                    return Ok(Prepared::Done(decision_of(&refused, &spec)));
                 }
                 Ok(Prepared::Redis {
                     conn: conn.clone(),
@@ -603,6 +594,21 @@ impl Limiter {
                 })
             }
         }
+    }
+
+    /// A refusal of `key` under `spec` that the deny cache still holds,
+    /// counted as a decision answered by the cache.
+    fn cached_refusal(&self, key: &[u8], spec: &Spec) -> Option<crate::algorithm::Outcome> {
+        let hit = self.inner.deny.as_ref()?.get(key, spec)?;
+        let counters = &self.inner.res.counters;
+        counters.cache_hits.fetch_add(1, Ordering::Relaxed);
+        counters.decided(false);
+        Some(crate::algorithm::Outcome {
+            ok: false,
+            remaining: hit.remaining,
+            retry_us: hit.retry_after.as_micros() as u64,
+            reset_us: hit.reset_after.as_micros() as u64,
+        })
     }
 
     /// Hand validated, ranked specs (one per endpoint) to the backend; a
@@ -638,16 +644,7 @@ impl Limiter {
                 }
                 let deny = match (&self.inner.deny, &specs[..]) {
                     (Some(cache), [spec]) if spec.op == Op::Check && now.is_none() => {
-                        if let Some(hit) = cache.get(&keys[0], spec) {
-                            let counters = &self.inner.res.counters;
-                            counters.cache_hits.fetch_add(1, Ordering::Relaxed);
-                            counters.decided(false);
-                            let refused = crate::algorithm::Outcome {
-                                ok: false,
-                                remaining: hit.remaining,
-                                retry_us: hit.retry_after.as_micros() as u64,
-                                reset_us: hit.reset_after.as_micros() as u64,
-                            };
+                        if let Some(refused) = self.cached_refusal(&keys[0], spec) {
                             return Ok(Prepared::Done(T::from_outcomes(&[refused], &specs)?));
                         }
                         Some(cache.clone())
