@@ -49,6 +49,12 @@ pub(crate) struct Args {
     /// Print the limiter's counters in the Prometheus text format at the end.
     #[arg(long)]
     prometheus: bool,
+    /// Also measure the floor a Redis script of this shape cannot go below:
+    /// per key, GET + SET PX of a 160-byte string (the exact log's two
+    /// commands) and ZRANGE + ZREM + ZADD + PEXPIRE (the bucketed log's four),
+    /// 36 keys per call, as Redis time per decision in the same run.
+    #[arg(long)]
+    floor: bool,
 }
 
 struct Phase {
@@ -65,6 +71,9 @@ struct Phase {
     batch: Option<f64>,
     /// Per cluster master: address, decisions, script calls, CPU seconds.
     nodes: Vec<NodeSplit>,
+    /// CPU seconds this process (the client: library or bare redis-rs, and
+    /// the bench loop) used during the phase.
+    client_cpu_secs: f64,
 }
 
 #[derive(Clone, Default)]
@@ -102,6 +111,7 @@ impl Phase {
         let mut latencies_us: Vec<u32> = rounds.iter().flat_map(|p| p.latencies_us.iter().copied()).collect();
         latencies_us.sort_unstable();
         Phase {
+            client_cpu_secs: rounds.iter().map(|p| p.client_cpu_secs).sum(),
             name: rounds.first().map_or("", |p| p.name),
             calls,
             allowed: rounds.iter().map(|p| p.allowed).sum(),
@@ -116,6 +126,11 @@ impl Phase {
 
     fn per_sec(&self) -> f64 {
         self.calls as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Client CPU per decision, microseconds.
+    fn client_cpu_us(&self) -> f64 {
+        self.client_cpu_secs * 1e6 / self.calls.max(1) as f64
     }
 
     fn pct(&self, p: f64) -> u32 {
@@ -136,6 +151,10 @@ impl Phase {
             self.pct(0.999),
             self.calls,
             100.0 * self.allowed as f64 / self.calls.max(1) as f64
+        );
+        print!(
+            "\n           client CPU {:.2} us/decision (this process)",
+            self.client_cpu_us()
         );
         if let Some(u) = self.redis_usec_per_call {
             print!("\n           Redis: script {u:.2} us/decision (commandstats)");
@@ -291,6 +310,18 @@ pub(crate) fn run(args: Args) -> Result<(), ratewarden::Error> {
     } else if !args.no_baseline && !main.single {
         println!("           (no bare-client ceiling: one EVALSHA per decision cannot be routed on a cluster or through Sentinel)");
     }
+    if args.floor && main.single {
+        for (name, body) in [("floor GET+SET", FLOOR_STRING), ("floor 4 zset", FLOOR_ZSET)] {
+            let f = floor(&args, &main.stats, name, body)?;
+            println!(
+                "{name:<14} Redis: script {:.2} us/decision, process CPU {:.2} us/decision ({} keys per call); library / floor: {:.2}x script time",
+                f.redis_usec_per_call.unwrap_or(f64::NAN),
+                f.redis_cpu_per_call.unwrap_or(f64::NAN),
+                FLOOR_BATCH,
+                lib.redis_usec_per_call.unwrap_or(f64::NAN) / f.redis_usec_per_call.unwrap_or(f64::NAN)
+            );
+        }
+    }
     if let (Some(c), false) = (&compare, other.is_empty()) {
         let other = Phase::merge(other);
         println!("{}:", c.url);
@@ -305,6 +336,85 @@ pub(crate) fn run(args: Args) -> Result<(), ratewarden::Error> {
         );
     }
     Ok(())
+}
+
+/// Keys per call of the floor scripts: the library's batch size at 64 in flight.
+const FLOOR_BATCH: usize = 36;
+
+/// The exact log's two commands per decision, nothing else.
+const FLOOR_STRING: &str = r"
+for i = 1, #KEYS do
+  redis.call('GET', KEYS[i])
+  redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[2])
+end
+return #KEYS";
+
+/// The bucketed log's four sorted-set calls per admission, nothing else.
+const FLOOR_ZSET: &str = r"
+for i = 1, #KEYS do
+  local k = KEYS[i]
+  redis.call('ZRANGE', k, 0, 2, 'WITHSCORES')
+  redis.call('ZREM', k, ARGV[3])
+  redis.call('ZADD', k, ARGV[4], ARGV[5], ARGV[6], ARGV[3])
+  redis.call('PEXPIRE', k, ARGV[2])
+end
+return #KEYS";
+
+/// Redis time per key of `body` (one of the floor scripts) over
+/// `FLOOR_BATCH` keys per call, through a bare multiplexed client.
+fn floor(args: &Args, stats: &RedisStats, name: &'static str, body: &'static str) -> Result<Phase, ratewarden::Error> {
+    let handle = ratewarden::runtime::handle();
+    let client = redis::Client::open(args.url.as_str()).map_err(|e| ratewarden::Error::Config {
+        message: e.to_string(),
+        source: None,
+    })?;
+    let conn = handle
+        .block_on(handle.spawn(async move { client.get_multiplexed_async_connection().await }))
+        .map_err(|e| ratewarden::Error::Internal(e.to_string()))?
+        .map_err(server_error)?;
+    let sha: Arc<str> = redis::Script::new(body).get_hash().into();
+    {
+        let mut c = conn.clone();
+        let body = body.to_owned();
+        handle
+            .block_on(handle.spawn(async move {
+                redis::cmd("SCRIPT")
+                    .arg("LOAD")
+                    .arg(body)
+                    .query_async::<String>(&mut c)
+                    .await
+            }))
+            .map_err(|e| ratewarden::Error::Internal(e.to_string()))?
+            .map_err(server_error)?;
+    }
+    let keys: Arc<Vec<String>> = Arc::new(
+        (0..args.keys)
+            .map(|i| format!("bench-floor-{}:{{{i}}}", body.len()))
+            .collect(),
+    );
+    let op = move |i: usize| {
+        let mut conn = conn.clone();
+        let keys = keys.clone();
+        let sha = sha.clone();
+        async move {
+            let mut cmd = redis::cmd("EVALSHA");
+            cmd.arg(&*sha).arg(FLOOR_BATCH);
+            for j in 0..FLOOR_BATCH {
+                cmd.arg(&keys[(i * FLOOR_BATCH + j) % keys.len()]);
+            }
+            // A 160-byte value (10 log entries), a TTL, and the zset members.
+            cmd.arg("0".repeat(160)).arg(2000).arg("#9:1").arg(1).arg("1:1").arg(-2);
+            let _: i64 = cmd.query_async(&mut conn).await.map_err(server_error)?;
+            Ok(true)
+        }
+    };
+    let concurrency = (args.concurrency / FLOOR_BATCH).max(2);
+    measure("warm-up", concurrency, Duration::from_secs(1), op.clone())?;
+    let mut p = measure_redis(stats, name, concurrency, args.duration / 4, op, None)?;
+    let per = FLOOR_BATCH as f64;
+    p.redis_usec_per_call = p.redis_usec_per_call.map(|v| v / per);
+    p.redis_cpu_per_call = p.redis_cpu_per_call.map(|v| v / per);
+    Ok(p)
 }
 
 /// One backend measured through the library.
@@ -443,6 +553,7 @@ where
     let handle = ratewarden::runtime::handle();
     let calls = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
+    let cpu_before = process_cpu_secs();
     let start = Instant::now();
     let tasks: Vec<_> = (0..concurrency)
         .map(|t| {
@@ -490,9 +601,11 @@ where
         allowed += a;
     }
     let elapsed = start.elapsed();
+    let client_cpu_secs = process_cpu_secs() - cpu_before;
     eprint!("\r{:<70}\r", "");
     latencies.sort_unstable();
     Ok(Phase {
+        client_cpu_secs,
         name,
         calls: latencies.len() as u64,
         allowed,
@@ -503,6 +616,17 @@ where
         batch: None,
         nodes: Vec::new(),
     })
+}
+
+/// User + system CPU time of this process so far (every thread), seconds.
+fn process_cpu_secs() -> f64 {
+    // SAFETY: getrusage writes into the zeroed struct we own.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return 0.0;
+    }
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
 fn bench_memory(args: &Args, quota: Quota, algorithm: Algorithm) -> Result<(), ratewarden::Error> {
@@ -743,17 +867,18 @@ fn bench_all(args: &Args, quota: Quota) -> Result<(), ratewarden::Error> {
         rows.push((a, phase, small, large));
     }
     println!(
-        "\n| algorithm | decisions/s | p50 us | p99 us | Redis script us/decision | Redis CPU us/decision | MEMORY USAGE per key, 100/s full | 100,000/s full |"
+        "\n| algorithm | decisions/s | p50 us | p99 us | Redis script us/decision | Redis CPU us/decision | client CPU us/decision | MEMORY USAGE per key, 100/s full | 100,000/s full |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (a, p, small, large) in rows {
         println!(
-            "| {a} | {:.0} | {} | {} | {:.1} | {:.1} | {small} B | {large} B |",
+            "| {a} | {:.0} | {} | {} | {:.1} | {:.1} | {:.1} | {small} B | {large} B |",
             p.per_sec(),
             p.pct(0.5),
             p.pct(0.99),
             p.redis_usec_per_call.unwrap_or(f64::NAN),
             p.redis_cpu_per_call.unwrap_or(f64::NAN),
+            p.client_cpu_us(),
         );
     }
     Ok(())

@@ -200,6 +200,81 @@ fn exercise_bucketed_log(url: &str, tag: &str) {
     assert!(d.allowed && d.remaining == 299, "{tag}: after the block {d:?}");
 }
 
+/// Keys of the bucketed log written by earlier versions (head `"#<end>:<count>"`
+/// with the total only in its score, or `"#"` without an open bucket) are
+/// read with their counts, and the next admission rewrites the head in the
+/// current layout (`"#<end>:<count>:<total>"`); an admission into the open
+/// bucket keeps the expiry the bucket set, one that opens a bucket extends it.
+#[test]
+fn bucketed_log_reads_older_heads_and_keeps_its_expiry() {
+    let server = RedisServer::start();
+    let l = limiter(&server.url(), Algorithm::SlidingWindowLog);
+    let q = "300/hour";
+    let mut c = server.conn();
+    let time: Vec<u64> = redis::cmd("TIME").query(&mut c).unwrap();
+    let now = time[0] * 1_000_000 + time[1];
+    let head = |key: &[u8], c: &mut redis::Connection| -> String {
+        let z: Vec<String> = redis::cmd("ZRANGE").arg(key).arg(0).arg(0).query(c).unwrap();
+        z[0].clone()
+    };
+
+    // Two-field head: 120 in all, 50 of them in the open bucket ending in 10 s.
+    let key = l.redis_key("old2", "/b", q).unwrap();
+    let open = now + 10_000_000;
+    let _: () = redis::pipe()
+        .cmd("ZADD")
+        .arg(&key)
+        .arg(-120)
+        .arg(format!("#{open}:50"))
+        .arg(now - 100_000_000)
+        .arg(format!("{}:70", now - 100_000_000))
+        .cmd("PEXPIRE")
+        .arg(&key)
+        .arg(3_700_000)
+        .query(&mut c)
+        .unwrap();
+    let d = l.check("old2", "/b", q, 1).unwrap();
+    assert!(d.allowed && d.remaining == 179, "{d:?}");
+    assert_eq!(head(&key, &mut c), format!("#{open}:51:121"));
+    let d = l.check("old2", "/b", q, 179).unwrap();
+    assert!(d.allowed && d.remaining == 0, "{d:?}");
+    assert!(!l.check("old2", "/b", q, 1).unwrap().allowed);
+
+    // "#": no open bucket, 100 in one closed bucket 50 s old.
+    let key = l.redis_key("old1", "/b", q).unwrap();
+    let _: () = redis::pipe()
+        .cmd("ZADD")
+        .arg(&key)
+        .arg(-100)
+        .arg("#")
+        .arg(now - 50_000_000)
+        .arg(format!("{}:100", now - 50_000_000))
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(
+        l.peek("old1", "/b", q).unwrap().remaining,
+        199,
+        "peek: as if one more were admitted"
+    );
+    let d = l.check("old1", "/b", q, 1).unwrap();
+    assert!(d.allowed && d.remaining == 199, "{d:?}");
+    let h = head(&key, &mut c);
+    assert!(h.starts_with('#') && h.ends_with(":1:101"), "{h}");
+
+    // The current layout: admissions into the open bucket leave the expiry
+    // alone, the one that opens the next bucket (30 s later) sets it again.
+    let key = l.redis_key("ttl", "/b", q).unwrap();
+    assert!(l.check("ttl", "/b", q, 1).unwrap().allowed);
+    let _: () = redis::cmd("PEXPIRE").arg(&key).arg(3_000_000).query(&mut c).unwrap();
+    assert!(l.check("ttl", "/b", q, 1).unwrap().allowed);
+    let ttl: i64 = redis::cmd("PTTL").arg(&key).query(&mut c).unwrap();
+    assert!(
+        ttl > 0 && ttl <= 3_000_000,
+        "the open bucket's admission rewrote the expiry: {ttl}"
+    );
+    assert_eq!(head(&key, &mut c).split(':').skip(1).collect::<Vec<_>>(), ["2", "2"]);
+}
+
 #[test]
 fn operations_on_memory() {
     exercise("memory://ops", "memory");

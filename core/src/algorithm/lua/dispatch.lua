@@ -129,16 +129,165 @@ local function swl_single(out, o, key, capx, windowx, costx)
   end
 end
 
+-- The common case of the bucketed log, inline in the same way: one limit,
+-- a check, a head of the current layout, at most one bucket leaving the
+-- window. The set is read without scores (the head's name carries the
+-- total), the closed bucket's score is its name's end as sent, and the
+-- expiry is written only when a bucket opens (an admission into the open
+-- bucket keeps the expiry that bucket set, which is what the general path
+-- would set again). Returns false, having written nothing, where the
+-- general path must decide: another head layout, several buckets to range
+-- over, or a refusal that needs more than the oldest bucket to compute its
+-- retry time. Same answers as swlb_peek/swlb_commit.
+local FIN, TTLB = {}, {}
+
+local function swlb_single(out, o, key, capx, windowx, costx, bucketx)
+  local z = redis.pcall('ZRANGE', key, 0, 2)
+  if z.err then
+    out[o + 1], out[o + 2], out[o + 3], out[o + 4] = tostring(z.err), 0, 0, 0
+    return true
+  end
+  local h = z[1]
+  local e, c, t
+  if h then
+    e, c, t = string.match(h, '^#(%d+):(%d+):(%d+)$')
+    if not e then
+      return false
+    end
+  end
+  local cap, window, cost = num(capx), num(windowx), num(costx)
+  local cutoff = now - window
+  local total, open_end, fresh, gone, oldest_end, oldest_count = 0, nil, false, nil, nil, nil
+  if e then
+    open_end = tonumber(e)
+    if open_end <= cutoff then
+      -- The newest bucket has left the window: so has everything.
+      open_end, fresh = nil, true
+    else
+      total = tonumber(t)
+      local m1 = z[2]
+      if m1 then
+        local e1, c1 = string.match(m1, '^(%d+):(%d+)$')
+        if not e1 then
+          return false
+        end
+        if tonumber(e1) > cutoff then
+          oldest_end, oldest_count = e1, c1
+        else
+          local m2 = z[3]
+          if m2 then
+            local e2, c2 = string.match(m2, '^(%d+):(%d+)$')
+            if not e2 or tonumber(e2) <= cutoff then
+              return false
+            end
+            oldest_end, oldest_count = e2, c2
+          end
+          total, gone = total - tonumber(c1), m1
+        end
+      end
+      if total < 0 then
+        total = 0
+      end
+    end
+  end
+  local after = total + cost
+  if after > cap then
+    local retry = 0
+    if oldest_end then
+      if tonumber(oldest_count) < after - cap then
+        return false
+      end
+      retry = tonumber(oldest_end) + window - now
+    elseif open_end then
+      retry = open_end + window - now
+    end
+    out[o + 1], out[o + 2], out[o + 3] = 0, math.max(cap - total, 0), retry
+    out[o + 4] = open_end and (open_end + window - now) or 0
+    return true
+  end
+  -- The new total, formatted once for the head's name and its score.
+  local sa = tostring(after)
+  if open_end and now <= open_end then
+    -- Add before removing: a set left empty would take its expiry with it.
+    redis.call('ZADD', key, '-' .. sa, '#' .. e .. ':' .. (tonumber(c) + cost) .. ':' .. sa)
+    if gone then
+      redis.call('ZREM', key, h, gone)
+    else
+      redis.call('ZREM', key, h)
+    end
+    out[o + 1], out[o + 2], out[o + 3], out[o + 4] = 1, cap - after, 0, open_end + window - now
+    return true
+  end
+  local bucket = num(bucketx)
+  local fin = FIN[bucketx]
+  if not fin then
+    fin = string.format('%d', now + bucket - 1)
+    FIN[bucketx] = fin
+  end
+  local head = '#' .. fin .. ':' .. costx .. ':' .. sa
+  if fresh then
+    redis.call('DEL', key)
+    redis.call('ZADD', key, '-' .. sa, head)
+  elseif open_end then
+    -- Close the open bucket: it becomes an ordinary member.
+    if gone then
+      redis.call('ZREM', key, h, gone)
+    else
+      redis.call('ZREM', key, h)
+    end
+    local member = e .. ':' .. c
+    if redis.call('ZADD', key, e, member, '-' .. sa, head) < 2 then
+      -- An entry of this name existed (the clock went back) and now
+      -- stands for both: give it the doubled count, merging again if needed.
+      local count = tonumber(c)
+      repeat
+        redis.call('ZREM', key, member)
+        count = count * 2
+        member = e .. ':' .. count
+      until redis.call('ZADD', key, e, member) == 1
+    end
+  else
+    redis.call('ZADD', key, '-' .. sa, head)
+  end
+  local tk = windowx .. ':' .. bucketx
+  local ttl = TTLB[tk]
+  if not ttl then
+    ttl = string.format('%d', ttl_ms(bucket - 1 + window))
+    TTLB[tk] = ttl
+  end
+  redis.call('PEXPIRE', key, ttl)
+  out[o + 1], out[o + 2], out[o + 3], out[o + 4] = 1, cap - after, 0, bucket - 1 + window
+  return true
+end
+
 local out = {}
 local o = 0
 local n = tonumber(ARGV[2])
 local a, k = 3, 1
+local prev = 0
 for _ = 1, n do
+  -- at: where this decision's m and limits are; m = 0 means "the limits of
+  -- the decision before", sent once.
+  local at, step = a, 1
   local m = num(ARGV[a])
-  if m == 1 and ARGV[a + 1] == '1' then
-    swl_single(out, o, KEYS[k], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4])
+  if m == 0 and prev > 0 then
+    at = prev
+    m = num(ARGV[at])
   else
-    local ok, err = pcall(decide, out, o, a + 1, k, m)
+    prev, step = a, 1 + 5 * m
+  end
+  local done = false
+  if m == 1 then
+    local code = ARGV[at + 1]
+    if code == '1' then
+      swl_single(out, o, KEYS[k], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4])
+      done = true
+    elseif code == '2' then
+      done = swlb_single(out, o, KEYS[k], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5])
+    end
+  end
+  if not done then
+    local ok, err = pcall(decide, out, o, at + 1, k, m)
     if not ok then
       local text = type(err) == 'table' and (err.err or err.msg) or tostring(err)
       out[o + 1] = tostring(text)
@@ -148,7 +297,7 @@ for _ = 1, n do
     end
   end
   o = o + 4 * m
-  a = a + 1 + 5 * m
+  a = a + step
   k = k + m
 end
 return out

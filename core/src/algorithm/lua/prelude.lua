@@ -8,6 +8,7 @@
 -- then, per decision:  m, its number of limits
 --   then, per limit:   code, capacity, window_us, cost, aux
 --                      code = algorithm + 16 * operation (below)
+--   or just 0:         the same limits as the decision before it
 -- KEYS     one per limit, in the same order (all of one decision share the
 --          client's hash tag). On Redis Cluster, one call carries the
 --          decisions of one slot (a batch is a pipeline of such calls).

@@ -1,15 +1,20 @@
 ---------------------------------------------------------------------------
 -- 2: sliding-window log, bucketed (capacity above the exact limit).
---   member "#<end_us>:<count>", score -total: the running sum (always the
---     lowest score) and the open (newest) bucket, which ends at end_us
+--   member "#<end_us>:<count>:<total>", score -total: the running sum
+--     (always the lowest score) and the open (newest) bucket, which ends at
+--     end_us; the total is in the name too, so the common case reads the
+--     set without scores (see swlb_single in dispatch.lua)
 --   member "<end_us>:<count>", score end_us: the admissions of one closed
 --     bucket
 -- An entry is counted until its end leaves the window: at most one bucket
 -- too long, never too short. One ZRANGE reads the total, the open bucket
 -- and the two oldest closed ones; an admission then writes with one ZREM,
--- one ZADD and one PEXPIRE; a refusal writes nothing (what has left the
--- window is subtracted again next time, from the same stored total).
--- A head named just "#" (no open bucket) is read too: refunds leave it.
+-- one ZADD and, when it opens a bucket, one PEXPIRE (an admission into the
+-- open bucket leaves the expiry that bucket set); a refusal writes nothing
+-- (what has left the window is subtracted again next time, from the same
+-- stored total).
+-- Older heads are read too: "#<end_us>:<count>" (the total only in the
+-- score), and "#" (no open bucket; refunds leave it).
 local function count_of(member)
   return tonumber(string.match(member, ':(%d+)$'))
 end
@@ -23,7 +28,7 @@ local function swlb_peek(key, cap, window, cost, bucket)
   if h and string.byte(h) == 35 then
     p.head = h
     total = -tonumber(head[2])
-    local e, c = string.match(h, '^#(%d+):(%d+)$')
+    local e, c = string.match(h, '^#(%d+):(%d+)')
     if e then
       p.open_str, p.open_end, p.open_count = e, tonumber(e), tonumber(c)
     end
@@ -125,10 +130,10 @@ local function swlb_commit(p)
   local finish
   if p.open_end and now <= p.open_end then
     finish = p.open_end
-    redis.call('ZADD', key, -total, '#' .. p.open_str .. ':' .. (p.open_count + cost))
+    redis.call('ZADD', key, -total, '#' .. p.open_str .. ':' .. (p.open_count + cost) .. ':' .. total)
   else
     finish = now + p.bucket - 1
-    local head = '#' .. string.format('%d', finish) .. ':' .. cost
+    local head = '#' .. string.format('%d', finish) .. ':' .. cost .. ':' .. total
     if p.open_end then
       -- Close the open bucket: it becomes an ordinary member.
       local member = p.open_str .. ':' .. p.open_count
@@ -187,7 +192,7 @@ local function swlb_refund(key, cap, window, cost, bucket)
   if total <= 0 then
     redis.call('DEL', key)
   elseif p.open_end and open_count > 0 then
-    redis.call('ZADD', key, -total, '#' .. p.open_str .. ':' .. open_count)
+    redis.call('ZADD', key, -total, '#' .. p.open_str .. ':' .. open_count .. ':' .. total)
   else
     redis.call('ZADD', key, -total, '#')
   end
@@ -197,6 +202,6 @@ end
 local function swlb_block(key, cap, window, d)
   local finish = now + d - window
   redis.call('DEL', key)
-  redis.call('ZADD', key, -cap, '#' .. string.format('%d', finish) .. ':' .. cap)
+  redis.call('ZADD', key, -cap, '#' .. string.format('%d', finish) .. ':' .. cap .. ':' .. cap)
   redis.call('PEXPIRE', key, ttl_ms(d))
 end
