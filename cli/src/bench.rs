@@ -228,6 +228,7 @@ pub(crate) fn run(args: Args) -> Result<(), ratewarden::Error> {
             .map_err(|e| ratewarden::Error::Connection {
                 message: e.to_string(),
                 source: None,
+                outcome_unknown: false,
             })?;
         let script = redis::Script::new(ratewarden::__bench::script());
         let sha: Arc<str> = script.get_hash().into();
@@ -793,6 +794,7 @@ impl RedisStats {
             .map_err(|e| ratewarden::Error::Connection {
                 message: e.to_string(),
                 source: None,
+                outcome_unknown: false,
             })?;
         let info: String = redis::cmd("INFO")
             .arg("commandstats")
@@ -918,6 +920,7 @@ fn key_memory(url: &str, algorithm: Algorithm, quota: Quota, admissions: u64) ->
         .map_err(|e| ratewarden::Error::Connection {
             message: e.to_string(),
             source: None,
+            outcome_unknown: false,
         })?;
     let bytes: Option<u64> = redis::cmd("MEMORY")
         .arg("USAGE")
@@ -955,6 +958,7 @@ fn connect(client: &redis::Client) -> Result<redis::Connection, ratewarden::Erro
         .map_err(|e| ratewarden::Error::Connection {
             message: e.to_string(),
             source: None,
+            outcome_unknown: false,
         })
 }
 

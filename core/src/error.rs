@@ -169,13 +169,17 @@ pub enum Error {
         source: Option<Source>,
     },
     /// See [`ErrorKind::Connection`].
-    #[error("cannot reach Redis: {message}")]
+    #[error("cannot reach Redis: {message}{}",
+        if *outcome_unknown { " (after the call was sent: the decision may have been taken)" } else { "" })]
     Connection {
         /// What failed.
         message: String,
         /// The underlying error, if any.
         #[source]
         source: Option<Source>,
+        /// True when the connection broke after (part of) the call was
+        /// written, before its reply: the script may have run on the server.
+        outcome_unknown: bool,
     },
     /// See [`ErrorKind::Timeout`].
     #[error("no answer within the deadline of {deadline:?} ({stage}; {})",
@@ -247,7 +251,9 @@ impl Error {
     }
 
     /// True when the decision may have been taken on the server although no
-    /// answer arrived (a timeout after the script was sent).
+    /// answer arrived: a timeout, or a connection that broke (reset, closed),
+    /// after the script was sent. Such a call must not be retried blindly.
+    /// A refused connection says false: nothing reached the server.
     ///
     /// ```
     /// let err = ratewarden::Error::invalid_argument("x");
@@ -257,6 +263,9 @@ impl Error {
         matches!(
             self,
             Error::Timeout {
+                outcome_unknown: true,
+                ..
+            } | Error::Connection {
                 outcome_unknown: true,
                 ..
             }
@@ -293,9 +302,14 @@ impl Error {
                 message: message.clone(),
                 source: text(source),
             },
-            Error::Connection { message, source } => Error::Connection {
+            Error::Connection {
+                message,
+                source,
+                outcome_unknown,
+            } => Error::Connection {
                 message: message.clone(),
                 source: text(source),
+                outcome_unknown: *outcome_unknown,
             },
             Error::Timeout {
                 deadline,
@@ -319,9 +333,15 @@ impl Error {
             return Error::timeout(deadline, "waiting for Redis", sent);
         }
         match err.kind() {
-            K::Io | K::ClusterConnectionNotFound => Error::Connection {
+            K::Io => Error::Connection {
+                message: err.to_string(),
+                outcome_unknown: sent && !nothing_was_sent(&err),
+                source: Some(Box::new(err)),
+            },
+            K::ClusterConnectionNotFound => Error::Connection {
                 message: err.to_string(),
                 source: Some(Box::new(err)),
+                outcome_unknown: false,
             },
             K::InvalidClientConfig => Error::Config {
                 message: err.to_string(),
@@ -344,6 +364,15 @@ impl Error {
     }
 }
 
+/// An I/O error that shows the request never reached a server: the
+/// connection was refused. Anything else after sending (reset, closed while
+/// waiting, even a broken pipe: redis-rs hands one connection's failure to
+/// every request on it, some of them written before) may have followed a
+/// script that ran.
+fn nothing_was_sent(err: &redis::RedisError) -> bool {
+    err.is_connection_refusal()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,6 +387,7 @@ mod tests {
         let c = Error::Connection {
             message: "refused".into(),
             source: None,
+            outcome_unknown: false,
         };
         assert!(c.is_connection() && c.is_retryable());
         assert!(!Error::Usage("x".into()).is_retryable());
@@ -380,6 +410,15 @@ mod tests {
         let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
         let e = Error::from_redis(redis::RedisError::from(io), Duration::from_secs(1), false);
         assert_eq!(e.kind(), ErrorKind::Connection);
+        assert!(!e.outcome_unknown(), "refused before anything was sent");
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        let e = Error::from_redis(redis::RedisError::from(io), Duration::from_secs(1), true);
+        assert_eq!(e.kind(), ErrorKind::Connection);
+        assert!(e.outcome_unknown() && e.is_retryable(), "reset after the call was sent");
+        assert!(e.to_string().contains("may have been taken"), "{e}");
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let e = Error::from_redis(redis::RedisError::from(io), Duration::from_secs(1), true);
+        assert!(!e.outcome_unknown(), "refused: never sent");
         let io = std::io::Error::new(std::io::ErrorKind::TimedOut, "slow");
         let e = Error::from_redis(redis::RedisError::from(io), Duration::from_secs(1), true);
         assert_eq!(e.kind(), ErrorKind::Timeout);

@@ -160,6 +160,42 @@ fn every_algorithm_matches_memory_and_keeps_its_promise() {
     }
 }
 
+/// A server clock that steps back (a failover to a replica whose clock is
+/// behind, an NTP step) never admits more: 5 admissions 10 us after a window
+/// edge, then calls 10 us before it — and in between — are refused, by every
+/// algorithm, with the same answers on Redis and memory://; the stored
+/// window keeps counting until it has passed.
+#[test]
+fn a_clock_stepping_back_admits_no_more() {
+    let server = RedisServer::start();
+    let (redis, memory) = pair(&server, "clock-back");
+    let q = Quota::new(5, 5); // 5 per second
+    let w = window_us(q);
+    let edge = (T0 / w + 10) * w;
+    for alg in Algorithm::ALL {
+        let client = format!("back-{alg}");
+        let limit = [Limit::new("/b", q).algorithm(alg)];
+        let at = |t: u64| {
+            let a = redis.__check_all_at(t, &client, &limit).unwrap();
+            let b = memory.__check_all_at(t, &client, &limit).unwrap();
+            assert_eq!(a, b, "{alg} at {t}: Redis and memory:// disagree");
+            a.decisions[0]
+        };
+        for i in 0..5 {
+            let d = at(edge + 10);
+            assert!(d.allowed, "{alg}: admission {i} {d:?}");
+        }
+        for t in [edge - 10, edge - 1, edge, edge + 5, edge + 10] {
+            let d = at(t);
+            assert!(!d.allowed, "{alg}: admitted at {t} after 5 at {}: {d:?}", edge + 10);
+            assert!(d.retry_after > std::time::Duration::ZERO, "{alg}: {d:?}");
+        }
+        // Once the counted admissions are a window old, admissions resume.
+        let d = at(edge + 2 * w + 10);
+        assert!(d.allowed, "{alg}: still refused two windows later: {d:?}");
+    }
+}
+
 /// Periods from a millisecond to a year, in the notation, with capacities
 /// that do not divide them (fractional emission intervals), and the longest
 /// period at the largest capacity.

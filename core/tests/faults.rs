@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::proxy::{FaultProxy, Mode};
 use common::RedisServer;
 use ratewarden::{ErrorKind, Limiter, Quota};
 
@@ -104,6 +105,110 @@ async fn a_million_per_second_key_stays_under_64_kib() {
     assert!(bytes < 64 * 1024, "{bytes} bytes");
     assert!(entries <= 125, "{entries} entries");
     assert_eq!(encoding, "listpack");
+}
+
+/// Foreign data at one client's key (a string that is no log, a hash, a
+/// sorted set of other members) fails that client's decision with a server
+/// error and nothing else: the other decisions sent in the same batches are
+/// answered, on the exact log (capacity 10) and the bucketed one (1000).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_data_at_a_key_fails_only_its_own_decision() {
+    let server = RedisServer::start();
+    let l = limiter(&server, 2000);
+    let mut c = server.conn();
+    for (cap, kind) in [
+        (10, "string"),
+        (10, "digits"),
+        (10, "hash"),
+        (1000, "zset"),
+        (1000, "string"),
+    ] {
+        let q = Quota::new(cap, cap);
+        let victim = format!("victim-{cap}-{kind}");
+        let key = l.redis_key(&victim, "/iso", q).unwrap();
+        let _: () = match kind {
+            "string" => redis::cmd("SET").arg(&key).arg("not a log at all").query(&mut c),
+            // Digits, but not a whole number of 16-digit entries.
+            "digits" => redis::cmd("SET").arg(&key).arg("12345").query(&mut c),
+            "hash" => redis::cmd("HSET").arg(&key).arg("f").arg("v").query(&mut c),
+            _ => redis::cmd("ZADD").arg(&key).arg(1).arg("garbage").query(&mut c),
+        }
+        .unwrap();
+        for round in 0..3 {
+            let tasks: Vec<_> = (0..64)
+                .map(|i| {
+                    let l = l.clone();
+                    let client = if i == 17 {
+                        victim.clone()
+                    } else {
+                        format!("ok-{cap}-{kind}-{i}")
+                    };
+                    tokio::spawn(async move { l.check(&client, "/iso", q, 1).await })
+                })
+                .collect();
+            for (i, t) in tasks.into_iter().enumerate() {
+                let r = t.await.unwrap();
+                if i == 17 {
+                    let e = r.expect_err("a decision on foreign data");
+                    assert_eq!(e.kind(), ErrorKind::Server, "{cap} {kind}: {e}");
+                } else {
+                    let d = r.unwrap_or_else(|e| panic!("{cap} {kind} round {round}: decision {i} failed: {e}"));
+                    assert!(d.allowed, "{cap} {kind}: {d:?}");
+                }
+            }
+        }
+    }
+}
+
+/// A connection that breaks after the script was sent (reset instead of the
+/// reply) is an error that says the outcome is unknown — and the script did
+/// run: its key is on Redis. A reply that never comes is a timeout saying
+/// the same. Each failing call returns within its deadline, and the same
+/// limiter recovers once the path is healthy again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_lost_after_sending_says_the_outcome_is_unknown() {
+    let server = RedisServer::start();
+    let proxy = FaultProxy::start(&server.addr());
+    let deadline = Duration::from_millis(500);
+    let l = Limiter::builder(&proxy.url()).timeout(deadline).build().unwrap();
+    let q = Quota::new(10, 10);
+    l.check("warm", "/p", q, 1).await.unwrap();
+    let mut c = server.conn();
+    for (mode, client) in [(Mode::ResetOnReply, "reset"), (Mode::DropReplies, "dropped")] {
+        proxy.set(mode);
+        let start = Instant::now();
+        let e = l.check(client, "/p", q, 1).await.expect_err("no reply");
+        assert!(
+            start.elapsed() < deadline + Duration::from_millis(250),
+            "{mode:?}: {:?}",
+            start.elapsed()
+        );
+        assert!(e.outcome_unknown() && e.is_retryable(), "{mode:?}: {e}");
+        match mode {
+            Mode::ResetOnReply => assert_eq!(e.kind(), ErrorKind::Connection, "{e}"),
+            _ => assert_eq!(e.kind(), ErrorKind::Timeout, "{e}"),
+        }
+        let key = l.redis_key(client, "/p", q).unwrap();
+        let ran: bool = redis::cmd("EXISTS").arg(&key).query(&mut c).unwrap();
+        assert!(ran, "{mode:?}: the script ran although its reply was lost");
+        proxy.set(Mode::Pass);
+        until_ok(&l, "after", Duration::from_secs(5)).await;
+    }
+    // Refused before anything was sent: retryable, outcome known.
+    let closed = Limiter::builder(&format!("redis://127.0.0.1:{}", free_port()))
+        .timeout(deadline)
+        .build()
+        .unwrap();
+    let e = closed.check("x", "/p", q, 1).await.expect_err("nothing listens");
+    assert!(e.is_retryable() && !e.outcome_unknown(), "{e}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -126,8 +126,7 @@ pub(crate) fn refund(state: &mut Option<State>, now: u64, s: &Spec) -> Option<u6
             }
         }
         State::Counter { w, c, p } => {
-            let cur = now / s.window_us;
-            let (mut cc, mut pp) = counter_now(Some(&State::Counter { w: *w, c: *c, p: *p }), cur);
+            let (mut cc, mut pp, cur) = counter_now(Some(&State::Counter { w: *w, c: *c, p: *p }), now / s.window_us);
             let back = cc.min(s.cost);
             cc -= back;
             pp = pp.saturating_sub(s.cost - back);
@@ -135,8 +134,7 @@ pub(crate) fn refund(state: &mut Option<State>, now: u64, s: &Spec) -> Option<u6
             (cc + pp > 0).then(|| (cur + 2) * s.window_us - now)
         }
         State::Fixed { w, c } => {
-            let cur = now / s.window_us;
-            let c = if *w == cur { *c } else { 0 };
+            let (c, cur) = fixed_now(Some(&State::Fixed { w: *w, c: *c }), now / s.window_us);
             *state = Some(State::Fixed {
                 w: cur,
                 c: c.saturating_sub(s.cost),
@@ -216,14 +214,12 @@ pub(crate) fn commit(state: &mut Option<State>, now: u64, s: &Spec) -> u64 {
             end + s.window_us - now
         }
         SWC => {
-            let w = now / s.window_us;
-            let (c, p) = counter_now(state.as_ref(), w);
+            let (c, p, w) = counter_now(state.as_ref(), now / s.window_us);
             *state = Some(State::Counter { w, c: c + s.cost, p });
             (w + 2) * s.window_us - now
         }
         FW => {
-            let w = now / s.window_us;
-            let c = fixed_now(state.as_ref(), w);
+            let (c, w) = fixed_now(state.as_ref(), now / s.window_us);
             *state = Some(State::Fixed { w, c: c + s.cost });
             (w + 1) * s.window_us - now
         }
@@ -288,20 +284,24 @@ fn peek_log(state: &mut Option<State>, now: u64, s: &Spec) -> Peek {
     deny(cap.saturating_sub(used), retry, reset)
 }
 
-fn counter_now(state: Option<&State>, cur: u64) -> (u64, u64) {
+/// This window's and the previous window's counts, and the window they
+/// belong to: a stored window ahead of `cur` (the clock went back) keeps
+/// counting as the current one (the Lua `swc_read`).
+fn counter_now(state: Option<&State>, cur: u64) -> (u64, u64, u64) {
     match state {
-        Some(&State::Counter { w, c, p }) if w == cur => (c, p),
-        Some(&State::Counter { w, c, .. }) if w + 1 == cur => (0, c),
-        _ => (0, 0),
+        Some(&State::Counter { w, c, p }) if w == cur => (c, p, cur),
+        Some(&State::Counter { w, c, .. }) if w + 1 == cur => (0, c, cur),
+        Some(&State::Counter { w, c, p }) if w > cur => (c, p, w),
+        _ => (0, 0, cur),
     }
 }
 
 /// Mirrors the Lua floating-point steps exactly (IEEE doubles both sides).
 fn peek_counter(state: Option<&State>, now: u64, s: &Spec) -> Peek {
     let window = s.window_us;
-    let cur = now / window;
-    let (c, pr) = counter_now(state, cur);
-    let elapsed = now - cur * window;
+    let (c, pr, cur) = counter_now(state, now / window);
+    let ahead = (cur * window).saturating_sub(now);
+    let elapsed = now + ahead - cur * window;
     let (capf, costf, cf, prf, wf, ef) = (
         s.capacity as f64,
         s.cost as f64,
@@ -342,19 +342,20 @@ fn peek_counter(state: Option<&State>, now: u64, s: &Spec) -> Peek {
         }
         wf - ef + e2
     };
-    deny(rem, wait.max(1.0) as u64, reset)
+    deny(rem, (wait + ahead as f64).max(1.0) as u64, reset)
 }
 
-fn fixed_now(state: Option<&State>, cur: u64) -> u64 {
+/// The count and its window: a stored window ahead of `cur` (the clock
+/// went back) keeps counting (the Lua `fw_read`).
+fn fixed_now(state: Option<&State>, cur: u64) -> (u64, u64) {
     match state {
-        Some(&State::Fixed { w, c }) if w == cur => c,
-        _ => 0,
+        Some(&State::Fixed { w, c }) if w >= cur => (c, w),
+        _ => (0, cur),
     }
 }
 
 fn peek_fixed(state: Option<&State>, now: u64, s: &Spec) -> Peek {
-    let cur = now / s.window_us;
-    let c = fixed_now(state, cur);
+    let (c, cur) = fixed_now(state, now / s.window_us);
     let left = (cur + 1) * s.window_us - now;
     let reset = if c > 0 { left } else { 0 };
     if c + s.cost <= s.capacity {

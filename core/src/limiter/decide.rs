@@ -118,6 +118,7 @@ impl<T: Answer> Prepared<T> {
             let e = Error::Connection {
                 message: format!("circuit open after repeated failures; Redis is probed again in {wait:?}"),
                 source: None,
+                outcome_unknown: false,
             };
             if !decides {
                 return done(Err(e));

@@ -93,6 +93,12 @@ local function swl_single(out, o, key, capx, windowx, costx)
     out[o + 1], out[o + 2], out[o + 3], out[o + 4] = tostring(s.err), 0, 0, 0
     return
   end
+  -- A string that is no log (written by something else): this decision
+  -- fails, the others of the batch go on.
+  if s and (#s % 16 ~= 0 or string.find(s, '%D')) then
+    out[o + 1], out[o + 2], out[o + 3], out[o + 4] = 'ratewarden: the key holds no rate-limit state of this algorithm', 0, 0, 0
+    return
+  end
   local cap, window, cost = num(capx), num(windowx), num(costx)
   local cut = CUT[windowx]
   if not cut then

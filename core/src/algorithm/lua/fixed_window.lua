@@ -1,20 +1,24 @@
 ---------------------------------------------------------------------------
 -- 4: fixed window. Value "<window index>:<count>" (the index keeps window
 -- edges exact to the microsecond, independent of key expiry timing).
+-- The count of window `cur`, the end of a running block, and the window
+-- the count belongs to: a stored window *ahead* of `cur` (the server clock
+-- went back: a failover to a replica whose clock is behind, an NTP step)
+-- keeps counting as the current one, so a step back never admits more.
 local function fw_read(key, cur)
   local v, u = get_state(key)
   if v then
     local w, vc = string.match(v, '^(%d+):(%d+)$')
-    if tonumber(w) == cur then
-      return tonumber(vc)
+    w = tonumber(w)
+    if w and w >= cur then
+      return tonumber(vc), u, w
     end
   end
-  return 0, u
+  return 0, u, cur
 end
 
 local function fw_peek(key, cap, window, cost)
-  local cur = idiv(now, window)
-  local c, u = fw_read(key, cur)
+  local c, u, cur = fw_read(key, idiv(now, window))
   if u then
     return blocked(key, u)
   end
@@ -36,8 +40,7 @@ end
 
 -- Admissions of past windows no longer count: only this window's give back.
 local function fw_refund(key, cap, window, cost)
-  local cur = idiv(now, window)
-  local c, u = fw_read(key, cur)
+  local c, u, cur = fw_read(key, idiv(now, window))
   if u or c == 0 then
     return
   end

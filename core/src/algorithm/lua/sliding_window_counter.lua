@@ -2,6 +2,10 @@
 -- 3: sliding-window counter. Value "<window index>:<current>:<previous>";
 -- estimate = previous * (W - elapsed) / W + current. Kept until the end of
 -- the next window, when the current count stops mattering.
+-- The counts of window `cur` and of the one before, the end of a running
+-- block, and the window they belong to: a stored window *ahead* of `cur`
+-- (the server clock went back) keeps counting as the current one, as if
+-- it had just begun, so a step back never admits more.
 local function swc_read(key, cur)
   local c, pr = 0, 0
   local v, u = get_state(key)
@@ -12,18 +16,21 @@ local function swc_read(key, cur)
       c, pr = tonumber(vc), tonumber(vp)
     elseif w == cur - 1 then
       pr = tonumber(vc)
+    elseif w and w > cur then
+      c, pr, cur = tonumber(vc), tonumber(vp), w
     end
   end
-  return c, pr, u
+  return c, pr, u, cur
 end
 
 local function swc_peek(key, cap, window, cost)
-  local cur = idiv(now, window)
-  local c, pr, u = swc_read(key, cur)
+  local c, pr, u, cur = swc_read(key, idiv(now, window))
   if u then
     return blocked(key, u)
   end
-  local elapsed = now - cur * window
+  -- ahead: how far the stored window's start is in the future (0 normally).
+  local ahead = math.max(cur * window - now, 0)
+  local elapsed = now + ahead - cur * window
   local est = pr * (window - elapsed) / window + c
   local p = { key = key, window = window, cost = cost, cur = cur, c = c, pr = pr }
   p.rem = math.max(math.floor(cap - est), 0)
@@ -56,7 +63,7 @@ local function swc_peek(key, cap, window, cost)
     end
     wait = window - elapsed + e2
   end
-  p.retry = math.max(wait, 1)
+  p.retry = math.max(wait + ahead, 1)
   return p
 end
 
@@ -68,8 +75,7 @@ end
 
 -- The latest admissions first: this window's count, then the previous one's.
 local function swc_refund(key, cap, window, cost)
-  local cur = idiv(now, window)
-  local c, pr, u = swc_read(key, cur)
+  local c, pr, u, cur = swc_read(key, idiv(now, window))
   if u or c + pr == 0 then
     return
   end

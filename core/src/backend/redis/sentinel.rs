@@ -109,6 +109,7 @@ impl SentinelTarget {
                 failures.join("; ")
             ),
             source: None,
+            outcome_unknown: false,
         })
     }
 
@@ -139,6 +140,7 @@ impl SentinelTarget {
                     self.master_name
                 ),
                 source: None,
+                outcome_unknown: false,
             })
         }
     }

@@ -199,6 +199,7 @@ impl ClusterConnection {
                         self.inner.url.hosts.join(",")
                     ),
                     source: None,
+                    outcome_unknown: false,
                 });
             }
             let refreshed = self.inner.refreshed.notified();
@@ -382,6 +383,7 @@ impl ClusterConnection {
             return Err(Error::Connection {
                 message: format!("no cluster node answered CLUSTER SLOTS ({})", failures.join("; ")),
                 source: None,
+                outcome_unknown: false,
             });
         }
         let map = vote(&views, |addr| self.node(addr))?;
