@@ -196,6 +196,41 @@ fn a_clock_stepping_back_admits_no_more() {
     }
 }
 
+/// A quota changed on a live key (a policy edit) — smaller, larger, at the
+/// same microsecond and just after — gives the same answers on Redis and
+/// memory:// and never panics (debug builds check every subtraction).
+#[test]
+fn quota_changes_on_a_live_key_match_memory() {
+    let server = RedisServer::start();
+    let (redis, memory) = pair(&server, "quota-change");
+    let t = (T0 / 1_000_000 + 20) * 1_000_000 + 123;
+    let quotas = [
+        Quota::new(10, 10),
+        Quota::new(3, 3),
+        Quota::new(1, 1),
+        Quota::new(10, 1),
+        Quota::new(3, 30),
+    ];
+    for alg in Algorithm::ALL {
+        let client = format!("change-{alg}");
+        let mut step = 0;
+        for (i, q) in quotas.iter().chain(quotas.iter().rev()).enumerate() {
+            for (dt, cost) in [(0, 1), (0, 2), (1, 1), (0, 1)] {
+                let at = t + (i as u64 / 2) * 10 + dt; // two quotas per microsecond
+                let cost = cost.min(q.capacity());
+                let limit = [Limit::new("/c", *q).cost(cost).algorithm(alg)];
+                let a = redis.__check_all_at(at, &client, &limit).unwrap();
+                let b = memory.__check_all_at(at, &client, &limit).unwrap();
+                assert_eq!(
+                    a, b,
+                    "{alg} step {step}: {q:?} cost {cost} at {at}: Redis and memory:// disagree"
+                );
+                step += 1;
+            }
+        }
+    }
+}
+
 /// Periods from a millisecond to a year, in the notation, with capacities
 /// that do not divide them (fractional emission intervals), and the longest
 /// period at the largest capacity.

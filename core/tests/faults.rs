@@ -203,6 +203,112 @@ async fn a_reply_lost_after_sending_says_the_outcome_is_unknown() {
     assert!(e.is_retryable() && !e.outcome_unknown(), "{e}");
 }
 
+/// One failed batch is one outage for the circuit breaker, however many
+/// decisions it carried: 12 decisions whose replies are lost (at most 4
+/// batches: one alone, then up to 4 drivers) leave a breaker of threshold 5
+/// closed, and the next call goes to Redis again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_failed_batch_does_not_open_the_circuit() {
+    let server = RedisServer::start();
+    let proxy = FaultProxy::start(&server.addr());
+    let l = Limiter::builder(&proxy.url())
+        .timeout(Duration::from_millis(300))
+        .breaker_threshold(5)
+        .breaker_open_for(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let q = Quota::new(10, 10);
+    l.check("warm", "/b", q, 1).await.unwrap();
+    proxy.set(Mode::DropReplies);
+    let calls: Vec<_> = (0..12)
+        .map(|i| {
+            let l = l.clone();
+            tokio::spawn(async move { l.check(&format!("b{i}"), "/b", q, 1).await })
+        })
+        .collect();
+    for c in calls {
+        let e = c.await.unwrap().expect_err("replies are lost");
+        assert!(e.is_timeout(), "{e}");
+    }
+    assert!(!l.stats().circuit_open, "one outage opened the circuit");
+    proxy.set(Mode::Pass);
+    let d = l
+        .check("after", "/b", q, 1)
+        .await
+        .expect("the circuit is closed: Redis answers");
+    assert!(d.allowed);
+}
+
+/// A limiter that starts while Redis is down (paused: every attempt waits
+/// for its deadline) has no policies loaded:
+/// `check_policy` answers by its failure mode (not an error after each
+/// deadline), stops waiting once the circuit is open, and uses the real
+/// policy once Redis is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_policy_before_any_policy_loaded_follows_the_failure_mode() {
+    use ratewarden::{FailureMode, Policy};
+    let server = RedisServer::start();
+    let url = server.url();
+    server.pause(); // connections are accepted, nothing is answered
+    let deadline = Duration::from_millis(300);
+    let make = |mode| {
+        Limiter::builder(&url)
+            .timeout(deadline)
+            .failure_mode(mode)
+            .breaker_threshold(2)
+            .breaker_open_for(Duration::from_millis(400))
+            .build()
+            .unwrap()
+    };
+    let error = make(FailureMode::Error);
+    let e = error.check_policy("c", "/p", 1).await.expect_err("no policy, no Redis");
+    assert!(e.is_retryable(), "{e}");
+    for (mode, allowed) in [
+        (FailureMode::Allow, true),
+        (FailureMode::Local, true),
+        (FailureMode::Deny, false),
+    ] {
+        let l = make(mode);
+        for i in 0..4 {
+            let start = Instant::now();
+            let d = l
+                .check_policy("c", "/p", 1)
+                .await
+                .unwrap_or_else(|e| panic!("{mode}: {e}"));
+            assert_eq!(d.allowed, allowed, "{mode} call {i}: {d:?}");
+            assert_eq!(d.limit, 0, "{mode}: no quota known");
+            if !allowed {
+                assert!(d.retry_after > Duration::ZERO, "{d:?}");
+            }
+            if i >= 2 {
+                assert!(
+                    start.elapsed() < Duration::from_millis(100),
+                    "{mode}: the open circuit still waited"
+                );
+            }
+        }
+        assert!(l.stats().fallbacks >= 4, "{mode}");
+        assert!(l.stats().circuit_open, "{mode}: two outages open it");
+    }
+    let l = make(FailureMode::Deny);
+    assert!(!l.check_policy("c", "/p", 1).await.unwrap().allowed);
+    server.resume();
+    Limiter::connect(&url)
+        .await
+        .unwrap()
+        .set_policy("*", Policy::new(7, 7))
+        .await
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        match l.check_policy("c", "/p", 1).await {
+            Ok(d) if d.limit == 7 => break,
+            _ if start.elapsed() > Duration::from_secs(5) => panic!("the policy is never used"),
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -285,13 +285,14 @@ fn peek_log(state: &mut Option<State>, now: u64, s: &Spec) -> Peek {
 }
 
 /// This window's and the previous window's counts, and the window they
-/// belong to: a stored window ahead of `cur` (the clock went back) keeps
-/// counting as the current one (the Lua `swc_read`).
+/// belong to: the stored window just after `cur` (the clock went back by
+/// less than a window) keeps counting as the current one (the Lua
+/// `swc_read`).
 fn counter_now(state: Option<&State>, cur: u64) -> (u64, u64, u64) {
     match state {
         Some(&State::Counter { w, c, p }) if w == cur => (c, p, cur),
         Some(&State::Counter { w, c, .. }) if w + 1 == cur => (0, c, cur),
-        Some(&State::Counter { w, c, p }) if w > cur => (c, p, w),
+        Some(&State::Counter { w, c, p }) if w == cur + 1 => (c, p, w),
         _ => (0, 0, cur),
     }
 }
@@ -345,11 +346,12 @@ fn peek_counter(state: Option<&State>, now: u64, s: &Spec) -> Peek {
     deny(rem, (wait + ahead as f64).max(1.0) as u64, reset)
 }
 
-/// The count and its window: a stored window ahead of `cur` (the clock
-/// went back) keeps counting (the Lua `fw_read`).
+/// The count and its window: the stored window just after `cur` (the
+/// clock went back by less than a window) keeps counting (the Lua
+/// `fw_read`).
 fn fixed_now(state: Option<&State>, cur: u64) -> (u64, u64) {
     match state {
-        Some(&State::Fixed { w, c }) if w >= cur => (c, w),
+        Some(&State::Fixed { w, c }) if w == cur || w == cur + 1 => (c, w),
         _ => (0, cur),
     }
 }

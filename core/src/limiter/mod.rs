@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::policy::{self, Policy, PolicyTable, RedisNames};
 use crate::quota::{block_us, validate_call, validate_cost, validate_id, IntoQuotas, Quota, Quotas, MAX_QUOTAS};
 use crate::resilience::deny_cache::DenyCache;
-use crate::resilience::{FailureMode, Resilience, Stats};
+use crate::resilience::{is_outage, FailureMode, Resilience, Stats};
 use crate::runtime;
 
 pub use builder::LimiterBuilder;
@@ -364,6 +364,12 @@ impl Limiter {
     /// once (pub/sub). A name without a policy and no default is
     /// [`InvalidArgument`](crate::ErrorKind::InvalidArgument).
     ///
+    /// A limiter that could not load the policies even once (Redis down since
+    /// it started) still answers by its failure mode, without waiting while
+    /// the circuit is open: `error` fails, `deny` refuses, `allow` admits,
+    /// and `local` — with no quota to take a share of — admits too (and
+    /// warns). Such decisions report `limit` 0 (unknown).
+    ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), ratewarden::Error> {
     /// use ratewarden::{Limiter, Policy};
@@ -374,10 +380,51 @@ impl Limiter {
     /// # Ok(()) }
     /// ```
     pub async fn check_policy(&self, client_id: &str, api_endpoint: &str, cost: u64) -> Result<Decision> {
-        let p = self.resolved_policy(api_endpoint).await?;
+        validate_id("client_id", client_id)?;
+        if cost == 0 {
+            return Err(Error::invalid_argument("cost must be at least 1"));
+        }
+        let p = match self.resolved_policy(api_endpoint).await {
+            Ok(p) => p,
+            // Only a table never loaded needs Redis here.
+            Err(e) if is_outage(&e) => return self.without_policies(e),
+            Err(e) => return Err(e),
+        };
         self.prepare_op(client_id, api_endpoint, p.quotas, cost, p.algorithm, Op::Check)?
             .run()
             .await
+    }
+
+    /// The failure mode's answer when no policy could be loaded yet.
+    fn without_policies(&self, e: Error) -> Result<Decision> {
+        let res = &self.inner.res;
+        let route = self.policy_route();
+        let (allowed, wait) = match res.mode {
+            FailureMode::Error => {
+                res.counters.errors.fetch_add(1, Ordering::Relaxed);
+                return Err(e);
+            }
+            FailureMode::Deny => (false, res.breaker(route).wait().max(Duration::from_millis(1))),
+            FailureMode::Allow | FailureMode::Local => (true, Duration::ZERO),
+        };
+        res.counters.fallbacks.fetch_add(1, Ordering::Relaxed);
+        res.counters.decided(allowed);
+        if res.warn.should_warn() {
+            tracing::warn!(target: "ratewarden", mode = %res.mode,
+                "policies not loaded and Redis unreachable ({e}); deciding by the failure mode");
+        }
+        Ok(Decision {
+            allowed,
+            limit: 0,
+            remaining: 0,
+            retry_after: wait,
+            reset_after: wait,
+        })
+    }
+
+    /// The circuit breaker that guards the policy table's server.
+    fn policy_route(&self) -> usize {
+        self.inner.backend.route(&[self.inner.names.hash.as_bytes().to_vec()])
     }
 
     /// The policy [`check_policy`](Self::check_policy) applies to
@@ -387,8 +434,26 @@ impl Limiter {
         validate_id("api_endpoint", api_endpoint)?;
         if let Some(conn) = self.inner.backend.remote() {
             if !self.inner.policies.is_watched() {
+                // Not loaded yet: this read is an outage like a decision's,
+                // guarded by the same circuit breaker.
+                let breaker = self.inner.res.breaker(self.policy_route());
+                if let Err(wait) = breaker.admit() {
+                    return Err(Error::Connection {
+                        message: format!("circuit open after repeated failures; Redis is probed again in {wait:?}"),
+                        source: None,
+                        outcome_unknown: false,
+                    });
+                }
                 let (table, conn, names) = (self.inner.policies.clone(), conn.clone(), self.inner.names.clone());
-                on_core(async move { table.ensure_watched(&conn, &names).await }).await?;
+                match on_core(async move { table.ensure_watched(&conn, &names).await }).await {
+                    Ok(()) => breaker.success(),
+                    Err(e) => {
+                        if is_outage(&e) {
+                            breaker.failure();
+                        }
+                        return Err(e);
+                    }
+                }
             }
         }
         policy::resolve(&self.inner.policies.snapshot(), api_endpoint).copied()

@@ -7,6 +7,10 @@ use std::time::{Duration, Instant};
 /// A circuit breaker: after `threshold` consecutive outages it opens and
 /// calls fail at once for `open_for`; then one call at a time probes (half
 /// open) until one succeeds.
+///
+/// An outage is one failed Redis call, not each decision it carried: the
+/// decisions of a failed batch are answered inside [`one_outage`], and only
+/// the first of them counts.
 #[derive(Debug)]
 pub(crate) struct Breaker {
     threshold: u64,
@@ -66,6 +70,17 @@ impl Breaker {
     }
 
     pub(crate) fn failure(&self) {
+        let counted = IN_FAILED_BATCH.with(|b| match b.get() {
+            Batch::Counted => true,
+            Batch::Failing => {
+                b.set(Batch::Counted);
+                false
+            }
+            Batch::None => false,
+        });
+        if counted {
+            return; // this batch's outage was counted for an earlier decision of it
+        }
         let n = self.failures.fetch_add(1, Ordering::AcqRel) + 1;
         if n >= self.threshold && self.open_until.load(Ordering::Acquire) == 0 {
             let until = self.now() + self.open_for.as_micros() as u64;
@@ -100,9 +115,46 @@ impl Breaker {
     }
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Batch {
+    None,
+    Failing,
+    Counted,
+}
+
+thread_local! {
+    /// Set while the decisions of one failed batch are answered (their
+    /// callbacks run synchronously on this thread).
+    static IN_FAILED_BATCH: std::cell::Cell<Batch> = const { std::cell::Cell::new(Batch::None) };
+}
+
+/// Answer the decisions of one failed script call (or pipeline) inside `f`:
+/// the breaker counts them as one outage.
+pub(crate) fn one_outage<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset(Batch);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            IN_FAILED_BATCH.with(|b| b.set(self.0));
+        }
+    }
+    let _reset = Reset(IN_FAILED_BATCH.with(|b| b.replace(Batch::Failing)));
+    f()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_failed_batch_is_one_outage() {
+        let b = Breaker::new(3, Duration::from_millis(30));
+        one_outage(|| (0..256).for_each(|_| b.failure()));
+        assert!(!b.is_open() && b.admit().is_ok());
+        one_outage(|| (0..2).for_each(|_| b.failure()));
+        assert!(!b.is_open());
+        b.failure();
+        assert!(b.is_open(), "three outages open it");
+    }
 
     #[test]
     fn breaker_opens_after_threshold_and_probes_one_at_a_time() {

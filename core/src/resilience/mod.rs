@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, ErrorKind};
-pub(crate) use breaker::Breaker;
+pub(crate) use breaker::{one_outage, Breaker};
 pub(crate) use stats::{Counters, WarnLimit};
 pub use stats::{Stats, LATENCY_BUCKETS_US};
 

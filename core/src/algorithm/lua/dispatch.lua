@@ -113,21 +113,34 @@ local function swl_single(out, o, key, capx, windowx, costx)
   end
   local used = n - first + 1
   if used + cost <= cap then
+    -- The new entry is now, or the newest entry's time if that is later
+    -- (the clock went back): the string stays sorted, and the entry counts
+    -- as long as the one it joins (the memory twin merges the two).
+    local at, reset = nowpad, window
+    if n > 0 then
+      local last = string.sub(s, -16)
+      if last > nowpad then
+        at, reset = last, tonumber(last) + window - now
+      end
+    end
     if first > 1 then
       s = string.sub(s, first * 16 - 15)
     end
     if cost == 1 then
-      s = s .. nowpad
+      s = s .. at
     else
-      s = s .. string.rep(nowpad, cost)
+      s = s .. string.rep(at, cost)
     end
     local ttl = TTL[windowx]
     if not ttl then
       ttl = string.format('%d', ttl_ms(window))
       TTL[windowx] = ttl
     end
+    if reset ~= window then
+      ttl = string.format('%d', ttl_ms(reset))
+    end
     redis.call('SET', key, s, 'PX', ttl)
-    out[o + 1], out[o + 2], out[o + 3], out[o + 4] = 1, cap - used - cost, 0, window
+    out[o + 1], out[o + 2], out[o + 3], out[o + 4] = 1, cap - used - cost, 0, reset
   else
     out[o + 1], out[o + 2] = 0, math.max(cap - used, 0)
     out[o + 3] = ts_at(s, first + used + cost - cap - 1) + window - now

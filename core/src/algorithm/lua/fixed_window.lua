@@ -2,15 +2,17 @@
 -- 4: fixed window. Value "<window index>:<count>" (the index keeps window
 -- edges exact to the microsecond, independent of key expiry timing).
 -- The count of window `cur`, the end of a running block, and the window
--- the count belongs to: a stored window *ahead* of `cur` (the server clock
--- went back: a failover to a replica whose clock is behind, an NTP step)
--- keeps counting as the current one, so a step back never admits more.
+-- the count belongs to: the stored window just *after* `cur` (the server
+-- clock went back by less than a window: a failover to a replica whose
+-- clock is behind, an NTP step) keeps counting as the current one, so such
+-- a step never admits more. (Any other index is another window size — a
+-- changed quota — or long past: it counts nothing.)
 local function fw_read(key, cur)
   local v, u = get_state(key)
   if v then
     local w, vc = string.match(v, '^(%d+):(%d+)$')
     w = tonumber(w)
-    if w and w >= cur then
+    if w == cur or w == cur + 1 then
       return tonumber(vc), u, w
     end
   end

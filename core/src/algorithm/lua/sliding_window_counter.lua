@@ -3,9 +3,10 @@
 -- estimate = previous * (W - elapsed) / W + current. Kept until the end of
 -- the next window, when the current count stops mattering.
 -- The counts of window `cur` and of the one before, the end of a running
--- block, and the window they belong to: a stored window *ahead* of `cur`
--- (the server clock went back) keeps counting as the current one, as if
--- it had just begun, so a step back never admits more.
+-- block, and the window they belong to: the stored window just *after*
+-- `cur` (the server clock went back by less than a window) keeps counting
+-- as the current one, as if it had just begun, so such a step never admits
+-- more. (Any other index is another window size or long past.)
 local function swc_read(key, cur)
   local c, pr = 0, 0
   local v, u = get_state(key)
@@ -16,7 +17,7 @@ local function swc_read(key, cur)
       c, pr = tonumber(vc), tonumber(vp)
     elseif w == cur - 1 then
       pr = tonumber(vc)
-    elseif w and w > cur then
+    elseif w == cur + 1 then
       c, pr, cur = tonumber(vc), tonumber(vp), w
     end
   end

@@ -2,7 +2,9 @@
 -- 1: sliding-window log, exact. A string of 16-digit, zero-padded server
 -- microseconds, one per admitted unit, oldest first: at most 127 entries
 -- (2 KB), one GET and one SET per admission, and two admissions in the same
--- microsecond are simply two entries. Counted while in (now - W, now].
+-- microsecond are simply two entries. Counted while in (now - W, now]. The
+-- string stays sorted: after a clock step back, an admission takes the
+-- newest entry's (later) time.
 local function ts_at(s, i)
   return tonumber(string.sub(s, i * 16 - 15, i * 16))
 end
@@ -21,8 +23,15 @@ local function swl_peek(key, cap, window, cost)
     rem = math.max(cap - used, 0), retry = 0, reset = false, rem_ok = 0, reset_ok = window }
   if used + cost <= cap then
     -- p.reset (as it is now) is only read if another limit refuses: see
-    -- swl_reset, called lazily by decide.
+    -- swl_reset, called lazily by decide. An admission is stamped now, or
+    -- with the newest entry's time if that is later (the clock went back;
+    -- see swl_single).
     p.rem_ok = cap - used - cost
+    p.at = nowpad
+    if n > 0 and string.sub(s, -16) > nowpad then
+      p.at = string.sub(s, -16)
+      p.reset_ok = tonumber(p.at) + window - now
+    end
     return p
   end
   p.ok = false
@@ -45,11 +54,11 @@ local function swl_commit(p)
   if p.first > 1 then
     rest = string.sub(rest, p.first * 16 - 15)
   end
-  local add = nowpad
+  local add = p.at
   if p.cost > 1 then
-    add = string.rep(nowpad, p.cost)
+    add = string.rep(p.at, p.cost)
   end
-  redis.call('SET', p.key, rest .. add, 'PX', ttl_ms(p.window))
+  redis.call('SET', p.key, rest .. add, 'PX', ttl_ms(p.reset_ok))
 end
 
 

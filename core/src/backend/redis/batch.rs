@@ -16,6 +16,7 @@ use crate::backend::redis::keys::slot;
 use crate::backend::redis::queue::{Done, Job, Reply};
 use crate::backend::redis::script;
 use crate::error::{Error, Result};
+use crate::resilience::one_outage;
 use crate::runtime;
 
 /// Batches in flight at once per connection, at most. One driver is
@@ -132,10 +133,10 @@ impl RedisConnection {
                 }
                 taken
             };
-            for job in expired {
+            if !expired.is_empty() {
                 let err = Error::timeout(self.inner.deadline, "waiting in the queue", false);
                 self.warn(&err);
-                job.done.send(Err(err));
+                one_outage(|| expired.into_iter().for_each(|job| job.done.send(Err(err.duplicate()))));
             }
             if batch.is_empty() {
                 return;
@@ -146,9 +147,11 @@ impl RedisConnection {
 
     async fn run_batch(&self, state: &Arc<PerProcess>, batch: Vec<Job>) {
         let fail = |batch: Vec<Job>, e: Error| {
-            for job in batch {
-                job.done.send(Err(e.duplicate()));
-            }
+            one_outage(|| {
+                for job in batch {
+                    job.done.send(Err(e.duplicate()));
+                }
+            });
         };
         // Wait no longer than the most urgent decision may.
         let until = batch
@@ -236,7 +239,7 @@ impl RedisConnection {
                 let e = Error::Internal(format!("{} replies for {} script calls", r.len(), groups.len()));
                 return jobs.for_each(|j| j.done.send(Err(e.duplicate())));
             }
-            Err(e) => return jobs.for_each(|j| j.done.send(Err(e.duplicate()))),
+            Err(e) => return one_outage(|| jobs.for_each(|j| j.done.send(Err(e.duplicate())))),
         };
         for (group, value) in groups.into_iter().zip(replies) {
             let these: Vec<Job> = jobs.by_ref().take(group.len()).collect();
