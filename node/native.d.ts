@@ -96,6 +96,13 @@ export declare class Rule {
   get policyHeader(): string | null
 }
 
+/**
+ * Panics: the test suite checks that a panic inside an export becomes a
+ * thrown JavaScript error (every export is built with `catch_unwind`)
+ * instead of aborting the process.
+ */
+export declare function __panicForTest(): void
+
 /** The answer to one check. */
 export interface Decision {
   /** Whether the request (all of its cost) was admitted. */

@@ -838,6 +838,7 @@ module.exports = nativeBinding
 module.exports.ClientIp = nativeBinding.ClientIp
 module.exports.Limiter = nativeBinding.Limiter
 module.exports.Rule = nativeBinding.Rule
+module.exports.__panicForTest = nativeBinding.__panicForTest
 module.exports.decisionHeaders = nativeBinding.decisionHeaders
 module.exports.decisionIetfHeaders = nativeBinding.decisionIetfHeaders
 module.exports.errorCodes = nativeBinding.errorCodes

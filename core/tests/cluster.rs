@@ -435,7 +435,9 @@ impl FailoverRun {
 }
 
 /// `clients` clients with `capacity` each in a 100 s window, 8 tasks; `kill`
-/// is called `kill_after` into the run, the run lasts `total`.
+/// is called `kill_after` into the run, the run lasts `total` — and longer
+/// (up to 3 × `total`) until every client could have used its whole quota,
+/// so that a slow (shared, loaded) machine does not decide the result.
 async fn traffic_through(
     l: &Limiter,
     clients: u64,
@@ -447,9 +449,10 @@ async fn traffic_through(
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     let killed_at: Arc<Mutex<Option<Instant>>> = Arc::default();
+    let settled = Arc::new(AtomicU64::new(0)); // admitted + outcome unknown
     let mut tasks = Vec::new();
     for t in 0..8u64 {
-        let (l, stop, killed_at) = (l.clone(), stop.clone(), killed_at.clone());
+        let (l, stop, killed_at, settled) = (l.clone(), stop.clone(), killed_at.clone(), settled.clone());
         tasks.push(tokio::spawn(async move {
             let mut admitted: HashMap<u64, u64> = HashMap::new();
             let mut errors = Vec::new();
@@ -464,10 +467,14 @@ async fn traffic_through(
                     .check(&format!("fo-{c}"), "/fo", Quota::new(capacity, capacity / 100), 1)
                     .await
                 {
-                    Ok(d) if d.allowed => *admitted.entry(c).or_default() += 1,
+                    Ok(d) if d.allowed => {
+                        *admitted.entry(c).or_default() += 1;
+                        settled.fetch_add(1, Ordering::Relaxed);
+                    }
                     Ok(_) => {}
                     Err(e) => {
                         unknown += u64::from(e.outcome_unknown());
+                        settled.fetch_add(u64::from(e.outcome_unknown()), Ordering::Relaxed);
                         let at = killed_at.lock().unwrap().map_or(Duration::ZERO, |k| k.elapsed());
                         errors.push(at);
                         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -481,6 +488,9 @@ async fn traffic_through(
     *killed_at.lock().unwrap() = Some(Instant::now());
     kill();
     tokio::time::sleep(total.saturating_sub(start.elapsed())).await;
+    while settled.load(Ordering::Relaxed) < clients * capacity && start.elapsed() < 3 * total {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     stop.store(true, Ordering::Relaxed);
     let mut admitted: HashMap<u64, u64> = HashMap::new();
     let mut run = FailoverRun {

@@ -309,6 +309,34 @@ async fn check_policy_before_any_policy_loaded_follows_the_failure_mode() {
     }
 }
 
+/// A server that accepts the connection and then answers nothing (black
+/// hole after the handshake) must not stall reconnection: each connection
+/// attempt is bounded by the deadline, so once the path is healthy the next
+/// call connects and succeeds, although the first attempt's socket is still
+/// open and silent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_black_holed_server_does_not_stall_reconnection() {
+    let server = RedisServer::start();
+    let proxy = FaultProxy::start(&server.addr());
+    proxy.set(Mode::BlackHole);
+    let deadline = Duration::from_millis(300);
+    let l = Limiter::builder(&proxy.url()).timeout(deadline).build().unwrap();
+    let q = Quota::new(10, 10);
+    for _ in 0..2 {
+        let start = Instant::now();
+        let e = l.check("bh", "/p", q, 1).await.expect_err("nothing answers");
+        assert!(e.is_timeout(), "{e}");
+        assert!(
+            start.elapsed() < deadline + Duration::from_millis(250),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+    proxy.set(Mode::Pass);
+    let took = until_ok(&l, "bh", Duration::from_secs(3)).await;
+    assert!(took < Duration::from_secs(2), "reconnection stalled for {took:?}");
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

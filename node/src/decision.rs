@@ -81,7 +81,7 @@ impl From<ratewarden::MultiDecision> for MultiDecision {
 /// The HTTP headers of `decision` in `set` ("draft-06", the default, or
 /// "x-ratelimit"), plus `Retry-After` when refused, as `[name, value]` pairs
 /// in order — rendered by the core, the same bytes as in every language.
-#[napi(ts_return_type = "Array<[string, string]>")]
+#[napi(ts_return_type = "Array<[string, string]>", catch_unwind)]
 pub fn decision_headers(env: Env, decision: Decision, set: Option<String>) -> Result<Vec<Vec<String>>> {
     let set: ratewarden::HeaderSet = set
         .as_deref()
@@ -110,7 +110,7 @@ fn core_decision(d: &Decision) -> ratewarden::Decision {
 /// The draft-ietf-httpapi-ratelimit-headers-11 headers of `decision` under
 /// the quota policy `name` whose window is `window_ms`, as `[name, value]`
 /// pairs in order, rendered by the core.
-#[napi(ts_return_type = "Array<[string, string]>")]
+#[napi(ts_return_type = "Array<[string, string]>", catch_unwind)]
 pub fn decision_ietf_headers(env: Env, decision: Decision, name: String, window_ms: f64) -> Result<Vec<Vec<String>>> {
     let h = ratewarden::duration_from_ms("windowMs", window_ms)
         .and_then(|window| core_decision(&decision).ietf_headers(&name, window))

@@ -15,7 +15,7 @@ pub(crate) fn throw(env: &Env, e: ratewarden::Error) -> napi::Error {
 
 /// Every error code by its kind's name (`{ InvalidArgument: 'RATEWARDEN_INVALID_ARGUMENT', ... }`),
 /// from the core's table: `ErrorCode` in `index.js`.
-#[napi_derive::napi]
+#[napi_derive::napi(catch_unwind)]
 pub fn error_codes() -> std::collections::HashMap<String, String> {
     ratewarden::ErrorKind::ALL
         .iter()
@@ -32,4 +32,13 @@ pub fn error_codes() -> std::collections::HashMap<String, String> {
             (pascal, k.code().to_owned())
         })
         .collect()
+}
+
+/// Panics: the test suite checks that a panic inside an export becomes a
+/// thrown JavaScript error (every export is built with `catch_unwind`)
+/// instead of aborting the process.
+#[doc(hidden)]
+#[napi_derive::napi(js_name = "__panicForTest", catch_unwind)]
+pub fn panic_for_test() {
+    panic!("ratewarden: a panic raised on purpose by the test suite");
 }

@@ -18,7 +18,7 @@ pub struct Rule {
 impl Rule {
     /// `quota`: notation ("5/minute", "10/second;1000/hour"); `headers`: a
     /// comma-separated list of "draft-11", "draft-06", "x-ratelimit", or "none".
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new(env: Env, quota: String, headers: String) -> Result<Self> {
         ratewarden::http::Rule::new(quota.as_str(), &headers)
             .map(|inner| Rule { inner })
@@ -26,19 +26,19 @@ impl Rule {
     }
 
     /// The quotas in notation, `;`-separated.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn quota(&self) -> String {
         self.inner.quotas().to_string()
     }
 
     /// The header sets, canonical ("draft-11", "draft-11,draft-06", "none").
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn headers(&self) -> String {
         self.inner.header_sets()
     }
 
     /// The `RateLimit-Policy` value, or null without draft-11 headers.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn policy_header(&self) -> Option<String> {
         self.inner.policy_header().map(str::to_owned)
     }
@@ -56,7 +56,7 @@ pub struct ClientIp {
 impl ClientIp {
     /// `trusted`: addresses, networks ("10.0.0.0/8"), "loopback", "private";
     /// `proxyHeader`: "x-forwarded-for" or "forwarded"; `ipv6Subnet`: 32..128.
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new(env: Env, trusted: Vec<String>, proxy_header: String, ipv6_subnet: u32) -> Result<Self> {
         let header = proxy_header.parse().map_err(|e| throw(&env, e))?;
         let refs: Vec<&str> = trusted.iter().map(String::as_str).collect();
@@ -68,7 +68,7 @@ impl ClientIp {
 
     /// The forwarding header read behind trusted proxies (lowercase), or
     /// null when no proxy is trusted.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn header(&self) -> Option<String> {
         self.inner
             .trusts_proxies()
@@ -76,7 +76,7 @@ impl ClientIp {
     }
 
     /// The key of a request from `peer` with the forwarding header's value.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn key(&self, peer: Option<String>, forwarded: Option<String>) -> String {
         self.inner.key(peer.as_deref().unwrap_or(""), forwarded.as_deref())
     }

@@ -121,7 +121,11 @@ impl Limiter {
     /// "redis+cluster://h1:p1,h2:p2" or "redis+sentinel://h:p/master";
     /// `options` by their JavaScript names (see `optionKinds()`), checked by
     /// the core. A bad URL or option throws an `Error` with `code`.
-    #[napi(constructor, ts_args_type = "url: string, options?: Record<string, number | string>")]
+    #[napi(
+        constructor,
+        ts_args_type = "url: string, options?: Record<string, number | string>",
+        catch_unwind
+    )]
     pub fn new(env: Env, url: String, options: Option<HashMap<String, Either<f64, String>>>) -> Result<Self> {
         match options::builder(&url, options).and_then(|b| b.build()) {
             Ok(inner) => Ok(Limiter { inner }),
@@ -130,7 +134,7 @@ impl Limiter {
     }
 
     /// The full decision for a request of `cost` units, with `algorithm` or the limiter's.
-    #[napi(ts_return_type = "Promise<Decision>")]
+    #[napi(ts_return_type = "Promise<Decision>", catch_unwind)]
     #[allow(clippy::too_many_arguments)]
     pub fn check<'env>(
         &self,
@@ -159,7 +163,7 @@ impl Limiter {
     }
 
     /// The verdict on an HTTP request: `key` on `scope` under `rule`, counting `cost`.
-    #[napi(ts_return_type = "Promise<Verdict>")]
+    #[napi(ts_return_type = "Promise<Verdict>", catch_unwind)]
     pub fn check_http<'env>(
         &self,
         env: &'env Env,
@@ -181,7 +185,7 @@ impl Limiter {
     }
 
     /// `check` with the quota in any form (notation, or capacity with a period).
-    #[napi(ts_return_type = "Promise<Decision>")]
+    #[napi(ts_return_type = "Promise<Decision>", catch_unwind)]
     pub fn check_quota<'env>(
         &self,
         env: &'env Env,
@@ -211,7 +215,7 @@ impl Limiter {
     }
 
     /// The decision a cost-1 check would get now, counting nothing.
-    #[napi(ts_return_type = "Promise<Decision>")]
+    #[napi(ts_return_type = "Promise<Decision>", catch_unwind)]
     pub fn peek<'env>(
         &self,
         env: &'env Env,
@@ -233,7 +237,7 @@ impl Limiter {
     }
 
     /// Give back `cost` units of the latest admissions.
-    #[napi(ts_return_type = "Promise<Decision>")]
+    #[napi(ts_return_type = "Promise<Decision>", catch_unwind)]
     pub fn refund<'env>(
         &self,
         env: &'env Env,
@@ -257,7 +261,7 @@ impl Limiter {
     }
 
     /// Refuse this client, endpoint and quota for `duration_ms`.
-    #[napi(ts_return_type = "Promise<Decision>")]
+    #[napi(ts_return_type = "Promise<Decision>", catch_unwind)]
     pub fn block<'env>(
         &self,
         env: &'env Env,
@@ -286,7 +290,7 @@ impl Limiter {
     }
 
     /// Forget all state of (client, endpoint): every algorithm and quota.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(ts_return_type = "Promise<void>", catch_unwind)]
     pub fn reset<'env>(&self, env: &'env Env, client_id: String, api_endpoint: String) -> Result<PromiseRaw<'env, ()>> {
         let inner = self.inner.clone();
         spawned(env, async move {
@@ -295,7 +299,7 @@ impl Limiter {
     }
 
     /// Several limits for one client, all or nothing, in one round trip.
-    #[napi(ts_return_type = "Promise<MultiDecision>")]
+    #[napi(ts_return_type = "Promise<MultiDecision>", catch_unwind)]
     pub fn check_all<'env>(
         &self,
         env: &'env Env,
@@ -328,7 +332,7 @@ impl Limiter {
     }
 
     /// Decide by the policy stored for `api_endpoint` (or the default policy "*").
-    #[napi(ts_return_type = "Promise<Decision>")]
+    #[napi(ts_return_type = "Promise<Decision>", catch_unwind)]
     pub fn check_policy<'env>(
         &self,
         env: &'env Env,
@@ -354,7 +358,7 @@ impl Limiter {
     }
 
     /// Store a policy for every limiter on this backend and key prefix.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(ts_return_type = "Promise<void>", catch_unwind)]
     pub fn set_policy<'env>(
         &self,
         env: &'env Env,
@@ -381,7 +385,7 @@ impl Limiter {
     }
 
     /// Remove a policy (no-op if absent).
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(ts_return_type = "Promise<void>", catch_unwind)]
     pub fn delete_policy<'env>(&self, env: &'env Env, name: String) -> Result<PromiseRaw<'env, ()>> {
         let inner = self.inner.clone();
         dispatch(env, move |done| {
@@ -391,7 +395,7 @@ impl Limiter {
     }
 
     /// Every stored policy, read from the backend now: `{ name: { capacity, ratePerSecond, algorithm? } }`.
-    #[napi(ts_return_type = "Promise<Record<string, PolicySpec>>")]
+    #[napi(ts_return_type = "Promise<Record<string, PolicySpec>>", catch_unwind)]
     pub fn policies<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, HashMap<String, PolicySpec>>> {
         let inner = self.inner.clone();
         dispatch(env, move |done| {
@@ -406,7 +410,7 @@ impl Limiter {
     }
 
     /// The policy `checkPolicy` applies to `api_endpoint` now (its own or the default "*").
-    #[napi(ts_return_type = "Promise<PolicySpec>")]
+    #[napi(ts_return_type = "Promise<PolicySpec>", catch_unwind)]
     pub fn resolved_policy<'env>(&self, env: &'env Env, api_endpoint: String) -> Result<PromiseRaw<'env, PolicySpec>> {
         let inner = self.inner.clone();
         dispatch(env, move |done| {
@@ -423,7 +427,7 @@ impl Limiter {
 
     /// The Redis key a decision for these arguments uses with the limiter's
     /// algorithm (for inspection), or null on memory:// or for invalid arguments.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn redis_key(
         &self,
         client_id: String,
@@ -439,31 +443,31 @@ impl Limiter {
     }
 
     /// The failure mode: "error", "allow", "deny" or "local".
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn failure_mode(&self) -> &'static str {
         self.inner.failure_mode().as_str()
     }
 
     /// The per-call deadline in milliseconds.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn timeout_ms(&self) -> f64 {
         self.inner.timeout().as_secs_f64() * 1000.0
     }
 
     /// Counters since the limiter was created.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn stats(&self) -> Stats {
         self.inner.stats().into()
     }
 
     /// The limiter's default algorithm.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn algorithm(&self) -> &'static str {
         self.inner.algorithm().as_str()
     }
 
     /// Round trip to the backend within the deadline.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(ts_return_type = "Promise<void>", catch_unwind)]
     pub fn ping<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         let inner = self.inner.clone();
         dispatch(env, move |done| {

@@ -10,7 +10,10 @@ use ratewarden::Spelling;
 
 /// Every option's JavaScript name and the kind of value it takes
 /// ("integer", "number", "string" or "bytes"), from the core's table.
-#[napi(ts_return_type = "Record<string, 'integer' | 'number' | 'string' | 'bytes'>")]
+#[napi(
+    ts_return_type = "Record<string, 'integer' | 'number' | 'string' | 'bytes'>",
+    catch_unwind
+)]
 pub fn option_kinds() -> HashMap<String, String> {
     ratewarden::OPTIONS
         .iter()

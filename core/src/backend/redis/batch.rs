@@ -83,7 +83,7 @@ impl RedisConnection {
     }
 
     fn enqueue(&self, state: &Arc<PerProcess>, job: Job) {
-        let spawn = {
+        let (spawn, reap) = {
             let mut q = state.queue.lock().unwrap_or_else(|e| e.into_inner());
             q.limits += job.specs.len();
             q.jobs.push_back(job);
@@ -92,12 +92,62 @@ impl RedisConnection {
                 q.drivers += 1;
                 q.starting = true;
             }
-            spawn
+            // Queued behind busy drivers: someone must answer it when its
+            // deadline passes, whatever the batches in flight wait for.
+            let reap = !spawn && !q.starting && !q.reaping;
+            if reap {
+                q.reaping = true;
+            }
+            (spawn, reap)
         };
         if spawn {
             let this = self.clone();
             let st = state.clone();
             runtime::handle().spawn(async move { this.drive(st).await });
+        }
+        if reap {
+            let this = self.clone();
+            let st = state.clone();
+            runtime::handle().spawn(async move { this.reap(st).await });
+        }
+    }
+
+    /// While jobs are queued, answer each whose deadline passes before a
+    /// driver takes it (a driver busy with a batch that may wait until a
+    /// later deadline): every call returns within its own deadline. One task
+    /// per connection, sleeping until the earliest queued deadline; it ends
+    /// when the queue is empty.
+    async fn reap(&self, state: Arc<PerProcess>) {
+        loop {
+            let now = tokio::time::Instant::now();
+            let (expired, next) = {
+                let mut q = state.queue.lock().unwrap_or_else(|e| e.into_inner());
+                let mut expired = Vec::new();
+                let mut kept = VecDeque::with_capacity(q.jobs.len());
+                for job in q.jobs.drain(..) {
+                    if job.deadline <= now {
+                        expired.push(job);
+                    } else {
+                        kept.push_back(job);
+                    }
+                }
+                q.jobs = kept;
+                q.limits = q.jobs.iter().map(|j| j.specs.len()).sum();
+                let next = q.jobs.iter().map(|j| j.deadline).min();
+                if next.is_none() {
+                    q.reaping = false;
+                }
+                (expired, next)
+            };
+            if !expired.is_empty() {
+                let err = Error::timeout(self.inner.deadline, "waiting in the queue", false);
+                self.warn(&err);
+                one_outage(|| expired.into_iter().for_each(|job| job.done.send(Err(err.duplicate()))));
+            }
+            match next {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => return,
+            }
         }
     }
 
@@ -241,8 +291,22 @@ impl RedisConnection {
             }
             Err(e) => return one_outage(|| jobs.for_each(|j| j.done.send(Err(e.duplicate())))),
         };
+        // The reload pipeline after NOSCRIPT failed: one error for the calls
+        // it carried (the others ran and have their replies).
+        let mut reload_failed: Option<Error> = None;
         for (group, value) in groups.into_iter().zip(replies) {
             let these: Vec<Job> = jobs.by_ref().take(group.len()).collect();
+            let value = match value {
+                Ok(v) => v,
+                Err(e) => {
+                    let e = reload_failed.get_or_insert_with(|| match self.after_reply::<()>(state, live, Err(e)) {
+                        Err(e) => e,
+                        Ok(()) => Error::Internal("a failed reply read as a success".into()),
+                    });
+                    one_outage(|| these.into_iter().for_each(|j| j.done.send(Err(e.duplicate()))));
+                    continue;
+                }
+            };
             match value {
                 redis::Value::Array(items) => deliver(these, &items),
                 redis::Value::ServerError(e) => {
@@ -278,8 +342,9 @@ impl RedisConnection {
         });
         match tokio::time::timeout_at(deadline, call).await {
             Ok(Ok(mut replies)) => match replies.pop() {
-                Some(redis::Value::Array(items)) if items.len() >= 4 * specs.len() => parse_outcomes(&items),
-                Some(redis::Value::ServerError(e)) => Err(Error::from_redis(e.into(), self.inner.deadline, true)),
+                Some(Ok(redis::Value::Array(items))) if items.len() >= 4 * specs.len() => parse_outcomes(&items),
+                Some(Ok(redis::Value::ServerError(e))) => Err(Error::from_redis(e.into(), self.inner.deadline, true)),
+                Some(Err(e)) => Err(Error::from_redis(e, self.inner.deadline, true)),
                 other => Err(Error::Internal(format!("unexpected script reply {other:?}"))),
             },
             Ok(Err(e)) => Err(e),

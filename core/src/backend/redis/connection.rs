@@ -366,13 +366,25 @@ impl RedisConnection {
             let _guard = guard;
             let result = match this.client().await {
                 Ok(client) => {
-                    let connected = client
-                        .get_multiplexed_async_connection_with_config(&this.inner.config)
-                        .await
-                        .map_err(|e| Error::from_redis(e, this.inner.deadline, false));
-                    match (connected, &this.inner.target) {
-                        (Ok(mut conn), Target::Sentinel(s)) => s.check_master(&mut conn, &client).await.map(|()| conn),
-                        (r, _) => r,
+                    // Every step bounded (connect, handshake, Sentinel's ROLE
+                    // check): a server that takes the handshake and then
+                    // drops every byte must not hold the single-flight lock
+                    // until TCP gives up.
+                    let attempt = async {
+                        let connected = client
+                            .get_multiplexed_async_connection_with_config(&this.inner.config)
+                            .await
+                            .map_err(|e| Error::from_redis(e, this.inner.deadline, false));
+                        match (connected, &this.inner.target) {
+                            (Ok(mut conn), Target::Sentinel(s)) => {
+                                s.check_master(&mut conn, &client).await.map(|()| conn)
+                            }
+                            (r, _) => r,
+                        }
+                    };
+                    match tokio::time::timeout(this.inner.deadline, attempt).await {
+                        Ok(r) => r,
+                        Err(_) => Err(Error::timeout(this.inner.deadline, "connecting", false)),
                     }
                 }
                 Err(e) => Err(e),

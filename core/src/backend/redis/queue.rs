@@ -20,6 +20,9 @@ pub(crate) struct Queue {
     /// take whatever is queued by then, so no other driver is needed (and no
     /// other thread needs waking) until it does.
     pub(crate) starting: bool,
+    /// A reaper task answers queued jobs whose deadline passes while every
+    /// driver is busy (see `RedisConnection::reap`).
+    pub(crate) reaping: bool,
 }
 
 /// Called once with a decision's outcomes (one per limit).

@@ -91,13 +91,14 @@ pub(crate) async fn run(
 /// (a Redis Cluster slot being imported); one reply per call, a server
 /// error (`MOVED`, a script error) as [`Value::ServerError`] in its place.
 /// Calls answered `NOSCRIPT` are sent again, after `SCRIPT LOAD`, in a
-/// second pipeline.
+/// second pipeline; if that one fails, only those calls carry its error —
+/// the others ran, and keep their replies.
 pub(crate) async fn run_all(
     conn: &mut MultiplexedConnection,
     calls: &[Call<'_>],
     asking: bool,
     name: &str,
-) -> RedisResult<Vec<Value>> {
+) -> RedisResult<Vec<RedisResult<Value>>> {
     let pipeline = |load: bool, which: &[usize]| {
         let mut pipe = redis::pipe();
         pipe.ignore_errors();
@@ -113,13 +114,22 @@ pub(crate) async fn run_all(
         pipe
     };
     let all: Vec<usize> = (0..calls.len()).collect();
-    let mut replies: Vec<Value> = pipeline(false, &all).query_async(conn).await?;
-    let missing: Vec<usize> = (0..replies.len()).filter(|&i| is_noscript_value(&replies[i])).collect();
+    let first: Vec<Value> = pipeline(false, &all).query_async(conn).await?;
+    let missing: Vec<usize> = (0..first.len()).filter(|&i| is_noscript_value(&first[i])).collect();
+    let mut replies: Vec<RedisResult<Value>> = first.into_iter().map(Ok).collect();
     if !missing.is_empty() {
         tracing::debug!(target: "ratewarden", "NOSCRIPT from {name}: loading the script again");
-        let again: Vec<Value> = pipeline(true, &missing).query_async(conn).await?;
-        for (i, v) in missing.into_iter().zip(again) {
-            replies[i] = v;
+        match pipeline(true, &missing).query_async::<Vec<Value>>(conn).await {
+            Ok(again) => {
+                for (i, v) in missing.into_iter().zip(again) {
+                    replies[i] = Ok(v);
+                }
+            }
+            Err(e) => {
+                for i in missing {
+                    replies[i] = Err(e.clone());
+                }
+            }
         }
     }
     Ok(replies)
