@@ -352,6 +352,13 @@ class ClientIp extends native.ClientIp {
     num('ipv6Subnet', ipv6Subnet)
     super(trustedProxies, proxyHeader, ipv6Subnet)
   }
+
+  /** The client key of a request from `peer` with the forwarding header's value (strings, or null/undefined). */
+  key (peer, forwarded) {
+    if (peer != null) str('peer', peer)
+    if (forwarded != null) str('forwarded', forwarded)
+    return super.key(peer ?? null, forwarded ?? null)
+  }
 }
 
 module.exports = { Limiter, ErrorCode, headers, ietfHeaders, Rule, ClientIp }
