@@ -279,6 +279,28 @@ local function swlb_single(out, o, key, capx, windowx, costx, bucketx)
   return true
 end
 
+-- One limit of the counter, the fixed window or the buckets, a check: the
+-- peek and commit of `decide` without its tables, the numbers converted
+-- once per distinct value. Called under pcall (error isolation).
+local function single(out, o, key, alg, capx, windowx, costx, auxx)
+  local p = PEEK[alg](key, num(capx), num(windowx), num(costx), num(auxx))
+  if p.ok then
+    COMMIT[alg](p)
+    out[o + 1], out[o + 2], out[o + 3], out[o + 4] = 1, p.rem_ok, 0, p.reset_ok
+  else
+    out[o + 1], out[o + 2], out[o + 3], out[o + 4] = 0, p.rem, p.retry, p.reset
+  end
+end
+
+-- A decision that raised an error: its text in the first slot.
+local function failed(out, o, m, err)
+  local text = type(err) == 'table' and (err.err or err.msg) or tostring(err)
+  out[o + 1] = tostring(text)
+  for j = o + 2, o + 4 * m do
+    out[j] = 0
+  end
+end
+
 local out = {}
 local o = 0
 local n = tonumber(ARGV[2])
@@ -303,16 +325,21 @@ for _ = 1, n do
       done = true
     elseif code == '2' then
       done = swlb_single(out, o, KEYS[k], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5])
+    else
+      local alg = num(code)
+      if alg and alg >= 3 and alg <= 6 then
+        local ok, err = pcall(single, out, o, KEYS[k], alg, ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5])
+        if not ok then
+          failed(out, o, 1, err)
+        end
+        done = true
+      end
     end
   end
   if not done then
     local ok, err = pcall(decide, out, o, at + 1, k, m)
     if not ok then
-      local text = type(err) == 'table' and (err.err or err.msg) or tostring(err)
-      out[o + 1] = tostring(text)
-      for j = o + 2, o + 4 * m do
-        out[j] = 0
-      end
+      failed(out, o, m, err)
     end
   end
   o = o + 4 * m

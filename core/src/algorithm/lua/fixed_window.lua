@@ -25,15 +25,11 @@ local function fw_peek(key, cap, window, cost)
     return blocked(key, u)
   end
   local left = (cur + 1) * window - now
-  local p = { key = key, cost = cost, cur = cur, c = c, left = left }
-  p.rem = math.max(cap - c, 0)
-  p.reset = (c > 0) and left or 0
-  if c + cost <= cap then
-    p.ok, p.retry, p.rem_ok, p.reset_ok = true, 0, cap - c - cost, left
-  else
-    p.ok, p.retry = false, left
-  end
-  return p
+  local ok = c + cost <= cap
+  -- All fields in the constructor: one allocation, no rehash.
+  return { key = key, cost = cost, cur = cur, c = c, left = left, rem = math.max(cap - c, 0),
+    reset = (c > 0) and left or 0, ok = ok, retry = ok and 0 or left, rem_ok = ok and cap - c - cost or 0,
+    reset_ok = left }
 end
 
 local function fw_commit(p)

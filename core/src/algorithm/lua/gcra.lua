@@ -43,17 +43,12 @@ local function gcra_peek(key, cap, window, cost)
     ntat, nfrac = ntat + 1, nfrac - cap
   end
   local a, na = tat - now, ntat - now
-  local p = { key = key, ntat = ntat, nfrac = nfrac }
-  p.rem = gcra_left(cap, window, a, frac)
-  p.reset = a + ((frac > 0) and 1 or 0)
-  if na < window or (na == window and nfrac == 0) then
-    p.ok, p.retry = true, 0
-    p.rem_ok = gcra_left(cap, window, na, nfrac)
-    p.reset_ok = na + ((nfrac > 0) and 1 or 0)
-  else
-    p.ok, p.retry = false, na - window + ((nfrac > 0) and 1 or 0)
-  end
-  return p
+  local up = (nfrac > 0) and 1 or 0
+  local ok = na < window or (na == window and nfrac == 0)
+  -- All fields in the constructor: one allocation, no rehash.
+  return { key = key, ntat = ntat, nfrac = nfrac, rem = gcra_left(cap, window, a, frac),
+    reset = a + ((frac > 0) and 1 or 0), ok = ok, retry = ok and 0 or na - window + up,
+    rem_ok = ok and gcra_left(cap, window, na, nfrac) or 0, reset_ok = na + up }
 end
 
 local function gcra_commit(p)

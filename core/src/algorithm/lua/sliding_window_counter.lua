@@ -33,22 +33,20 @@ local function swc_peek(key, cap, window, cost)
   local ahead = math.max(cur * window - now, 0)
   local elapsed = now + ahead - cur * window
   local est = pr * (window - elapsed) / window + c
-  local p = { key = key, window = window, cost = cost, cur = cur, c = c, pr = pr }
-  p.rem = math.max(math.floor(cap - est), 0)
+  local reset = 0
   if c > 0 then
-    p.reset = (cur + 2) * window - now
+    reset = (cur + 2) * window - now
   elseif pr > 0 then
-    p.reset = (cur + 1) * window - now
-  else
-    p.reset = 0
+    reset = (cur + 1) * window - now
   end
+  -- All fields in the constructor: one allocation, no rehash.
+  local p = { key = key, window = window, cost = cost, cur = cur, c = c, pr = pr,
+    rem = math.max(math.floor(cap - est), 0), reset = reset, ok = true, retry = 0,
+    rem_ok = math.max(math.floor(cap - est - cost), 0), reset_ok = (cur + 2) * window - now }
   if est + cost <= cap then
-    p.ok, p.retry = true, 0
-    p.rem_ok = math.max(math.floor(cap - est - cost), 0)
-    p.reset_ok = (cur + 2) * window - now
     return p
   end
-  p.ok = false
+  p.ok, p.rem_ok = false, 0
   local wait
   if c + cost <= cap then
     -- Later in this window, once the previous window weighs little enough.
