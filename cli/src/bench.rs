@@ -195,7 +195,6 @@ pub(crate) fn run(args: Args) -> Result<(), ratewarden::Error> {
     if args.url.starts_with("memory://") {
         return bench_memory(&args, quota, algorithm);
     }
-    let handle = ratewarden::runtime::handle();
     let clients: Arc<Vec<String>> = Arc::new((0..args.keys).map(|i| format!("bench-client-{i}")).collect());
     println!(
         "ratewarden bench on {}{}: concurrency {}, {} keys, capacity {} rate {}/s, {:?} per phase",
@@ -218,18 +217,7 @@ pub(crate) fn run(args: Args) -> Result<(), ratewarden::Error> {
     let bare_op = if args.no_baseline || !main.single {
         None
     } else {
-        let client = redis::Client::open(args.url.as_str()).map_err(|e| ratewarden::Error::Config {
-            message: e.to_string(),
-            source: None,
-        })?;
-        let conn = handle
-            .block_on(handle.spawn(async move { client.get_multiplexed_async_connection().await }))
-            .map_err(|e| ratewarden::Error::Internal(e.to_string()))?
-            .map_err(|e| ratewarden::Error::Connection {
-                message: e.to_string(),
-                source: None,
-                outcome_unknown: false,
-            })?;
+        let conn = bare_connection(&args.url)?;
         let script = redis::Script::new(ratewarden::__bench::script());
         let sha: Arc<str> = script.get_hash().into();
         let keys: Arc<Vec<Vec<u8>>> = Arc::new(
@@ -361,18 +349,28 @@ for i = 1, #KEYS do
 end
 return #KEYS";
 
+/// A plain multiplexed redis-rs connection to `url`, made on the core runtime.
+fn bare_connection(url: &str) -> Result<redis::aio::MultiplexedConnection, ratewarden::Error> {
+    let handle = ratewarden::runtime::handle();
+    let client = redis::Client::open(url).map_err(|e| ratewarden::Error::Config {
+        message: e.to_string(),
+        source: None,
+    })?;
+    handle
+        .block_on(handle.spawn(async move { client.get_multiplexed_async_connection().await }))
+        .map_err(|e| ratewarden::Error::Internal(e.to_string()))?
+        .map_err(|e| ratewarden::Error::Connection {
+            message: e.to_string(),
+            source: None,
+            outcome_unknown: false,
+        })
+}
+
 /// Redis time per key of `body` (one of the floor scripts) over
 /// `FLOOR_BATCH` keys per call, through a bare multiplexed client.
 fn floor(args: &Args, stats: &RedisStats, name: &'static str, body: &'static str) -> Result<Phase, ratewarden::Error> {
     let handle = ratewarden::runtime::handle();
-    let client = redis::Client::open(args.url.as_str()).map_err(|e| ratewarden::Error::Config {
-        message: e.to_string(),
-        source: None,
-    })?;
-    let conn = handle
-        .block_on(handle.spawn(async move { client.get_multiplexed_async_connection().await }))
-        .map_err(|e| ratewarden::Error::Internal(e.to_string()))?
-        .map_err(server_error)?;
+    let conn = bare_connection(&args.url)?;
     let sha: Arc<str> = redis::Script::new(body).get_hash().into();
     {
         let mut c = conn.clone();
