@@ -283,6 +283,17 @@ ratewarden_result ratewarden_decision_ietf_headers(const ratewarden_decision *d,
                                                    size_t len,
                                                    size_t *written);
 
+// True when the last failed ratewarden call on *this thread* failed after
+// its decision was sent — a timeout, or a connection that broke before the
+// reply: the decision may have been taken on the server (quota spent), so
+// do not retry it blindly. False after a success, or when nothing was sent
+// (a refused connection, bad arguments).
+//
+// ```c
+// if (r == RATEWARDEN_CONNECTION && !ratewarden_last_outcome_unknown()) retry_now();
+// ```
+bool ratewarden_last_outcome_unknown(void);
+
 // A static, NUL-terminated description of a result code (never NULL; an
 // unknown code gives "unknown ratewarden result code").
 //

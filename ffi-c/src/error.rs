@@ -75,11 +75,30 @@ fn kind_messages() -> &'static [CString; 7] {
 
 thread_local! {
     static LAST_ERROR: RefCell<Option<CString>> = const { RefCell::new(None) };
+    static LAST_OUTCOME_UNKNOWN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 pub(crate) fn set_last_error(message: Option<String>) {
     let c = message.map(|m| CString::new(m.replace('\0', "\\0")).unwrap_or_default());
     LAST_ERROR.with(|e| *e.borrow_mut() = c);
+}
+
+pub(crate) fn set_outcome_unknown(unknown: bool) {
+    LAST_OUTCOME_UNKNOWN.with(|u| u.set(unknown));
+}
+
+/// True when the last failed ratewarden call on *this thread* failed after
+/// its decision was sent — a timeout, or a connection that broke before the
+/// reply: the decision may have been taken on the server (quota spent), so
+/// do not retry it blindly. False after a success, or when nothing was sent
+/// (a refused connection, bad arguments).
+///
+/// ```c
+/// if (r == RATEWARDEN_CONNECTION && !ratewarden_last_outcome_unknown()) retry_now();
+/// ```
+#[no_mangle]
+pub extern "C" fn ratewarden_last_outcome_unknown() -> bool {
+    LAST_OUTCOME_UNKNOWN.with(std::cell::Cell::get)
 }
 
 /// A static, NUL-terminated description of a result code (never NULL; an

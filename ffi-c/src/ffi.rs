@@ -3,7 +3,7 @@
 use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::error::{ratewarden_result, set_last_error};
+use crate::error::{ratewarden_result, set_last_error, set_outcome_unknown};
 
 /// Why a C argument could not be turned into a Rust value.
 pub(crate) struct ArgError(pub(crate) ratewarden_result, pub(crate) String);
@@ -50,6 +50,7 @@ pub(crate) fn boundary<F>(f: F) -> ratewarden_result
 where
     F: FnOnce() -> Result<(), ArgError>,
 {
+    set_outcome_unknown(false);
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => {
             set_last_error(None);
@@ -73,6 +74,7 @@ where
 
 impl From<ratewarden::Error> for ArgError {
     fn from(e: ratewarden::Error) -> Self {
+        set_outcome_unknown(e.outcome_unknown());
         ArgError(ratewarden_result::from_kind(e.kind()), e.to_string())
     }
 }

@@ -156,6 +156,33 @@ fn header_compiles_as_cpp_and_links() {
     run(&out, &[], false);
 }
 
+/// `ratewarden_last_outcome_unknown()`: true after a connection reset
+/// instead of the reply (the fault proxy), false after a refused connection
+/// or bad arguments.
+#[test]
+fn c_says_when_the_outcome_is_unknown() {
+    use common::proxy::{FaultProxy, Mode};
+    let out = out_dir().join("test_outcome");
+    compile("cc", "-std=c11", "tests/c/test_outcome.c", &out, false);
+    let server = RedisServer::start();
+    let proxy = FaultProxy::start(&server.addr());
+    let mut child = Command::new(&out)
+        .arg(proxy.url())
+        .arg(closed_port_url())
+        .env("LD_LIBRARY_PATH", lib_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run test_outcome");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "READY");
+    proxy.set(Mode::ResetOnReply);
+    writeln!(stdin, "go").unwrap();
+    assert_eq!(lines.next().map(|l| l.unwrap()).as_deref(), Some("DONE"));
+    assert!(child.wait().unwrap().success());
+}
+
 #[test]
 fn c_handle_survives_redis_kill_and_restart() {
     let out = out_dir().join("test_faults");

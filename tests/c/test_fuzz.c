@@ -124,6 +124,7 @@ int main(int argc, char **argv) {
     (void)ratewarden_decision_reset_after_secs(below(4) ? &any : NULL);
     (void)ratewarden_result_message((uint32_t)next());
     (void)ratewarden_result_is_retryable((uint32_t)next());
+    (void)ratewarden_last_outcome_unknown();
 
     ratewarden_options *o = NULL;
     CALL(ratewarden_options_new(&o));
