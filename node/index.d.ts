@@ -167,7 +167,7 @@ export declare const ErrorCode: {
 /** An `Error` from ratewarden. */
 export interface RatewardenError extends Error {
   code: (typeof ErrorCode)[keyof typeof ErrorCode]
-  /** True for a timeout after the script was sent: the decision may have been taken. */
+  /** True for a timeout, or a broken connection, after the script was sent: the decision may have been taken. */
   outcomeUnknown: boolean
 }
 

@@ -2,8 +2,8 @@
 
 Each mirrors a core ``ErrorKind`` (and a C result code and a Node error code)
 one-for-one. Every instance has ``kind`` (the stable snake_case kind name) and
-``outcome_unknown`` (True only for a timeout after the script was sent: the
-decision may have been taken, so do not retry it blindly).
+``outcome_unknown`` (True for a timeout, or a connection that broke, after the
+script was sent: the decision may have been taken, so do not retry it blindly).
 
 >>> import ratewarden
 >>> try:
