@@ -272,6 +272,15 @@ impl Error {
         )
     }
 
+    /// The error of a call refused by an open circuit breaker (nothing sent).
+    pub(crate) fn circuit_open(wait: Duration) -> Self {
+        Error::Connection {
+            message: format!("circuit open after repeated failures; Redis is probed again in {wait:?}"),
+            source: None,
+            outcome_unknown: false,
+        }
+    }
+
     /// Build an [`ErrorKind::InvalidArgument`] error.
     pub fn invalid_argument(message: impl Into<String>) -> Self {
         Error::InvalidArgument(message.into())

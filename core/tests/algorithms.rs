@@ -141,6 +141,21 @@ fn pair(server: &RedisServer, name: &str) -> (Limiter, Limiter) {
     )
 }
 
+/// The decision at `at` on both backends, which must be the same.
+fn agreed(
+    redis: &Limiter,
+    memory: &Limiter,
+    at: u64,
+    client: &str,
+    limits: &[Limit<'_>],
+    what: &str,
+) -> ratewarden::MultiDecision {
+    let a = redis.__check_all_at(at, client, limits).unwrap();
+    let b = memory.__check_all_at(at, client, limits).unwrap();
+    assert_eq!(a, b, "{what}: Redis and memory:// disagree");
+    a
+}
+
 #[test]
 fn every_algorithm_matches_memory_and_keeps_its_promise() {
     let server = RedisServer::start();
@@ -175,12 +190,7 @@ fn a_clock_stepping_back_admits_no_more() {
     for alg in Algorithm::ALL {
         let client = format!("back-{alg}");
         let limit = [Limit::new("/b", q).algorithm(alg)];
-        let at = |t: u64| {
-            let a = redis.__check_all_at(t, &client, &limit).unwrap();
-            let b = memory.__check_all_at(t, &client, &limit).unwrap();
-            assert_eq!(a, b, "{alg} at {t}: Redis and memory:// disagree");
-            a.decisions[0]
-        };
+        let at = |t: u64| agreed(&redis, &memory, t, &client, &limit, &format!("{alg} at {t}")).decisions[0];
         for i in 0..5 {
             let d = at(edge + 10);
             assert!(d.allowed, "{alg}: admission {i} {d:?}");
@@ -219,11 +229,13 @@ fn quota_changes_on_a_live_key_match_memory() {
                 let at = t + (i as u64 / 2) * 10 + dt; // two quotas per microsecond
                 let cost = cost.min(q.capacity());
                 let limit = [Limit::new("/c", *q).cost(cost).algorithm(alg)];
-                let a = redis.__check_all_at(at, &client, &limit).unwrap();
-                let b = memory.__check_all_at(at, &client, &limit).unwrap();
-                assert_eq!(
-                    a, b,
-                    "{alg} step {step}: {q:?} cost {cost} at {at}: Redis and memory:// disagree"
+                agreed(
+                    &redis,
+                    &memory,
+                    at,
+                    &client,
+                    &limit,
+                    &format!("{alg} step {step}: {q:?} cost {cost} at {at}"),
                 );
                 step += 1;
             }

@@ -156,6 +156,28 @@ fn header_compiles_as_cpp_and_links() {
     run(&out, &[], false);
 }
 
+/// A C program driven over its stdin and stdout (it prints a step, waits
+/// for a line): the child, its stdin and its stdout's lines.
+fn driven(
+    program: &Path,
+    args: &[&str],
+) -> (
+    std::process::Child,
+    std::process::ChildStdin,
+    std::io::Lines<BufReader<std::process::ChildStdout>>,
+) {
+    let mut child = Command::new(program)
+        .args(args)
+        .env("LD_LIBRARY_PATH", lib_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {}: {e}", program.display()));
+    let stdin = child.stdin.take().unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, stdin, lines)
+}
+
 /// `ratewarden_last_outcome_unknown()`: true after a connection reset
 /// instead of the reply (the fault proxy), false after a refused connection
 /// or bad arguments.
@@ -166,16 +188,7 @@ fn c_says_when_the_outcome_is_unknown() {
     compile("cc", "-std=c11", "tests/c/test_outcome.c", &out, false);
     let server = RedisServer::start();
     let proxy = FaultProxy::start(&server.addr());
-    let mut child = Command::new(&out)
-        .arg(proxy.url())
-        .arg(closed_port_url())
-        .env("LD_LIBRARY_PATH", lib_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run test_outcome");
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut child, mut stdin, mut lines) = driven(&out, &[&proxy.url(), &closed_port_url()]);
     assert_eq!(lines.next().unwrap().unwrap(), "READY");
     proxy.set(Mode::ResetOnReply);
     writeln!(stdin, "go").unwrap();
@@ -188,15 +201,7 @@ fn c_handle_survives_redis_kill_and_restart() {
     let out = out_dir().join("test_faults");
     compile("cc", "-std=c11", "tests/c/test_faults.c", &out, false);
     let mut server = RedisServer::start();
-    let mut child = Command::new(&out)
-        .arg(server.url())
-        .env("LD_LIBRARY_PATH", lib_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run test_faults");
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut child, mut stdin, mut lines) = driven(&out, &[&server.url()]);
     assert_eq!(lines.next().unwrap().unwrap(), "KILL");
     server.kill();
     writeln!(stdin, "go").unwrap();

@@ -115,11 +115,7 @@ impl<T: Answer> Prepared<T> {
         // not reach Redis is an error whatever the failure mode.
         let decides = matches!(specs.first().map(|s| s.op), Some(Op::Check | Op::Peek));
         if let Err(wait) = res.breaker(route).admit() {
-            let e = Error::Connection {
-                message: format!("circuit open after repeated failures; Redis is probed again in {wait:?}"),
-                source: None,
-                outcome_unknown: false,
-            };
+            let e = Error::circuit_open(wait);
             if !decides {
                 return done(Err(e));
             }

@@ -438,11 +438,7 @@ impl Limiter {
                 // guarded by the same circuit breaker.
                 let breaker = self.inner.res.breaker(self.policy_route());
                 if let Err(wait) = breaker.admit() {
-                    return Err(Error::Connection {
-                        message: format!("circuit open after repeated failures; Redis is probed again in {wait:?}"),
-                        source: None,
-                        outcome_unknown: false,
-                    });
+                    return Err(Error::circuit_open(wait));
                 }
                 let (table, conn, names) = (self.inner.policies.clone(), conn.clone(), self.inner.names.clone());
                 match on_core(async move { table.ensure_watched(&conn, &names).await }).await {

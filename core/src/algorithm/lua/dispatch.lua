@@ -77,6 +77,7 @@ end
 -- is compared as a zero-padded string, and the TTL argument and the numbers
 -- in ARGV are converted once per distinct value.
 local NUM, CUT, TTL = {}, {}, {}
+local FOREIGN = 'ratewarden: the key holds no rate-limit state of this algorithm'
 
 local function num(x)
   local v = NUM[x]
@@ -94,9 +95,11 @@ local function swl_single(out, o, key, capx, windowx, costx)
     return
   end
   -- A string that is no log (written by something else): this decision
-  -- fails, the others of the batch go on.
-  if s and (#s % 16 ~= 0 or string.find(s, '%D')) then
-    out[o + 1], out[o + 2], out[o + 3], out[o + 4] = 'ratewarden: the key holds no rate-limit state of this algorithm', 0, 0, 0
+  -- fails, the others of the batch go on. Checked cheaply here (length and
+  -- first byte, no scan of the whole string); a record that still is no
+  -- number is caught where one is read as a number (the refusal below).
+  if s and (#s % 16 ~= 0 or (#s > 0 and (string.byte(s) < 48 or string.byte(s) > 57))) then
+    out[o + 1], out[o + 2], out[o + 3], out[o + 4] = FOREIGN, 0, 0, 0
     return
   end
   local cap, window, cost = num(capx), num(windowx), num(costx)
@@ -142,9 +145,13 @@ local function swl_single(out, o, key, capx, windowx, costx)
     redis.call('SET', key, s, 'PX', ttl)
     out[o + 1], out[o + 2], out[o + 3], out[o + 4] = 1, cap - used - cost, 0, reset
   else
+    local oldest, newest = ts_at(s, first + used + cost - cap - 1), ts_at(s, n)
+    if not (oldest and newest) then
+      out[o + 1], out[o + 2], out[o + 3], out[o + 4] = FOREIGN, 0, 0, 0
+      return
+    end
     out[o + 1], out[o + 2] = 0, math.max(cap - used, 0)
-    out[o + 3] = ts_at(s, first + used + cost - cap - 1) + window - now
-    out[o + 4] = ts_at(s, n) + window - now
+    out[o + 3], out[o + 4] = oldest + window - now, newest + window - now
   end
 end
 

@@ -122,16 +122,8 @@ impl RedisConnection {
             let now = tokio::time::Instant::now();
             let (expired, next) = {
                 let mut q = state.queue.lock().unwrap_or_else(|e| e.into_inner());
-                let mut expired = Vec::new();
-                let mut kept = VecDeque::with_capacity(q.jobs.len());
-                for job in q.jobs.drain(..) {
-                    if job.deadline <= now {
-                        expired.push(job);
-                    } else {
-                        kept.push_back(job);
-                    }
-                }
-                q.jobs = kept;
+                let (expired, kept): (Vec<Job>, Vec<Job>) = q.jobs.drain(..).partition(|j| j.deadline <= now);
+                q.jobs = kept.into();
                 q.limits = q.jobs.iter().map(|j| j.specs.len()).sum();
                 let next = q.jobs.iter().map(|j| j.deadline).min();
                 if next.is_none() {
@@ -139,16 +131,22 @@ impl RedisConnection {
                 }
                 (expired, next)
             };
-            if !expired.is_empty() {
-                let err = Error::timeout(self.inner.deadline, "waiting in the queue", false);
-                self.warn(&err);
-                one_outage(|| expired.into_iter().for_each(|job| job.done.send(Err(err.duplicate()))));
-            }
+            self.expire(expired);
             match next {
                 Some(at) => tokio::time::sleep_until(at).await,
                 None => return,
             }
         }
+    }
+
+    /// Answer jobs whose deadline passed while queued (one outage).
+    fn expire(&self, expired: Vec<Job>) {
+        if expired.is_empty() {
+            return;
+        }
+        let err = Error::timeout(self.inner.deadline, "waiting in the queue", false);
+        self.warn(&err);
+        one_outage(|| expired.into_iter().for_each(|job| job.done.send(Err(err.duplicate()))));
     }
 
     /// A driver: send what is queued, batch after batch, until the queue is
@@ -183,11 +181,7 @@ impl RedisConnection {
                 }
                 taken
             };
-            if !expired.is_empty() {
-                let err = Error::timeout(self.inner.deadline, "waiting in the queue", false);
-                self.warn(&err);
-                one_outage(|| expired.into_iter().for_each(|job| job.done.send(Err(err.duplicate()))));
-            }
+            self.expire(expired);
             if batch.is_empty() {
                 return;
             }
