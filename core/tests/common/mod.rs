@@ -5,6 +5,7 @@
 //! killed when its handle drops.
 #![allow(dead_code)]
 
+pub mod netns;
 pub mod proxy;
 
 use std::net::TcpListener;
@@ -14,6 +15,11 @@ use std::time::{Duration, Instant};
 
 pub struct RedisServer {
     pub port: u16,
+    /// The address it binds and announces (127.0.0.1 unless started in a
+    /// network namespace of a [`netns::Lan`]).
+    pub host: String,
+    /// The network namespace it runs in (`ip netns exec`), if any.
+    netns: Option<String>,
     child: Option<Child>,
     dir: PathBuf,
     /// Extra `redis-server` arguments (cluster mode, replication).
@@ -49,11 +55,19 @@ impl RedisServer {
         } else {
             free_port()
         };
-        let dir = std::env::temp_dir().join(format!("ratewarden-test-{}-{port}", std::process::id()));
+        Self::start_at(None, "127.0.0.1", port, extra)
+    }
+
+    /// Start a server in network namespace `netns` (created by the test),
+    /// bound to `host:port` there.
+    pub fn start_at(netns: Option<&str>, host: &str, port: u16, extra: &[&str]) -> Self {
+        let dir = std::env::temp_dir().join(format!("ratewarden-test-{}-{host}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let extra = extra.iter().map(|s| s.to_string()).collect();
         let mut s = RedisServer {
             port,
+            host: host.to_string(),
+            netns: netns.map(str::to_string),
             child: None,
             dir,
             extra,
@@ -63,9 +77,18 @@ impl RedisServer {
     }
 
     fn spawn(&mut self) {
-        let child = Command::new("redis-server")
+        // `ip netns exec` execs redis-server: the child's pid is the server's.
+        let mut command = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "redis-server"]);
+                c
+            }
+            None => Command::new("redis-server"),
+        };
+        let child = command
             .args(["--port", &self.port.to_string()])
-            .args(["--bind", "127.0.0.1"])
+            .args(["--bind", &self.host])
             .args(["--save", ""])
             .args(["--appendonly", "no"])
             .args(["--protected-mode", "no"])
@@ -96,11 +119,11 @@ impl RedisServer {
     }
 
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        format!("redis://{}:{}", self.host, self.port)
     }
 
     pub fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("{}:{}", self.host, self.port)
     }
 
     pub fn is_running(&self) -> bool {
@@ -295,22 +318,34 @@ impl RedisCluster {
     }
 
     pub fn start_with_node_timeout(masters: usize, replicas: usize, node_timeout_ms: u64) -> Self {
-        let node_timeout = node_timeout_ms.to_string();
-        let nodes: Vec<RedisServer> = (0..masters * (1 + replicas))
-            .map(|_| {
-                RedisServer::start_with(&[
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--cluster-node-timeout",
-                    &node_timeout,
-                    // a replica with a stale link may still be promoted
-                    "--cluster-replica-validity-factor",
-                    "0",
-                ])
-            })
+        let args = Self::node_args(node_timeout_ms);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let nodes = (0..masters * (1 + replicas))
+            .map(|_| RedisServer::start_with(&args))
             .collect();
+        Self::create(nodes, masters, replicas)
+    }
+
+    /// The `redis-server` arguments of a cluster node.
+    pub fn node_args(node_timeout_ms: u64) -> Vec<String> {
+        [
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            "--cluster-node-timeout",
+            &node_timeout_ms.to_string(),
+            // a replica with a stale link may still be promoted
+            "--cluster-replica-validity-factor",
+            "0",
+        ]
+        .map(str::to_string)
+        .to_vec()
+    }
+
+    /// Join started cluster-enabled `nodes` into a cluster
+    /// (`redis-cli --cluster create`: the first `masters` become masters).
+    pub fn create(nodes: Vec<RedisServer>, masters: usize, replicas: usize) -> Self {
         let mut create = Command::new("redis-cli");
         create.args(["--cluster", "create"]);
         for n in &nodes {
