@@ -124,6 +124,58 @@ async fn decisions_are_exact_per_client_and_spread_over_every_master() {
     assert!(l.policies().await.unwrap().contains_key("/p"));
 }
 
+/// `rediss+cluster://`: every node TLS-only (client port, cluster bus and
+/// replication), certificates from a throwaway CA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_cluster_is_exact_over_every_master_and_verifies_certificates() {
+    let _serial = SERIAL.lock().await;
+    let ca = common::TestCa::new();
+    let cluster = RedisCluster::start_tls(&ca, 3, 1);
+    let url = format!("rediss+cluster://{}", cluster.nodes[0].addr());
+    let l = Limiter::builder(&url)
+        .tls_root_cert_pem(ca.ca_pem())
+        .timeout(Duration::from_millis(1000))
+        .build()
+        .unwrap();
+    l.ping().await.unwrap();
+    let mut admitted = HashMap::new();
+    for attempt in 0..5 {
+        for c in 0..60 {
+            let d = l.check(&format!("tls-{c}"), "/tls", Quota::new(3, 1), 1).await.unwrap();
+            *admitted.entry(c).or_insert(0) += u32::from(d.allowed);
+            assert_eq!(d.allowed, attempt < 3, "client {c}, attempt {attempt}: {d:?}");
+        }
+    }
+    assert!(admitted.values().all(|&n| n == 3));
+    let masters = cluster.masters();
+    assert_eq!(masters.len(), 3);
+    assert!(masters.iter().all(|m| keys_on(m) > 0), "keys on every master");
+
+    // `#insecure` skips verification; the system roots do not know the CA.
+    let insecure = Limiter::builder(&format!("{url}#insecure")).build().unwrap();
+    insecure.ping().await.unwrap();
+    let untrusted = Limiter::builder(&url)
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let e = untrusted.ping().await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert_eq!(e.kind(), ratewarden::ErrorKind::Connection, "{e}");
+    // Plain text to a TLS-only node fails too (within the deadline).
+    let plain = Limiter::builder(&format!("redis+cluster://{}", cluster.nodes[0].addr()))
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    assert!(plain.ping().await.is_err());
+    // A CA with a plain-text scheme is a configuration mistake.
+    let e = Limiter::builder(&format!("redis+cluster://{}", cluster.nodes[0].addr()))
+        .tls_root_cert_pem(ca.ca_pem())
+        .build()
+        .unwrap_err();
+    assert_eq!(e.kind(), ratewarden::ErrorKind::Config);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn script_flush_on_every_master_mid_run_fails_no_decision() {
     let _serial = SERIAL.lock().await;

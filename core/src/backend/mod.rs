@@ -2,8 +2,9 @@
 //!
 //! * [`memory`]: `memory://`, in process, the same arithmetic as the script.
 //! * [`redis`]: one server (`redis://`, `rediss://`), the master that
-//!   Sentinels name (`redis+sentinel://`), or a Redis Cluster
-//!   (`redis+cluster://`): connections, batching, the script, the key scheme.
+//!   Sentinels name (`redis+sentinel://`, `rediss+sentinel://`), or a Redis
+//!   Cluster (`redis+cluster://`, `rediss+cluster://`): connections,
+//!   batching, the script, the key scheme.
 //!
 //! Decisions on `memory://` are taken inline by the limiter; everything
 //! else goes through [`Backend`]'s calls, which answer within the deadline.
@@ -28,9 +29,9 @@ use memory::MemoryStore;
 pub(crate) enum Backend {
     /// `memory://[name]`.
     Memory(Arc<MemoryStore>),
-    /// `redis://`, `rediss://` or `redis+sentinel://`.
+    /// `redis://`, `rediss://`, `redis+sentinel://` or `rediss+sentinel://`.
     Redis(RedisConnection),
-    /// `redis+cluster://`.
+    /// `redis+cluster://` or `rediss+cluster://`.
     Cluster(ClusterConnection),
 }
 
@@ -47,25 +48,19 @@ impl Backend {
         max_in_flight: usize,
         tls_root_cert: Option<Vec<u8>>,
     ) -> Result<Self> {
-        let tls_only = |b: Result<Self>| match tls_root_cert {
-            Some(_) => Err(Error::config("a TLS root certificate needs a rediss:// URL")),
-            None => b,
-        };
         let backend = if let Some(name) = url.strip_prefix("memory://") {
             // As before options were one type: memory:// ignores TLS settings.
             return Ok(Backend::Memory(MemoryStore::named(name)));
         } else if url.starts_with("redis://") || url.starts_with("rediss://") {
             RedisConnection::new(url, deadline, max_in_flight, tls_root_cert.clone()).map(Backend::Redis)
-        } else if url.starts_with("redis+sentinel://") {
-            tls_only(
-                SentinelTarget::parse(url)
-                    .map(|t| Backend::Redis(RedisConnection::sentinel(t, deadline, max_in_flight))),
-            )
-        } else if url.starts_with("redis+cluster://") {
-            tls_only(ClusterConnection::new(url, deadline, max_in_flight).map(Backend::Cluster))
+        } else if url.starts_with("redis+sentinel://") || url.starts_with("rediss+sentinel://") {
+            SentinelTarget::parse(url, tls_root_cert)
+                .map(|t| Backend::Redis(RedisConnection::sentinel(t, deadline, max_in_flight)))
+        } else if url.starts_with("redis+cluster://") || url.starts_with("rediss+cluster://") {
+            ClusterConnection::new(url, deadline, max_in_flight, tls_root_cert).map(Backend::Cluster)
         } else {
             return Err(Error::config(format!(
-                "unknown URL scheme in {:?}; expected memory://, redis://, rediss://, redis+cluster:// or redis+sentinel://",
+                "unknown URL scheme in {:?}; expected memory://, redis://, rediss://, redis+cluster://, rediss+cluster://, redis+sentinel:// or rediss+sentinel://",
                 url.split_once("://").map_or(url, |(s, _)| s)
             )));
         };

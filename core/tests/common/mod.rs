@@ -20,6 +20,9 @@ pub struct RedisServer {
     pub host: String,
     /// The network namespace it runs in (`ip netns exec`), if any.
     netns: Option<String>,
+    /// TLS only (`tls-port`, also for the cluster bus and replication),
+    /// with certificates from this [`TestCa`] directory.
+    tls: Option<PathBuf>,
     child: Option<Child>,
     dir: PathBuf,
     /// Extra `redis-server` arguments (cluster mode, replication).
@@ -58,9 +61,19 @@ impl RedisServer {
         Self::start_at(None, "127.0.0.1", port, extra)
     }
 
+    /// A TLS-only server on 127.0.0.1 (a free port) with `ca`'s server
+    /// certificate; cluster bus and replication over TLS too.
+    pub fn start_tls(ca: &TestCa, extra: &[&str]) -> Self {
+        Self::start_full(None, "127.0.0.1", free_port(), Some(ca.dir.clone()), extra)
+    }
+
     /// Start a server in network namespace `netns` (created by the test),
     /// bound to `host:port` there.
     pub fn start_at(netns: Option<&str>, host: &str, port: u16, extra: &[&str]) -> Self {
+        Self::start_full(netns, host, port, None, extra)
+    }
+
+    fn start_full(netns: Option<&str>, host: &str, port: u16, tls: Option<PathBuf>, extra: &[&str]) -> Self {
         let dir = std::env::temp_dir().join(format!("ratewarden-test-{}-{host}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let extra = extra.iter().map(|s| s.to_string()).collect();
@@ -68,6 +81,7 @@ impl RedisServer {
             port,
             host: host.to_string(),
             netns: netns.map(str::to_string),
+            tls,
             child: None,
             dir,
             extra,
@@ -86,8 +100,30 @@ impl RedisServer {
             }
             None => Command::new("redis-server"),
         };
+        match &self.tls {
+            Some(ca) => {
+                command
+                    .args(["--port", "0", "--tls-port", &self.port.to_string()])
+                    .args([
+                        "--tls-auth-clients",
+                        "no",
+                        "--tls-cluster",
+                        "yes",
+                        "--tls-replication",
+                        "yes",
+                    ])
+                    .arg("--tls-cert-file")
+                    .arg(ca.join("cert.pem"))
+                    .arg("--tls-key-file")
+                    .arg(ca.join("key.pem"))
+                    .arg("--tls-ca-cert-file")
+                    .arg(ca.join("ca.pem"));
+            }
+            None => {
+                command.args(["--port", &self.port.to_string()]);
+            }
+        }
         let child = command
-            .args(["--port", &self.port.to_string()])
             .args(["--bind", &self.host])
             .args(["--save", ""])
             .args(["--appendonly", "no"])
@@ -119,7 +155,20 @@ impl RedisServer {
     }
 
     pub fn url(&self) -> String {
-        format!("redis://{}:{}", self.host, self.port)
+        let scheme = if self.tls.is_some() { "rediss" } else { "redis" };
+        format!("{scheme}://{}:{}", self.host, self.port)
+    }
+
+    /// `redis-cli` arguments to reach it (`--tls --cacert …` for TLS).
+    pub fn cli_tls_args(&self) -> Vec<String> {
+        match &self.tls {
+            Some(ca) => vec![
+                "--tls".into(),
+                "--cacert".into(),
+                ca.join("ca.pem").display().to_string(),
+            ],
+            None => Vec::new(),
+        }
     }
 
     pub fn addr(&self) -> String {
@@ -131,7 +180,16 @@ impl RedisServer {
     }
 
     fn try_conn(&self) -> redis::RedisResult<redis::Connection> {
-        let client = redis::Client::open(self.url())?;
+        let client = match &self.tls {
+            Some(ca) => redis::Client::build_with_tls(
+                self.url(),
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(std::fs::read(ca.join("ca.pem")).expect("CA")),
+                },
+            )?,
+            None => redis::Client::open(self.url())?,
+        };
         client.get_connection_with_timeout(Duration::from_secs(2))
     }
 
@@ -202,61 +260,7 @@ impl TlsRedisServer {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("ratewarden-tls-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        // A throwaway CA and a server certificate signed by it.
-        std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n").expect("ext");
-        openssl(
-            &dir,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "1",
-                "-subj",
-                "/CN=ratewarden-test-ca",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-            ],
-        );
-        openssl(
-            &dir,
-            &[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-subj",
-                "/CN=localhost",
-                "-keyout",
-                "key.pem",
-                "-out",
-                "server.csr",
-            ],
-        );
-        openssl(
-            &dir,
-            &[
-                "x509",
-                "-req",
-                "-in",
-                "server.csr",
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "1",
-                "-extfile",
-                "ext.cnf",
-                "-out",
-                "cert.pem",
-            ],
-        );
+        make_certs(&dir);
         let child = Command::new("redis-server")
             .args(["--port", "0", "--tls-port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--tls-auth-clients", "no"])
@@ -293,6 +297,91 @@ impl Drop for TlsRedisServer {
     }
 }
 
+/// A throwaway CA and a server certificate it signed (for 127.0.0.1 and
+/// localhost), in a directory removed on drop: `ca.pem`, `cert.pem`,
+/// `key.pem`. One per test, shared by the servers of a TLS cluster or
+/// Sentinel setup so that one CA verifies them all.
+pub struct TestCa {
+    pub dir: PathBuf,
+}
+
+impl TestCa {
+    pub fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("ratewarden-ca-{}-{}", std::process::id(), free_port()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        make_certs(&dir);
+        TestCa { dir }
+    }
+
+    pub fn ca_pem(&self) -> Vec<u8> {
+        std::fs::read(self.dir.join("ca.pem")).expect("CA certificate")
+    }
+}
+
+impl Drop for TestCa {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn make_certs(dir: &std::path::Path) {
+    // A throwaway CA and a server certificate signed by it.
+    std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n").expect("ext");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=ratewarden-test-ca",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "server.csr",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "cert.pem",
+        ],
+    );
+}
+
 fn openssl(dir: &std::path::Path, args: &[&str]) {
     let ok = Command::new("openssl")
         .args(args)
@@ -326,6 +415,17 @@ impl RedisCluster {
         Self::create(nodes, masters, replicas)
     }
 
+    /// A cluster of TLS-only nodes (bus and replication over TLS too) whose
+    /// certificates `ca` signed.
+    pub fn start_tls(ca: &TestCa, masters: usize, replicas: usize) -> Self {
+        let args = Self::node_args(1000);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let nodes = (0..masters * (1 + replicas))
+            .map(|_| RedisServer::start_tls(ca, &args))
+            .collect();
+        Self::create(nodes, masters, replicas)
+    }
+
     /// The `redis-server` arguments of a cluster node.
     pub fn node_args(node_timeout_ms: u64) -> Vec<String> {
         [
@@ -347,6 +447,7 @@ impl RedisCluster {
     /// (`redis-cli --cluster create`: the first `masters` become masters).
     pub fn create(nodes: Vec<RedisServer>, masters: usize, replicas: usize) -> Self {
         let mut create = Command::new("redis-cli");
+        create.args(nodes[0].cli_tls_args());
         create.args(["--cluster", "create"]);
         for n in &nodes {
             create.arg(n.addr());

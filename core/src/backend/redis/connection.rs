@@ -45,6 +45,7 @@ use tokio::sync::Semaphore;
 
 use crate::backend::redis::queue::Queue;
 use crate::backend::redis::sentinel::SentinelTarget;
+use crate::backend::redis::url::open_client;
 use crate::error::{Error, Result};
 use crate::runtime;
 
@@ -131,10 +132,15 @@ impl RedisConnection {
         Self::direct(url, deadline, max_in_flight, tls_root_cert, false)
     }
 
-    /// A connection to one Redis Cluster node (`redis://` URL): batches go
-    /// out as one script call per slot, pipelined.
-    pub(crate) fn cluster_node(url: &str, deadline: Duration, max_in_flight: usize) -> Result<Self> {
-        Self::direct(url, deadline, max_in_flight, None, true)
+    /// A connection to one Redis Cluster node (`redis://` or `rediss://`
+    /// URL): batches go out as one script call per slot, pipelined.
+    pub(crate) fn cluster_node(
+        url: &str,
+        deadline: Duration,
+        max_in_flight: usize,
+        tls_root_cert: Option<Vec<u8>>,
+    ) -> Result<Self> {
+        Self::direct(url, deadline, max_in_flight, tls_root_cert, true)
     }
 
     fn direct(
@@ -145,27 +151,14 @@ impl RedisConnection {
         per_slot: bool,
     ) -> Result<Self> {
         let tls = url.starts_with("rediss://");
-        if tls {
-            // redis-rs's rustls feature selects no crypto provider; install
-            // ring once per process (a no-op if the host installed one).
-            let _ = rustls::crypto::ring::default_provider().install_default();
-        }
         let invalid = |e: redis::RedisError| Error::Config {
             message: format!("invalid Redis URL or TLS settings: {e}"),
             source: Some(Box::new(e)),
         };
-        let client = match tls_root_cert {
-            Some(_) if !tls => return Err(Error::config("a TLS root certificate needs a rediss:// URL")),
-            Some(pem) => redis::Client::build_with_tls(
-                url,
-                redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(pem),
-                },
-            )
-            .map_err(invalid)?,
-            None => redis::Client::open(url).map_err(invalid)?,
-        };
+        if tls_root_cert.is_some() && !tls {
+            return Err(Error::config("a TLS root certificate needs a rediss:// URL"));
+        }
+        let client = open_client(url, tls_root_cert).map_err(invalid)?;
         let name = client.get_connection_info().addr().to_string();
         Ok(Self::with_target(
             Target::Direct(client),

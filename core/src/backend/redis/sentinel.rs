@@ -29,8 +29,14 @@ pub(crate) struct SentinelTarget {
 impl SentinelTarget {
     /// Parse `redis+sentinel://[user:password@]host:port[,host:port...]/master-name[/db]`.
     /// The credentials are the master's; the Sentinels are asked without.
-    pub(crate) fn parse(url: &str) -> Result<Self> {
-        let parsed = MultiHost::parse(url, "redis+sentinel", 26379)?;
+    /// `rediss+sentinel://…[#insecure]`: the Sentinels and the master are
+    /// reached over TLS, trusting `tls_root_cert` when given.
+    pub(crate) fn parse(url: &str, tls_root_cert: Option<Vec<u8>>) -> Result<Self> {
+        let mut parsed = MultiHost::parse(url, "redis+sentinel", 26379)?;
+        if tls_root_cert.is_some() && !parsed.tls {
+            return Err(Error::config("a TLS root certificate needs a rediss+sentinel:// URL"));
+        }
+        parsed.root_cert = tls_root_cert;
         let (name, db) = parsed.path.split_once('/').unwrap_or((&parsed.path, ""));
         if name.is_empty() {
             return Err(Error::config(
@@ -49,7 +55,8 @@ impl SentinelTarget {
             .hosts
             .iter()
             .map(|h| {
-                redis::Client::open(format!("redis://{h}"))
+                parsed
+                    .client(&parsed.sentinel_url(h))
                     .map(|c| (h.clone(), c))
                     .map_err(|e| Error::config(format!("invalid Sentinel address {h:?}: {e}")))
             })
@@ -90,8 +97,8 @@ impl SentinelTarget {
             match tokio::time::timeout(deadline, asked).await {
                 Ok(Ok(Some((host, port)))) => {
                     self.first.store(at, Ordering::Relaxed);
-                    let url = format!("{}/{}", self.url.node_url(&join_host_port(&host, port)), self.db);
-                    return redis::Client::open(url).map_err(|e| {
+                    let url = self.url.node_url_db(&join_host_port(&host, port), Some(self.db));
+                    return self.url.client(&url).map_err(|e| {
                         Error::config(format!(
                             "the Sentinel at {addr} named an unusable master {host}:{port}: {e}"
                         ))
@@ -152,10 +159,10 @@ mod tests {
 
     #[test]
     fn sentinel_urls_need_a_master_name() {
-        assert!(SentinelTarget::parse("redis+sentinel://h:1").is_err());
-        assert!(SentinelTarget::parse("redis+sentinel://h:1/").is_err());
-        assert!(SentinelTarget::parse("redis+sentinel://h:1/m/x").is_err());
-        let t = SentinelTarget::parse("redis+sentinel://h:1,h:2/mymaster/3").unwrap();
+        assert!(SentinelTarget::parse("redis+sentinel://h:1", None).is_err());
+        assert!(SentinelTarget::parse("redis+sentinel://h:1/", None).is_err());
+        assert!(SentinelTarget::parse("redis+sentinel://h:1/m/x", None).is_err());
+        let t = SentinelTarget::parse("redis+sentinel://h:1,h:2/mymaster/3", None).unwrap();
         assert_eq!(t.master_name(), "mymaster");
         assert_eq!((t.sentinels.len(), t.db), (2, 3));
     }

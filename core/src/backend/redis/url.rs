@@ -1,5 +1,6 @@
-//! The multi-host URL grammar shared by Redis Cluster (`redis+cluster://`)
-//! and Sentinel (`redis+sentinel://`), and `host:port` joining.
+//! The multi-host URL grammar shared by Redis Cluster (`redis+cluster://`,
+//! `rediss+cluster://`) and Sentinel (`redis+sentinel://`,
+//! `rediss+sentinel://`), and `host:port` joining.
 
 use crate::error::{Error, Result};
 
@@ -13,19 +14,39 @@ pub(crate) struct MultiHost {
     pub(crate) hosts: Vec<String>,
     /// What follows the first `/` after the hosts (may be empty).
     pub(crate) path: String,
+    /// `rediss+…://`: every node (and Sentinel) is reached over TLS.
+    pub(crate) tls: bool,
+    /// `#insecure` (TLS only): certificates are not verified.
+    pub(crate) insecure: bool,
+    /// A CA certificate (PEM) to trust instead of the system's roots.
+    pub(crate) root_cert: Option<Vec<u8>>,
 }
 
 impl MultiHost {
-    /// Parse `url`, which starts with `scheme://`; a host without a port
-    /// gets `default_port`.
+    /// Parse `url`, which starts with `scheme://` (`redis+cluster`, say) or
+    /// its TLS twin (`rediss+cluster://`, which may end in `#insecure`); a
+    /// host without a port gets `default_port`.
     pub(crate) fn parse(url: &str, scheme: &str, default_port: u16) -> Result<Self> {
         let bad = |why: &str| Error::config(format!("invalid {scheme}:// URL: {why}"));
-        let rest = url
-            .strip_prefix(scheme)
-            .and_then(|r| r.strip_prefix("://"))
-            .ok_or_else(|| bad("wrong scheme"))?;
+        let tls_scheme = scheme.replacen("redis", "rediss", 1);
+        let (tls, rest) = match url.strip_prefix(&tls_scheme).and_then(|r| r.strip_prefix("://")) {
+            Some(rest) => (true, rest),
+            None => (
+                false,
+                url.strip_prefix(scheme)
+                    .and_then(|r| r.strip_prefix("://"))
+                    .ok_or_else(|| bad("wrong scheme"))?,
+            ),
+        };
+        let (rest, insecure) = match rest.strip_suffix("#insecure") {
+            Some(r) if tls => (r, true),
+            Some(_) => return Err(bad("#insecure needs TLS (rediss+…://)")),
+            None => (rest, false),
+        };
         if rest.contains('?') || rest.contains('#') {
-            return Err(bad("query strings and fragments are not supported"));
+            return Err(bad(
+                "query strings and fragments (but #insecure with TLS) are not supported",
+            ));
         }
         let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
         let (auth, hosts) = match authority.rsplit_once('@') {
@@ -61,12 +82,56 @@ impl MultiHost {
             auth,
             hosts: list,
             path: path.to_owned(),
+            tls,
+            insecure,
+            root_cert: None,
         })
     }
 
-    /// A `redis://` URL for one node (`host:port`), with the credentials.
+    /// A `redis://` (or `rediss://`) URL for one node (`host:port`), with
+    /// the credentials.
     pub(crate) fn node_url(&self, addr: &str) -> String {
-        format!("redis://{}{addr}", self.auth)
+        self.node_url_db(addr, None)
+    }
+
+    /// [`node_url`](Self::node_url) with a database number.
+    pub(crate) fn node_url_db(&self, addr: &str, db: Option<i64>) -> String {
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        let db = db.map(|d| format!("/{d}")).unwrap_or_default();
+        let fragment = if self.insecure { "#insecure" } else { "" };
+        format!("{scheme}://{}{addr}{db}{fragment}", self.auth)
+    }
+
+    /// A URL for a Sentinel (`host:port`): same TLS settings, no credentials.
+    pub(crate) fn sentinel_url(&self, addr: &str) -> String {
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        let fragment = if self.insecure { "#insecure" } else { "" };
+        format!("{scheme}://{addr}{fragment}")
+    }
+
+    /// A client for `url` (one of the above) with this URL's CA.
+    pub(crate) fn client(&self, url: &str) -> redis::RedisResult<redis::Client> {
+        open_client(url, self.root_cert.clone())
+    }
+}
+
+/// A redis-rs client for a `redis://` or `rediss://` URL, trusting
+/// `root_cert` (PEM) instead of the system's roots when given.
+pub(crate) fn open_client(url: &str, root_cert: Option<Vec<u8>>) -> redis::RedisResult<redis::Client> {
+    if url.starts_with("rediss://") {
+        // redis-rs's rustls feature selects no crypto provider; install
+        // ring once per process (a no-op if the host installed one).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+    match root_cert {
+        Some(pem) => redis::Client::build_with_tls(
+            url,
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem),
+            },
+        ),
+        None => redis::Client::open(url),
     }
 }
 
@@ -104,6 +169,13 @@ mod tests {
         ] {
             assert!(MultiHost::parse(bad, "redis+cluster", 6379).is_err(), "{bad}");
         }
+        let u = MultiHost::parse("rediss+cluster://u:p@a:1,b:2#insecure", "redis+cluster", 6379).unwrap();
+        assert!(u.tls && u.insecure);
+        assert_eq!(u.node_url("a:1"), "rediss://u:p@a:1#insecure");
+        assert_eq!(u.node_url_db("a:1", Some(2)), "rediss://u:p@a:1/2#insecure");
+        assert_eq!(u.sentinel_url("s:3"), "rediss://s:3#insecure");
+        assert!(MultiHost::parse("redis+cluster://a:1#insecure", "redis+cluster", 6379).is_err());
+        assert!(MultiHost::parse("rediss+cluster://a:1#x", "redis+cluster", 6379).is_err());
         assert_eq!(join_host_port("::1", 7), "[::1]:7");
         assert_eq!(join_host_port("10.0.0.1", 7), "10.0.0.1:7");
     }

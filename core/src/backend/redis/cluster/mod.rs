@@ -97,15 +97,26 @@ struct Attempt {
 }
 
 impl ClusterConnection {
-    /// Parse `redis+cluster://[user:password@]host:port[,host:port...]`;
-    /// does not connect yet (see [`warm_up`](Self::warm_up)).
-    pub(crate) fn new(url: &str, deadline: Duration, max_in_flight: usize) -> Result<Self> {
-        let url = MultiHost::parse(url, "redis+cluster", 6379)?;
+    /// Parse `redis+cluster://[user:password@]host:port[,host:port...]`
+    /// (`rediss+cluster://…[#insecure]`: every node over TLS, trusting
+    /// `tls_root_cert` when given); does not connect yet (see
+    /// [`warm_up`](Self::warm_up)).
+    pub(crate) fn new(
+        url: &str,
+        deadline: Duration,
+        max_in_flight: usize,
+        tls_root_cert: Option<Vec<u8>>,
+    ) -> Result<Self> {
+        let mut url = MultiHost::parse(url, "redis+cluster", 6379)?;
+        if tls_root_cert.is_some() && !url.tls {
+            return Err(Error::config("a TLS root certificate needs a rediss+cluster:// URL"));
+        }
+        url.root_cert = tls_root_cert;
         if !url.path.is_empty() && url.path != "0" {
             return Err(Error::config("Redis Cluster has only database 0"));
         }
         for host in &url.hosts {
-            redis::Client::open(url.node_url(host))
+            url.client(&url.node_url(host))
                 .map_err(|e| Error::config(format!("invalid cluster node address {host:?}: {e}")))?;
         }
         Ok(ClusterConnection {
@@ -155,6 +166,7 @@ impl ClusterConnection {
                     &self.inner.url.node_url(addr),
                     self.inner.deadline,
                     self.inner.max_in_flight,
+                    self.inner.url.root_cert.clone(),
                 )?;
                 conns.insert(addr.to_owned(), (id, c.clone()));
                 (id, c)
