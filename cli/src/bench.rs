@@ -719,7 +719,8 @@ impl RedisStats {
                 source: None,
             })
         };
-        if url.starts_with("redis+sentinel://") {
+        // (Server-side statistics over TLS multi-host URLs are not read yet.)
+        if url.starts_with("redis+sentinel://") || url.starts_with("rediss+") {
             return Ok(RedisStats {
                 nodes: Vec::new(),
                 slot_owners: None,

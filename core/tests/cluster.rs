@@ -723,3 +723,57 @@ async fn sentinel_failover_is_followed_manual_and_by_kill() {
         run.over_admitted
     );
 }
+
+/// `rediss+sentinel://`: Sentinels, master, replica and replication all
+/// TLS-only; a killed master's failover is followed over TLS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_sentinel_follows_a_failover() {
+    let _serial = SERIAL.lock().await;
+    let ca = common::TestCa::new();
+    let mut setup = SentinelSetup::start_tls(&ca);
+    assert!(setup.url().starts_with("rediss+sentinel://"));
+    let l = Limiter::builder(&setup.url())
+        .tls_root_cert_pem(ca.ca_pem())
+        .timeout(Duration::from_millis(1000))
+        .deny_cache(0)
+        .build()
+        .unwrap();
+    l.ping().await.unwrap();
+    let q = Quota::new(10, 1);
+    assert!(l.check("t", "/tls", q, 10).await.unwrap().allowed);
+    assert!(!l.check("t", "/tls", q, 1).await.unwrap().allowed);
+    // Without the CA the master's certificate is not trusted.
+    let untrusted = Limiter::builder(&setup.url())
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    assert_eq!(
+        untrusted.ping().await.unwrap_err().kind(),
+        ratewarden::ErrorKind::Connection
+    );
+    // Let the replica catch up, then kill the master.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let first = setup.master_port().unwrap();
+    setup.server_mut(first).kill();
+    let start = Instant::now();
+    loop {
+        if setup.master_port().is_some_and(|p| p != first) {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "no failover");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The same limiter follows it: the spent quota survived (replicated).
+    let start = Instant::now();
+    let d = loop {
+        match l.check("t", "/tls", q, 1).await {
+            Ok(d) => break d,
+            Err(e) => {
+                assert!(start.elapsed() < Duration::from_secs(15), "not followed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    assert!(!d.allowed, "the replica had the spent quota");
+    assert!(l.check("u", "/tls", q, 1).await.unwrap().allowed);
+}

@@ -22,7 +22,10 @@ impl Limiter {
     /// A limiter for `url` with default options: `memory://` (or
     /// `memory://NAME`, shared by all limiters of this process with that
     /// URL), `redis://[user:pass@]host:port[/db]` or `rediss://…` (TLS; add
-    /// `#insecure` to skip certificate checks).
+    /// `#insecure` to skip certificate checks), `redis+cluster://h:p,h:p`,
+    /// `redis+sentinel://h:p,h:p/master[/db]`, and their TLS twins
+    /// `rediss+cluster://` and `rediss+sentinel://` (every node and Sentinel
+    /// over TLS).
     ///
     /// Returns at once; see [`LimiterBuilder::build`].
     ///
@@ -149,8 +152,9 @@ impl LimiterBuilder {
         self
     }
 
-    /// Trust this CA certificate (PEM) for `rediss://` instead of the
-    /// system's trust store.
+    /// Trust this CA certificate (PEM) for `rediss://` (and
+    /// `rediss+cluster://`, `rediss+sentinel://`: every node and Sentinel)
+    /// instead of the system's trust store.
     ///
     /// ```
     /// let b = ratewarden::Limiter::builder("rediss://redis.internal:6380")

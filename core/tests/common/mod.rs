@@ -570,6 +570,8 @@ impl RedisCluster {
 pub struct SentinelSetup {
     pub servers: Vec<RedisServer>,
     pub sentinels: Vec<Sentinel>,
+    /// TLS everywhere (servers, Sentinels, replication), this CA's directory.
+    tls: Option<PathBuf>,
 }
 
 pub struct Sentinel {
@@ -588,8 +590,36 @@ impl Drop for Sentinel {
 
 impl SentinelSetup {
     pub fn start() -> Self {
-        let master = RedisServer::start();
-        let replica = RedisServer::start_with(&["--replicaof", "127.0.0.1", &master.port.to_string()]);
+        Self::start_maybe_tls(None)
+    }
+
+    /// Everything TLS-only, certificates from `ca`: the servers (and their
+    /// replication), the Sentinels, and the Sentinels' links to the servers.
+    pub fn start_tls(ca: &TestCa) -> Self {
+        Self::start_maybe_tls(Some(ca))
+    }
+
+    fn start_maybe_tls(ca: Option<&TestCa>) -> Self {
+        let (master, replica) = match ca {
+            Some(ca) => {
+                let master = RedisServer::start_tls(ca, &[]);
+                let replica = RedisServer::start_tls(ca, &["--replicaof", "127.0.0.1", &master.port.to_string()]);
+                (master, replica)
+            }
+            None => {
+                let master = RedisServer::start();
+                let replica = RedisServer::start_with(&["--replicaof", "127.0.0.1", &master.port.to_string()]);
+                (master, replica)
+            }
+        };
+        let listen = |port: u16| match ca {
+            Some(ca) => format!(
+                "port 0\ntls-port {port}\ntls-auth-clients no\ntls-replication yes\n\
+                 tls-cert-file {0}/cert.pem\ntls-key-file {0}/key.pem\ntls-ca-cert-file {0}/ca.pem\n",
+                ca.dir.display()
+            ),
+            None => format!("port {port}\n"),
+        };
         let sentinels = (0..3)
             .map(|_| {
                 let port = free_port();
@@ -599,11 +629,12 @@ impl SentinelSetup {
                 std::fs::write(
                     &conf,
                     format!(
-                        "port {port}\nbind 127.0.0.1\nprotected-mode no\ndir {}\n\
+                        "{}bind 127.0.0.1\nprotected-mode no\ndir {}\n\
                          sentinel monitor mymaster 127.0.0.1 {} 2\n\
                          sentinel down-after-milliseconds mymaster 1000\n\
                          sentinel failover-timeout mymaster 4000\n\
                          sentinel parallel-syncs mymaster 1\n",
+                        listen(port),
                         dir.display(),
                         master.port
                     ),
@@ -622,6 +653,7 @@ impl SentinelSetup {
         let s = SentinelSetup {
             servers: vec![master, replica],
             sentinels,
+            tls: ca.map(|ca| ca.dir.clone()),
         };
         s.wait_ready(Duration::from_secs(30));
         s
@@ -629,14 +661,28 @@ impl SentinelSetup {
 
     pub fn url(&self) -> String {
         let hosts: Vec<String> = self.sentinels.iter().map(|s| format!("127.0.0.1:{}", s.port)).collect();
-        format!("redis+sentinel://{}/mymaster", hosts.join(","))
+        let scheme = if self.tls.is_some() { "rediss" } else { "redis" };
+        format!("{scheme}+sentinel://{}/mymaster", hosts.join(","))
+    }
+
+    pub fn sentinel_conn(&self, port: u16) -> redis::RedisResult<redis::Connection> {
+        let client = match &self.tls {
+            Some(ca) => redis::Client::build_with_tls(
+                format!("rediss://127.0.0.1:{port}"),
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(std::fs::read(ca.join("ca.pem")).expect("CA")),
+                },
+            )?,
+            None => redis::Client::open(format!("redis://127.0.0.1:{port}"))?,
+        };
+        client.get_connection_with_timeout(Duration::from_secs(1))
     }
 
     /// What the first answering Sentinel names as the master's port.
     pub fn master_port(&self) -> Option<u16> {
         self.sentinels.iter().find_map(|s| {
-            let c = redis::Client::open(format!("redis://127.0.0.1:{}", s.port)).ok()?;
-            let mut c = c.get_connection_with_timeout(Duration::from_secs(1)).ok()?;
+            let mut c = self.sentinel_conn(s.port).ok()?;
             let (_, port): (String, u16) = redis::cmd("SENTINEL")
                 .arg("get-master-addr-by-name")
                 .arg("mymaster")
@@ -666,10 +712,7 @@ impl SentinelSetup {
         let deadline = Instant::now() + within;
         loop {
             let ready = self.sentinels.iter().all(|s| {
-                let Ok(c) = redis::Client::open(format!("redis://127.0.0.1:{}", s.port)) else {
-                    return false;
-                };
-                let Ok(mut c) = c.get_connection_with_timeout(Duration::from_secs(1)) else {
+                let Ok(mut c) = self.sentinel_conn(s.port) else {
                     return false;
                 };
                 let master: Vec<String> = redis::cmd("SENTINEL")
