@@ -232,7 +232,7 @@ export interface Verdict {
 export declare class Limiter {
   /**
    * `url`: "memory://" (default), "redis://[user:pass@]host:port[/db]", "rediss://...",
-   * "redis+cluster://h1:p1,h2:p2" or "redis+sentinel://h:p/master". A bad URL or
+   * "redis+cluster://h1:p1,h2:p2" or "redis+sentinel://h:p/master" (TLS: "rediss+cluster://", "rediss+sentinel://"). A bad URL or
    * option throws an `Error` with `code`.
    */
   constructor(url?: string, options?: LimiterOptions)
