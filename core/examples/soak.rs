@@ -84,7 +84,9 @@ async fn main() {
                 if took > STUCK {
                     counters.stuck.fetch_add(1, Ordering::Relaxed);
                 }
-                counters.slowest_us.fetch_max(took.as_micros() as u64, Ordering::Relaxed);
+                counters
+                    .slowest_us
+                    .fetch_max(took.as_micros() as u64, Ordering::Relaxed);
                 if result.is_err() {
                     // Redis is away: do not spin.
                     tokio::time::sleep(Duration::from_millis(10)).await;
@@ -102,7 +104,10 @@ async fn main() {
         let slowest = counters.slowest_us.swap(0, Ordering::Relaxed);
         let memory = if url.starts_with("redis://") {
             let u = url.clone();
-            tokio::task::spawn_blocking(move || redis_memory(&u)).await.ok().flatten()
+            tokio::task::spawn_blocking(move || redis_memory(&u))
+                .await
+                .ok()
+                .flatten()
         } else {
             None
         };
