@@ -293,6 +293,19 @@ impl Error {
         }
     }
 
+    /// Every in-flight slot taken and the waiting list full: refused at
+    /// once, nothing sent. A [`Timeout`](Error::Timeout) for the caller (Redis
+    /// is not keeping up); not an outage for the circuit breaker, whose
+    /// count the calls in flight make (see [`is_overload`](Self::is_overload)).
+    pub(crate) fn overloaded(deadline: Duration) -> Self {
+        Error::timeout(deadline, STAGE_FULL, false)
+    }
+
+    /// True for a call refused by [`overloaded`](Self::overloaded).
+    pub(crate) fn is_overload(&self) -> bool {
+        matches!(self, Error::Timeout { stage, .. } if std::ptr::eq(*stage, STAGE_FULL))
+    }
+
     pub(crate) fn timeout(deadline: Duration, stage: &'static str, outcome_unknown: bool) -> Self {
         Error::Timeout {
             deadline,
@@ -378,6 +391,10 @@ impl Error {
 /// waiting, even a broken pipe: redis-rs hands one connection's failure to
 /// every request on it, some of them written before) may have followed a
 /// script that ran.
+/// The stage named by a call refused because every in-flight slot and every
+/// place on the waiting list is taken.
+const STAGE_FULL: &str = "refused at once: every in-flight slot taken and 4 × max_in_flight calls already waiting";
+
 fn nothing_was_sent(err: &redis::RedisError) -> bool {
     err.is_connection_refusal()
 }

@@ -465,6 +465,63 @@ async fn paused_redis_times_out_within_deadline_then_recovers() {
     until_ok(&l, "p", Duration::from_secs(5)).await;
 }
 
+/// With every in-flight slot taken (Redis paused), at most 4 ×
+/// `max_in_flight` more calls wait for a slot; the rest fail at once, as a timeout that
+/// sent nothing, instead of each holding memory until its deadline. The
+/// waiting ones fail at their deadline, and after the pause the limiter
+/// works again with all its slots (none leaked).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_beyond_the_waiting_list_fail_at_once() {
+    let server = RedisServer::start();
+    let deadline = Duration::from_millis(600);
+    let l = Limiter::builder(&server.url())
+        .timeout(deadline)
+        .max_in_flight(4)
+        .build()
+        .unwrap();
+    let q = Quota::new(1_000_000, 1_000_000);
+    l.check("warm", "/w", q, 1).await.unwrap();
+    server.pause();
+    let start = Instant::now();
+    let calls: Vec<_> = (0..100)
+        .map(|i| {
+            let l = l.clone();
+            tokio::spawn(async move {
+                let r = l.check(&format!("w{i}"), "/w", q, 1).await;
+                (r, start.elapsed())
+            })
+        })
+        .collect();
+    let (mut at_once, mut at_deadline) = (0, 0);
+    for c in calls {
+        let (r, took) = c.await.unwrap();
+        let e = r.expect_err("Redis is paused");
+        assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+        assert!(took < deadline + Duration::from_millis(300), "{took:?}: {e}");
+        if took < deadline / 3 {
+            assert!(!e.outcome_unknown() && e.to_string().contains("already waiting"), "{e}");
+            at_once += 1;
+        } else {
+            at_deadline += 1;
+        }
+    }
+    // 4 in flight + 16 waiting answer at their deadline (no slot frees
+    // before it), 80 at once.
+    assert_eq!((at_once, at_deadline), (80, 20));
+    server.resume();
+    until_ok(&l, "w", Duration::from_secs(5)).await;
+    // A burst that fits in the slots and the waiting list is served whole.
+    let calls: Vec<_> = (0..20)
+        .map(|i| {
+            let l = l.clone();
+            tokio::spawn(async move { l.check(&format!("after{i}"), "/w", q, 1).await })
+        })
+        .collect();
+    for c in calls {
+        assert!(c.await.unwrap().expect("all slots are back").allowed);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn username_and_password_in_the_url() {
     let server = RedisServer::start();

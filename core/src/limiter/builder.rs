@@ -146,7 +146,15 @@ impl LimiterBuilder {
         self
     }
 
-    /// Bound on calls outstanding on the connection (default 1024).
+    /// Bound on calls outstanding on the connection (default 1024). While
+    /// every slot is taken, up to 4 × `n` more calls wait for one (within
+    /// their deadline); a call beyond that fails at once with a
+    /// [`Timeout`](crate::ErrorKind::Timeout) that sent nothing.
+    ///
+    /// ```
+    /// let b = ratewarden::Limiter::builder("redis://127.0.0.1:6379").max_in_flight(256);
+    /// # drop(b);
+    /// ```
     pub fn max_in_flight(mut self, n: usize) -> Self {
         self.options.max_in_flight = n;
         self

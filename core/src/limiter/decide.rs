@@ -151,7 +151,9 @@ impl<T: Answer> Prepared<T> {
                     done(answer(&outcomes, &shape, &res))
                 }
                 Err(e) if is_outage(&e) && decides => {
-                    res.breaker(route).failure();
+                    if !e.is_overload() {
+                        res.breaker(route).failure();
+                    }
                     let keys = kept.unwrap_or_default();
                     done(
                         res.fallback(route, e, &keys, &shape)

@@ -26,9 +26,10 @@
 //! * A timeout discards the connection when nothing at all was heard on it for
 //!   a whole deadline (a paused, hung or black-holed server): redis-rs's own
 //!   reconnect logic does not cover that case. A merely slow server keeps it.
-//! * At most `max_in_flight` calls are outstanding; further calls wait for a
-//!   slot within their deadline, so a Redis that stops answering cannot make
-//!   client memory grow.
+//! * At most `max_in_flight` calls are outstanding; up to 4 × that many more
+//!   wait for a slot within their deadline (one waiting list and one admitter
+//!   task per connection), and a call beyond that fails at once, so a Redis
+//!   that stops answering cannot make client memory grow.
 //! * Every call is bounded by the deadline end to end: waiting for a slot,
 //!   connecting, sending and reading. Past it the call fails with
 //!   [`Error::Timeout`]; `outcome_unknown` says whether the script was sent.

@@ -23,6 +23,11 @@ pub(crate) struct Queue {
     /// A reaper task answers queued jobs whose deadline passes while every
     /// driver is busy (see `RedisConnection::reap`).
     pub(crate) reaping: bool,
+    /// Jobs waiting for an in-flight slot (every slot taken), oldest first;
+    /// at most `max_in_flight` of them (see `RedisConnection::wait_for_slot`).
+    pub(crate) waiting: VecDeque<Job>,
+    /// The admitter task is running: it hands freed slots to `waiting`.
+    pub(crate) admitting: bool,
 }
 
 /// Called once with a decision's outcomes (one per limit).
