@@ -386,15 +386,15 @@ impl Error {
     }
 }
 
+/// The stage named by a call refused because every in-flight slot and every
+/// place on the waiting list is taken.
+const STAGE_FULL: &str = "refused at once: every in-flight slot taken and 4 × max_in_flight calls already waiting";
+
 /// An I/O error that shows the request never reached a server: the
 /// connection was refused. Anything else after sending (reset, closed while
 /// waiting, even a broken pipe: redis-rs hands one connection's failure to
 /// every request on it, some of them written before) may have followed a
 /// script that ran.
-/// The stage named by a call refused because every in-flight slot and every
-/// place on the waiting list is taken.
-const STAGE_FULL: &str = "refused at once: every in-flight slot taken and 4 × max_in_flight calls already waiting";
-
 fn nothing_was_sent(err: &redis::RedisError) -> bool {
     err.is_connection_refusal()
 }

@@ -660,8 +660,13 @@ async fn sentinel_failover_is_followed_manual_and_by_kill() {
     // next calls meet a demoted master that answers READONLY.
     let start = Instant::now();
     loop {
-        let mut c = setup.server(first).conn();
-        let repl: String = redis::cmd("INFO").arg("replication").query(&mut c).unwrap();
+        // Sentinel's reconfiguration kills client connections: a failed
+        // INFO is asked again.
+        let repl: String = setup
+            .server(first)
+            .try_conn()
+            .and_then(|mut c| redis::cmd("INFO").arg("replication").query(&mut c))
+            .unwrap_or_default();
         if repl.contains("role:slave") && repl.contains("master_link_status:up") {
             break;
         }
@@ -776,4 +781,129 @@ async fn tls_sentinel_follows_a_failover() {
     };
     assert!(!d.allowed, "the replica had the spent quota");
     assert!(l.check("u", "/tls", q, 1).await.unwrap().allowed);
+}
+
+/// Sentinel names a master that takes the handshake and then answers
+/// nothing (the client's `ROLE` check included). Each connection attempt
+/// gives up at its deadline instead of holding the single-flight connect
+/// until TCP gives up: every call fails within its deadline, and once the
+/// master answers again the next call connects and succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentinel_master_silent_after_the_handshake_does_not_stall_reconnection() {
+    use common::proxy::{FaultProxy, Mode};
+    let proxy = std::cell::OnceCell::new();
+    let setup = SentinelSetup::start_watching(&|m| proxy.get_or_init(|| FaultProxy::start(&m.addr())).port());
+    let proxy = proxy.get().expect("the master's proxy");
+    // The Sentinels' own links are up already and keep relaying.
+    proxy.set(Mode::AfterHandshake);
+    let deadline = Duration::from_millis(400);
+    let l = Limiter::builder(&setup.url()).timeout(deadline).build().unwrap();
+    let q = Quota::new(10, 10);
+    for i in 0..3 {
+        let start = Instant::now();
+        let e = l.check("silent", "/s", q, 1).await.expect_err("the master answers nothing");
+        assert!(e.is_timeout(), "call {i}: {e}");
+        assert!(start.elapsed() < deadline + Duration::from_millis(250), "call {i}: {:?}", start.elapsed());
+    }
+    proxy.set(Mode::Pass);
+    let start = Instant::now();
+    loop {
+        match l.check("silent", "/s", q, 1).await {
+            Ok(d) => break assert!(d.allowed),
+            Err(e) => assert!(start.elapsed() < Duration::from_secs(3), "no reconnection: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(start.elapsed() < Duration::from_secs(2), "reconnection stalled for {:?}", start.elapsed());
+}
+
+/// A per-slot pipeline meets `SCRIPT FLUSH` halfway (the proxy in front of
+/// one master runs it between the pipeline's halves), and the reload after
+/// `NOSCRIPT` fails (the proxy resets the connection on `SCRIPT LOAD`). The
+/// calls of the first half ran: they get their decisions. Those of the
+/// second half never ran: they get the error. So a decision is answered
+/// exactly when its key exists on the master.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_script_reload_fails_only_the_calls_that_did_not_run() {
+    use common::proxy::{FaultProxy, Mode};
+    let _serial = SERIAL.lock().await;
+    let cluster = RedisCluster::start(3, 0);
+    let masters = cluster.masters();
+    let (m, seed) = (masters[0], masters[1]);
+    let q = Quota::new(10, 10);
+    // 31 clients whose keys live on `m` (found before `m` is announced
+    // through the proxy).
+    let probe = cluster_limiter(&cluster);
+    let clients: Vec<String> = (0..)
+        .map(|i| format!("c{i}"))
+        .filter(|c| std::ptr::eq(cluster.owner(&probe.redis_key(c, "/r", q).unwrap()), m))
+        .take(31)
+        .collect();
+    let proxy = FaultProxy::start(&m.addr());
+    {
+        let mut c = m.conn();
+        let bus = (m.port + 10_000).to_string();
+        let _: () = redis::cmd("CONFIG").arg("SET").arg("cluster-announce-bus-port").arg(&bus).query(&mut c).unwrap();
+        let port = proxy.port().to_string();
+        let _: () = redis::cmd("CONFIG").arg("SET").arg("cluster-announce-port").arg(&port).query(&mut c).unwrap();
+    }
+    // Every node names the proxy for `m`'s slots.
+    let start = Instant::now();
+    while !masters.iter().all(|n| {
+        let slots: String = redis::cmd("CLUSTER").arg("NODES").query(&mut n.conn()).unwrap_or_default();
+        slots.contains(&format!("127.0.0.1:{}@", proxy.port()))
+    }) {
+        assert!(start.elapsed() < Duration::from_secs(10), "the new address did not spread");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let l = Limiter::builder(&format!("redis+cluster://{}", seed.addr()))
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    assert!(l.check("warm", "/warm", q, 1).await.unwrap().allowed);
+    let mut c = m.conn();
+    let key = |client: &str| l.redis_key(client, "/r", q).unwrap();
+    assert!(l.check(&clients[0], "/r", q, 1).await.unwrap().allowed, "through the proxy");
+    let _: () = redis::cmd("DEL").arg(key(&clients[0])).query(&mut c).unwrap();
+    proxy.set(Mode::FlushMidPipeline);
+    // One call holds the node's driver while Redis sleeps; the other 30
+    // queue behind it and go out as one pipeline of one call per slot.
+    let sleeper = std::thread::spawn({
+        let mut c = m.conn();
+        move || redis::cmd("DEBUG").arg("SLEEP").arg("0.5").query::<()>(&mut c)
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let first = {
+        let (l, client) = (l.clone(), clients[0].clone());
+        tokio::spawn(async move { l.check(&client, "/r", q, 1).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let calls: Vec<_> = clients[1..]
+        .iter()
+        .map(|client| {
+            let (l, client) = (l.clone(), client.clone());
+            tokio::spawn(async move { (client.clone(), l.check(&client, "/r", q, 1).await) })
+        })
+        .collect();
+    sleeper.join().unwrap().unwrap();
+    assert!(first.await.unwrap().unwrap().allowed, "sent alone, before the flush");
+    let (mut ran, mut failed) = (0, 0);
+    for call in calls {
+        let (client, r) = call.await.unwrap();
+        let exists: bool = redis::cmd("EXISTS").arg(key(&client)).query(&mut c).unwrap();
+        match r {
+            Ok(d) => {
+                assert!(d.allowed && exists, "{client}: answered, so its script ran");
+                ran += 1;
+            }
+            Err(e) => {
+                assert!(!exists, "{client}: ran, yet answered with an error: {e}");
+                failed += 1;
+            }
+        }
+    }
+    eprintln!("pipeline cut by SCRIPT FLUSH: {ran} calls ran and were answered, {failed} failed with the reload");
+    assert!(ran > 0 && failed > 0, "the pipeline was not cut: {ran} ran, {failed} failed");
+    // And the limiter goes on.
+    assert!(l.check("after", "/r", q, 1).await.unwrap().allowed);
 }

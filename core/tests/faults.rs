@@ -522,6 +522,106 @@ async fn calls_beyond_the_waiting_list_fail_at_once() {
     }
 }
 
+/// A connection the server closed while it sat idle (Redis `timeout`, a
+/// load balancer's idle timeout, `CLIENT KILL`) is not an error for the
+/// next call: nothing of that call was sent, so it is sent again on a fresh
+/// connection, within the same deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_connection_closed_by_the_server_is_not_an_error() {
+    let server = RedisServer::start_with(&["--timeout", "1"]);
+    let l = limiter(&server, 1_000);
+    let q = Quota::new(1_000, 1_000);
+    for round in 0..3 {
+        l.check("idle", "/i", q, 1)
+            .await
+            .unwrap_or_else(|e| panic!("round {round}, after the server closed the idle connection: {e}"));
+        tokio::time::sleep(Duration::from_millis(2_200)).await;
+    }
+    // The same after CLIENT KILL of every client (an operator, a proxy).
+    let mut c = server.conn();
+    for round in 0..3 {
+        let _: redis::Value = redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("normal").query(&mut c).unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        l.check("killed", "/i", q, 1)
+            .await
+            .unwrap_or_else(|e| panic!("round {round}, after CLIENT KILL: {e}"));
+        c = server.conn();
+    }
+    assert_eq!(l.stats().errors, 0);
+}
+
+/// Every call returns within its deadline + 150 ms, whatever the fault and
+/// whatever path it takes: queued behind busy drivers, waiting for an
+/// in-flight slot, connecting, sent. Calls arrive staggered over 600 ms
+/// (so deadlines differ within a batch and the queue), through the async
+/// and the blocking API, under each fault the proxy makes and a paused
+/// server; with few slots, so that every path is taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_call_returns_within_its_deadline_under_every_fault() {
+    const EPSILON: Duration = Duration::from_millis(150);
+    let server = RedisServer::start();
+    let proxy = FaultProxy::start(&server.addr());
+    let deadline = Duration::from_millis(400);
+    for fault in ["DropReplies", "ResetOnReply", "BlackHole", "AfterHandshake", "paused"] {
+        // No circuit breaker in the way: every call takes its path.
+        let l = Limiter::builder(&proxy.url())
+            .timeout(deadline)
+            .max_in_flight(6)
+            .breaker_threshold(1000)
+            .build()
+            .unwrap();
+        let b = ratewarden::blocking::Limiter::builder(&proxy.url())
+            .timeout(deadline)
+            .max_in_flight(6)
+            .breaker_threshold(1000)
+            .build()
+            .unwrap();
+        l.check("warm", "/d", Quota::new(10, 10), 1).await.unwrap();
+        b.check("warm", "/d", Quota::new(10, 10), 1).unwrap();
+        match fault {
+            "DropReplies" => proxy.set(Mode::DropReplies),
+            "ResetOnReply" => proxy.set(Mode::ResetOnReply),
+            "BlackHole" => {
+                proxy.set(Mode::BlackHole);
+                proxy.reset_all(); // reconnect into the black hole
+            }
+            "AfterHandshake" => {
+                proxy.set(Mode::AfterHandshake);
+                proxy.reset_all();
+            }
+            _ => server.pause(),
+        }
+        let mut calls = Vec::new();
+        for i in 0..60u64 {
+            let (l, b) = (l.clone(), b.clone());
+            calls.push(tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(i * 10)).await;
+                let start = Instant::now();
+                let r = if i % 3 == 0 {
+                    tokio::task::spawn_blocking(move || b.check(&format!("d{i}"), "/d", Quota::new(10, 10), 1))
+                        .await
+                        .unwrap()
+                } else {
+                    l.check(&format!("d{i}"), "/d", Quota::new(10, 10), 1).await
+                };
+                (r, start.elapsed())
+            }));
+        }
+        let mut worst = Duration::ZERO;
+        for c in calls {
+            let (r, took) = c.await.unwrap();
+            let e = r.expect_err(fault);
+            assert!(e.is_retryable(), "{fault}: {e}");
+            assert!(took <= deadline + EPSILON, "{fault}: {took:?}: {e}");
+            worst = worst.max(took);
+        }
+        eprintln!("{fault}: slowest answer {worst:?} (deadline {deadline:?})");
+        proxy.set(Mode::Pass);
+        server.resume();
+        proxy.reset_all();
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn username_and_password_in_the_url() {
     let server = RedisServer::start();

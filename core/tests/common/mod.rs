@@ -179,7 +179,7 @@ impl RedisServer {
         self.child.is_some()
     }
 
-    fn try_conn(&self) -> redis::RedisResult<redis::Connection> {
+    pub fn try_conn(&self) -> redis::RedisResult<redis::Connection> {
         let client = match &self.tls {
             Some(ca) => redis::Client::build_with_tls(
                 self.url(),
@@ -590,16 +590,22 @@ impl Drop for Sentinel {
 
 impl SentinelSetup {
     pub fn start() -> Self {
-        Self::start_maybe_tls(None)
+        Self::start_maybe_tls(None, &|m| m.port)
+    }
+
+    /// The Sentinels watch the master at the port `via(master)` returns (a
+    /// fault proxy in front of it, say): what they name to clients.
+    pub fn start_watching(via: &dyn Fn(&RedisServer) -> u16) -> Self {
+        Self::start_maybe_tls(None, via)
     }
 
     /// Everything TLS-only, certificates from `ca`: the servers (and their
     /// replication), the Sentinels, and the Sentinels' links to the servers.
     pub fn start_tls(ca: &TestCa) -> Self {
-        Self::start_maybe_tls(Some(ca))
+        Self::start_maybe_tls(Some(ca), &|m| m.port)
     }
 
-    fn start_maybe_tls(ca: Option<&TestCa>) -> Self {
+    fn start_maybe_tls(ca: Option<&TestCa>, via: &dyn Fn(&RedisServer) -> u16) -> Self {
         let (master, replica) = match ca {
             Some(ca) => {
                 let master = RedisServer::start_tls(ca, &[]);
@@ -636,7 +642,7 @@ impl SentinelSetup {
                          sentinel parallel-syncs mymaster 1\n",
                         listen(port),
                         dir.display(),
-                        master.port
+                        via(&master)
                     ),
                 )
                 .expect("sentinel.conf");

@@ -8,6 +8,15 @@
 //!   client's connection is reset (RST) instead: a reply that never came.
 //! * `BlackHole`: new connections are accepted and nothing is relayed,
 //!   either way (a server that took the handshake and then went silent).
+//! * `AfterHandshake`: a connection accepted in this mode gets its first
+//!   reply (the client's handshake) and nothing after it, whatever the mode
+//!   is later; connections accepted before keep relaying.
+//! * `FlushMidPipeline` (one shot, then `Pass`): the next request chunk
+//!   carrying two or more `EVALSHA` (a pipeline) is cut in half; between the
+//!   halves the proxy runs `SCRIPT FLUSH` on Redis (so the calls of the first
+//!   half run, those of the second answer `NOSCRIPT`), and when that
+//!   connection then sends `SCRIPT LOAD` it is reset instead: the reload
+//!   fails, nothing of it reaches Redis.
 //!
 //! `reset_all` resets every open connection (both ends) at once.
 #![allow(dead_code)]
@@ -25,12 +34,15 @@ pub enum Mode {
     DropReplies = 1,
     ResetOnReply = 2,
     BlackHole = 3,
+    AfterHandshake = 4,
+    FlushMidPipeline = 5,
 }
 
 struct Shared {
     mode: AtomicU8,
     stop: AtomicBool,
     conns: Mutex<Vec<TcpStream>>,
+    upstream: String,
 }
 
 pub struct FaultProxy {
@@ -67,6 +79,7 @@ impl FaultProxy {
             mode: AtomicU8::new(Mode::Pass as u8),
             stop: AtomicBool::new(false),
             conns: Mutex::new(Vec::new()),
+            upstream: upstream.to_owned(),
         });
         let s = shared.clone();
         let upstream = upstream.to_owned();
@@ -93,10 +106,11 @@ impl FaultProxy {
                     conns.push(server.try_clone().unwrap());
                 }
                 let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let handshake_only = s.mode.load(Ordering::Acquire) == Mode::AfterHandshake as u8;
                 let up = s.clone();
-                std::thread::spawn(move || pump(client, server, &up, false));
+                std::thread::spawn(move || pump(client, server, &up, false, false));
                 let down = s.clone();
-                std::thread::spawn(move || pump(s2, c2, &down, true));
+                std::thread::spawn(move || pump(s2, c2, &down, true, handshake_only));
             }
         });
         FaultProxy { port, shared }
@@ -110,6 +124,10 @@ impl FaultProxy {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// Reset every open connection, client and server side.
     pub fn reset_all(&self) {
         for c in self.shared.conns.lock().unwrap().drain(..) {
@@ -119,12 +137,14 @@ impl FaultProxy {
 }
 
 /// Copy `from` to `to` until either closes. `reply`: this is the
-/// Redis-to-client direction, where the faults apply.
-fn pump(mut from: TcpStream, mut to: TcpStream, s: &Shared, reply: bool) {
+/// Redis-to-client direction, where the faults apply; `handshake_only`:
+/// relay the first reply, drop every byte after it.
+fn pump(mut from: TcpStream, mut to: TcpStream, s: &Shared, reply: bool, handshake_only: bool) {
     let mut buf = vec![0u8; 64 * 1024];
     // Once a reply was dropped, this connection never delivers again (as a
     // stream that lost bytes could not): the client must reconnect.
     let mut dropping = false;
+    let mut reset_on_load = false;
     let _ = from.set_read_timeout(Some(Duration::from_millis(200)));
     loop {
         if s.stop.load(Ordering::Acquire) {
@@ -145,11 +165,51 @@ fn pump(mut from: TcpStream, mut to: TcpStream, s: &Shared, reply: bool) {
             reset(&to);
             break;
         }
-        if to.write_all(&buf[..n]).is_err() {
+        let chunk = &buf[..n];
+        if !reply && reset_on_load && contains(chunk, b"LOAD") {
+            reset(&from);
+            reset(&to);
             break;
         }
+        if !reply
+            && mode == Mode::FlushMidPipeline as u8
+            && chunk.windows(7).filter(|w| w == b"EVALSHA").count() >= 2
+            && s.mode
+                .compare_exchange(mode, Mode::Pass as u8, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            let (first, rest) = chunk.split_at(n / 2);
+            if to.write_all(first).is_err() {
+                break;
+            }
+            // Let Redis run the complete commands of the first half.
+            std::thread::sleep(Duration::from_millis(50));
+            script_flush(&s.upstream);
+            reset_on_load = true;
+            if to.write_all(rest).is_err() {
+                break;
+            }
+            continue;
+        }
+        if to.write_all(chunk).is_err() {
+            break;
+        }
+        dropping |= handshake_only;
     }
     let _ = to.shutdown(Shutdown::Both);
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// `SCRIPT FLUSH` on its own connection, waiting for the `+OK`.
+fn script_flush(upstream: &str) {
+    let mut c = TcpStream::connect(upstream).expect("connect for SCRIPT FLUSH");
+    c.write_all(b"*2\r\n$6\r\nSCRIPT\r\n$5\r\nFLUSH\r\n").unwrap();
+    let mut ok = [0u8; 5];
+    c.read_exact(&mut ok).unwrap();
+    assert_eq!(&ok, b"+OK\r\n", "SCRIPT FLUSH");
 }
 
 impl Drop for FaultProxy {

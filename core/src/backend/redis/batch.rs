@@ -282,13 +282,14 @@ impl RedisConnection {
             }
         };
         if self.inner.per_slot {
-            return self.run_batch_per_slot(state, &live, batch, until).await;
+            return self.run_batch_per_slot(state, live, batch, until).await;
         }
         let (keys, args) = script_args(&batch, 0..batch.len());
-        let mut conn = live.conn.clone();
-        let call = script::run(&mut conn, &keys, &args, &self.inner.name);
+        let (k, a, name) = (&keys, &args, &self.inner.name);
+        let call = self.send_on(state, live, move |mut conn| async move { script::run(&mut conn, k, a, name).await });
         let reply = match tokio::time::timeout_at(until, call).await {
-            Ok(r) => self.after_reply(state, &live, r),
+            Ok(Ok((live, r))) => self.after_reply(state, &live, r),
+            Ok(Err(e)) => Err(e),
             Err(_) => Err(self.on_timeout(state, STAGE_SENT)),
         };
         drop(keys);
@@ -316,7 +317,7 @@ impl RedisConnection {
     async fn run_batch_per_slot(
         &self,
         state: &Arc<PerProcess>,
-        live: &Live,
+        live: Live,
         batch: Vec<Job>,
         until: tokio::time::Instant,
     ) {
@@ -339,11 +340,17 @@ impl RedisConnection {
         }
         let jobs: Vec<Job> = jobs.into_iter().flatten().collect();
         let calls: Vec<script::Call<'_>> = groups.iter().map(|g| script_args(&jobs, g.clone())).collect();
-        let mut conn = live.conn.clone();
-        let call = script::run_all(&mut conn, &calls, false, &self.inner.name);
-        let reply = match tokio::time::timeout_at(until, call).await {
-            Ok(r) => self.after_reply(state, live, r),
-            Err(_) => Err(self.on_timeout(state, STAGE_SENT)),
+        let (c, name) = (&calls, &self.inner.name);
+        let call = self.send_on(state, live, move |mut conn| async move {
+            script::run_all(&mut conn, c, false, name).await
+        });
+        let (live, reply) = match tokio::time::timeout_at(until, call).await {
+            Ok(Ok((live, r))) => {
+                let r = self.after_reply(state, &live, r);
+                (Some(live), r)
+            }
+            Ok(Err(e)) => (None, Err(e)),
+            Err(_) => (None, Err(self.on_timeout(state, STAGE_SENT))),
         };
         drop(calls);
         let mut jobs = jobs.into_iter();
@@ -357,17 +364,19 @@ impl RedisConnection {
         };
         // The reload pipeline after NOSCRIPT failed: one error for the calls
         // it carried (the others ran and have their replies).
+        // The calls it carried are one outage for the breaker, like a whole
+        // failed batch.
         let mut reload_failed: Option<Error> = None;
-        for (group, value) in groups.into_iter().zip(replies) {
+        one_outage(|| for (group, value) in groups.into_iter().zip(replies) {
             let these: Vec<Job> = jobs.by_ref().take(group.len()).collect();
             let value = match value {
                 Ok(v) => v,
                 Err(e) => {
-                    let e = reload_failed.get_or_insert_with(|| match self.after_reply::<()>(state, live, Err(e)) {
-                        Err(e) => e,
-                        Ok(()) => Error::Internal("a failed reply read as a success".into()),
+                    let e = reload_failed.get_or_insert_with(|| match live.as_ref().map(|l| self.after_reply::<()>(state, l, Err(e))) {
+                        Some(Err(e)) => e,
+                        _ => Error::Internal("a failed reply read as a success".into()),
                     });
-                    one_outage(|| these.into_iter().for_each(|j| j.done.send(Err(e.duplicate()))));
+                    these.into_iter().for_each(|j| j.done.send(Err(e.duplicate())));
                     continue;
                 }
             };
@@ -382,7 +391,7 @@ impl RedisConnection {
                     these.into_iter().for_each(|j| j.done.send(Err(e.duplicate())));
                 }
             }
-        }
+        });
     }
 
     /// One decision sent after `ASKING` (Redis Cluster: its slot is being
@@ -399,11 +408,9 @@ impl RedisConnection {
         for spec in specs {
             args.extend(spec.args());
         }
-        let name = self.inner.name.clone();
-        let call = self.request(|mut conn| async move {
-            let calls = [(keys, args)];
-            script::run_all(&mut conn, &calls, true, &name).await
-        });
+        let calls = [(keys, args)];
+        let (calls, name) = (&calls, &self.inner.name);
+        let call = self.request(move |mut conn| async move { script::run_all(&mut conn, calls, true, name).await });
         match tokio::time::timeout_at(deadline, call).await {
             Ok(Ok(mut replies)) => match replies.pop() {
                 Some(Ok(redis::Value::Array(items))) if items.len() >= 4 * specs.len() => parse_outcomes(&items),

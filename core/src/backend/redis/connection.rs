@@ -105,6 +105,27 @@ impl PerProcess {
     }
 }
 
+/// Run `call` and say whether it finished on its first poll.
+///
+/// A request on a multiplexed connection whose driver has already ended
+/// (it read the server's close) fails on its first poll: redis-rs's request
+/// channel is closed, nothing is written. A request that was handed to the
+/// driver waits for its reply, which another task delivers after a round
+/// trip, so it does not finish on its first poll (in theory it could, if this
+/// thread were descheduled for a whole round trip between handing the
+/// request over and looking for its reply, and the connection failed just
+/// then; that is the only case this rule misreads).
+pub(crate) async fn first_poll<F: std::future::Future>(call: F) -> (F::Output, bool) {
+    let mut call = std::pin::pin!(call);
+    let mut first = true;
+    std::future::poll_fn(move |cx| {
+        let r = call.as_mut().poll(cx);
+        let was_first = std::mem::replace(&mut first, false);
+        r.map(|v| (v, was_first))
+    })
+    .await
+}
+
 #[derive(Clone)]
 pub(crate) struct Live {
     pub(crate) generation: u64,
@@ -232,19 +253,21 @@ impl RedisConnection {
 
     /// One command within the deadline, on the shared connection.
     pub(crate) async fn query<T: redis::FromRedisValue + Send>(&self, cmd: redis::Cmd) -> Result<T> {
-        self.request(|mut conn| async move { cmd.query_async::<T>(&mut conn).await })
+        let cmd = &cmd;
+        self.request(move |mut conn| async move { cmd.query_async::<T>(&mut conn).await })
             .await
     }
 
     /// One pipeline (or `MULTI` block) within the deadline.
     pub(crate) async fn query_pipe<T: redis::FromRedisValue + Send>(&self, pipe: redis::Pipeline) -> Result<T> {
-        self.request(|mut conn| async move { pipe.query_async::<T>(&mut conn).await })
+        let pipe = &pipe;
+        self.request(move |mut conn| async move { pipe.query_async::<T>(&mut conn).await })
             .await
     }
 
     pub(crate) async fn request<T, F, Fut>(&self, send: F) -> Result<T>
     where
-        F: FnOnce(MultiplexedConnection) -> Fut,
+        F: Fn(MultiplexedConnection) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
         let state = self.state();
@@ -254,7 +277,7 @@ impl RedisConnection {
             stage.store(STAGE_CONNECT, Ordering::Relaxed);
             let live = self.live(&state).await?;
             stage.store(STAGE_SENT, Ordering::Relaxed);
-            let r = send(live.conn.clone()).await;
+            let (live, r) = self.send_on(&state, live, send).await?;
             self.after_reply(&state, &live, r)
         };
         match tokio::time::timeout(self.inner.deadline, fut).await {
@@ -280,6 +303,38 @@ impl RedisConnection {
             Ok(r) => r,
             Err(_) => Err(Error::timeout(self.inner.deadline, "subscribing", false)),
         }
+    }
+
+    /// Send with `send` on `live`. If that connection had been closed before
+    /// the call could be written (see [`first_poll`]: the server closed it
+    /// while idle — Redis `timeout`, `CLIENT KILL`, a load balancer), drop it
+    /// and send once more on a fresh connection: nothing of the first try
+    /// reached Redis, so this cannot count twice. Returns the connection the
+    /// result came from. The caller bounds it by the deadline.
+    pub(crate) async fn send_on<T, F, Fut>(
+        &self,
+        state: &Arc<PerProcess>,
+        live: Live,
+        send: F,
+    ) -> Result<(Live, redis::RedisResult<T>)>
+    where
+        F: Fn(MultiplexedConnection) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let (r, at_once) = first_poll(send(live.conn.clone())).await;
+        if !(at_once && r.as_ref().is_err_and(redis::RedisError::is_connection_dropped)) {
+            return Ok((live, r));
+        }
+        {
+            let mut slot = state.slot.lock().unwrap_or_else(|e| e.into_inner());
+            if slot.as_ref().is_some_and(|l| l.generation == live.generation) {
+                *slot = None;
+                tracing::info!(target: "ratewarden", "the connection to {} was closed while idle; reconnecting", self.inner.name);
+            }
+        }
+        let live = self.live(state).await?;
+        let r = send(live.conn.clone()).await;
+        Ok((live, r))
     }
 
     /// The client to connect with: the URL's, or the master the Sentinels
