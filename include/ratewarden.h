@@ -384,7 +384,9 @@ ratewarden_result ratewarden_client_key(const char *peer,
 
 // Create a limiter for `url` with default options: `"memory://"` (embedded,
 // shared by every limiter of this process with the same URL),
-// `"redis://[user:pass@]host:port[/db]"` or `"rediss://..."` (TLS). Does not
+// `"redis://[user:pass@]host:port[/db]"`, `"rediss://..."` (TLS),
+// `"redis+cluster://h1:p1,h2:p2"`, `"redis+sentinel://h:p/master"` or their
+// TLS twins `"rediss+cluster://..."`, `"rediss+sentinel://..."`. Does not
 // wait for Redis: calls made while it is unreachable fail within their
 // deadline (default 1 s).
 //
@@ -643,8 +645,9 @@ ratewarden_result ratewarden_options_set_key_prefix(ratewarden_options *opts,
 ratewarden_result ratewarden_options_set_max_in_flight(ratewarden_options *opts,
                                                        uint32_t max_in_flight);
 
-// Trust this PEM CA certificate for `rediss://` (instead of the system's
-// roots). `pem` is copied; `len` is its length in bytes.
+// Trust this PEM CA certificate for `rediss://` (and every node and
+// Sentinel of `rediss+cluster://`, `rediss+sentinel://`) instead of the
+// system's roots. `pem` is copied; `len` is its length in bytes.
 //
 // ```c
 // ratewarden_options_set_tls_root_cert_pem(o, (const uint8_t *)pem, pem_len);
@@ -652,6 +655,30 @@ ratewarden_result ratewarden_options_set_max_in_flight(ratewarden_options *opts,
 ratewarden_result ratewarden_options_set_tls_root_cert_pem(ratewarden_options *opts,
                                                            const uint8_t *pem,
                                                            size_t len);
+
+// Present this PEM client certificate to TLS servers that require one
+// (Redis `tls-auth-clients yes`: mutual TLS); give its key with
+// [`ratewarden_options_set_tls_client_key_pem`] too (one without the other
+// is `RATEWARDEN_CONFIG` when the limiter is made). `pem` is copied.
+//
+// ```c
+// ratewarden_options_set_tls_client_cert_pem(o, (const uint8_t *)cert, cert_len);
+// ratewarden_options_set_tls_client_key_pem(o, (const uint8_t *)key, key_len);
+// ```
+ratewarden_result ratewarden_options_set_tls_client_cert_pem(ratewarden_options *opts,
+                                                             const uint8_t *pem,
+                                                             size_t len);
+
+// The PEM private key (PKCS#8, PKCS#1 or SEC1) of the client certificate
+// given with [`ratewarden_options_set_tls_client_cert_pem`]. `pem` is
+// copied.
+//
+// ```c
+// ratewarden_options_set_tls_client_key_pem(o, (const uint8_t *)key, key_len);
+// ```
+ratewarden_result ratewarden_options_set_tls_client_key_pem(ratewarden_options *opts,
+                                                            const uint8_t *pem,
+                                                            size_t len);
 
 // The algorithm of calls that name none (default "sliding_window_log"):
 // "sliding_window_log", "sliding_window_counter", "fixed_window",

@@ -20,6 +20,13 @@ export interface LimiterOptions {
   denyCache?: number
   /** Trust this PEM CA certificate for rediss:// instead of the system's roots. */
   tlsRootCertPem?: string | Buffer
+  /**
+   * Present this PEM client certificate to TLS servers that require one (Redis
+   * `tls-auth-clients yes`); give `tlsClientKeyPem` with it.
+   */
+  tlsClientCertPem?: string | Buffer
+  /** The PEM private key of `tlsClientCertPem`. */
+  tlsClientKeyPem?: string | Buffer
   /** Consecutive outages that open the circuit (1..1000; default 3). */
   breakerThreshold?: number
   /** How long the circuit stays open before a probe, in ms (1..3600000; default 500). */

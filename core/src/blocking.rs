@@ -69,6 +69,11 @@ impl Builder {
         Builder(self.0.tls_root_cert_pem(pem))
     }
 
+    /// See [`LimiterBuilder::tls_client_cert_pem`].
+    pub fn tls_client_cert_pem(self, cert: Vec<u8>, key: Vec<u8>) -> Self {
+        Builder(self.0.tls_client_cert_pem(cert, key))
+    }
+
     /// See [`LimiterBuilder::algorithm`].
     pub fn algorithm(self, algorithm: Algorithm) -> Self {
         Builder(self.0.algorithm(algorithm))

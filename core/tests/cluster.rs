@@ -125,15 +125,18 @@ async fn decisions_are_exact_per_client_and_spread_over_every_master() {
 }
 
 /// `rediss+cluster://`: every node TLS-only (client port, cluster bus and
-/// replication), certificates from a throwaway CA.
+/// replication) and requiring a client certificate (mutual TLS),
+/// certificates from a throwaway CA.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_cluster_is_exact_over_every_master_and_verifies_certificates() {
     let _serial = SERIAL.lock().await;
     let ca = common::TestCa::new();
     let cluster = RedisCluster::start_tls(&ca, 3, 1);
     let url = format!("rediss+cluster://{}", cluster.nodes[0].addr());
+    let (cert, key) = ca.client_pem();
     let l = Limiter::builder(&url)
         .tls_root_cert_pem(ca.ca_pem())
+        .tls_client_cert_pem(cert.clone(), key.clone())
         .timeout(Duration::from_millis(1000))
         .build()
         .unwrap();
@@ -152,9 +155,23 @@ async fn tls_cluster_is_exact_over_every_master_and_verifies_certificates() {
     assert!(masters.iter().all(|m| keys_on(m) > 0), "keys on every master");
 
     // `#insecure` skips verification; the system roots do not know the CA.
-    let insecure = Limiter::builder(&format!("{url}#insecure")).build().unwrap();
+    let insecure = Limiter::builder(&format!("{url}#insecure"))
+        .tls_client_cert_pem(cert.clone(), key.clone())
+        .build()
+        .unwrap();
     insecure.ping().await.unwrap();
+    // Without a client certificate the nodes refuse the connection.
+    let anonymous = Limiter::builder(&url)
+        .tls_root_cert_pem(ca.ca_pem())
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let e = anonymous.ping().await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert_eq!(e.kind(), ratewarden::ErrorKind::Connection, "{e}");
     let untrusted = Limiter::builder(&url)
+        .tls_client_cert_pem(cert.clone(), key.clone())
         .timeout(Duration::from_millis(500))
         .build()
         .unwrap();
@@ -168,12 +185,19 @@ async fn tls_cluster_is_exact_over_every_master_and_verifies_certificates() {
         .build()
         .unwrap();
     assert!(plain.ping().await.is_err());
-    // A CA with a plain-text scheme is a configuration mistake.
-    let e = Limiter::builder(&format!("redis+cluster://{}", cluster.nodes[0].addr()))
+    // A CA or a client certificate with a plain-text scheme is a
+    // configuration mistake.
+    let plain = format!("redis+cluster://{}", cluster.nodes[0].addr());
+    let e = Limiter::builder(&plain)
         .tls_root_cert_pem(ca.ca_pem())
         .build()
         .unwrap_err();
     assert_eq!(e.kind(), ratewarden::ErrorKind::Config);
+    let e = Limiter::builder(&plain)
+        .tls_client_cert_pem(cert, key)
+        .build()
+        .unwrap_err();
+    assert_eq!(e.kind(), ratewarden::ErrorKind::Config, "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -737,8 +761,10 @@ async fn tls_sentinel_follows_a_failover() {
     let ca = common::TestCa::new();
     let mut setup = SentinelSetup::start_tls(&ca);
     assert!(setup.url().starts_with("rediss+sentinel://"));
+    let (cert, key) = ca.client_pem();
     let l = Limiter::builder(&setup.url())
         .tls_root_cert_pem(ca.ca_pem())
+        .tls_client_cert_pem(cert.clone(), key.clone())
         .timeout(Duration::from_millis(1000))
         .deny_cache(0)
         .build()
@@ -747,13 +773,24 @@ async fn tls_sentinel_follows_a_failover() {
     let q = Quota::new(10, 1);
     assert!(l.check("t", "/tls", q, 10).await.unwrap().allowed);
     assert!(!l.check("t", "/tls", q, 1).await.unwrap().allowed);
-    // Without the CA the master's certificate is not trusted.
+    // Without the CA the master's certificate is not trusted; without the
+    // client certificate the Sentinels refuse the client.
     let untrusted = Limiter::builder(&setup.url())
+        .tls_client_cert_pem(cert, key)
         .timeout(Duration::from_millis(500))
         .build()
         .unwrap();
     assert_eq!(
         untrusted.ping().await.unwrap_err().kind(),
+        ratewarden::ErrorKind::Connection
+    );
+    let anonymous = Limiter::builder(&setup.url())
+        .tls_root_cert_pem(ca.ca_pem())
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    assert_eq!(
+        anonymous.ping().await.unwrap_err().kind(),
         ratewarden::ErrorKind::Connection
     );
     // Let the replica catch up, then kill the master.
@@ -801,9 +838,16 @@ async fn sentinel_master_silent_after_the_handshake_does_not_stall_reconnection(
     let q = Quota::new(10, 10);
     for i in 0..3 {
         let start = Instant::now();
-        let e = l.check("silent", "/s", q, 1).await.expect_err("the master answers nothing");
+        let e = l
+            .check("silent", "/s", q, 1)
+            .await
+            .expect_err("the master answers nothing");
         assert!(e.is_timeout(), "call {i}: {e}");
-        assert!(start.elapsed() < deadline + Duration::from_millis(250), "call {i}: {:?}", start.elapsed());
+        assert!(
+            start.elapsed() < deadline + Duration::from_millis(250),
+            "call {i}: {:?}",
+            start.elapsed()
+        );
     }
     proxy.set(Mode::Pass);
     let start = Instant::now();
@@ -814,7 +858,11 @@ async fn sentinel_master_silent_after_the_handshake_does_not_stall_reconnection(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(start.elapsed() < Duration::from_secs(2), "reconnection stalled for {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "reconnection stalled for {:?}",
+        start.elapsed()
+    );
 }
 
 /// A per-slot pipeline meets `SCRIPT FLUSH` halfway (the proxy in front of
@@ -843,17 +891,33 @@ async fn a_failed_script_reload_fails_only_the_calls_that_did_not_run() {
     {
         let mut c = m.conn();
         let bus = (m.port + 10_000).to_string();
-        let _: () = redis::cmd("CONFIG").arg("SET").arg("cluster-announce-bus-port").arg(&bus).query(&mut c).unwrap();
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("cluster-announce-bus-port")
+            .arg(&bus)
+            .query(&mut c)
+            .unwrap();
         let port = proxy.port().to_string();
-        let _: () = redis::cmd("CONFIG").arg("SET").arg("cluster-announce-port").arg(&port).query(&mut c).unwrap();
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("cluster-announce-port")
+            .arg(&port)
+            .query(&mut c)
+            .unwrap();
     }
     // Every node names the proxy for `m`'s slots.
     let start = Instant::now();
     while !masters.iter().all(|n| {
-        let slots: String = redis::cmd("CLUSTER").arg("NODES").query(&mut n.conn()).unwrap_or_default();
+        let slots: String = redis::cmd("CLUSTER")
+            .arg("NODES")
+            .query(&mut n.conn())
+            .unwrap_or_default();
         slots.contains(&format!("127.0.0.1:{}@", proxy.port()))
     }) {
-        assert!(start.elapsed() < Duration::from_secs(10), "the new address did not spread");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the new address did not spread"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let l = Limiter::builder(&format!("redis+cluster://{}", seed.addr()))
@@ -863,7 +927,10 @@ async fn a_failed_script_reload_fails_only_the_calls_that_did_not_run() {
     assert!(l.check("warm", "/warm", q, 1).await.unwrap().allowed);
     let mut c = m.conn();
     let key = |client: &str| l.redis_key(client, "/r", q).unwrap();
-    assert!(l.check(&clients[0], "/r", q, 1).await.unwrap().allowed, "through the proxy");
+    assert!(
+        l.check(&clients[0], "/r", q, 1).await.unwrap().allowed,
+        "through the proxy"
+    );
     let _: () = redis::cmd("DEL").arg(key(&clients[0])).query(&mut c).unwrap();
     proxy.set(Mode::FlushMidPipeline);
     // One call holds the node's driver while Redis sleeps; the other 30
@@ -903,7 +970,86 @@ async fn a_failed_script_reload_fails_only_the_calls_that_did_not_run() {
         }
     }
     eprintln!("pipeline cut by SCRIPT FLUSH: {ran} calls ran and were answered, {failed} failed with the reload");
-    assert!(ran > 0 && failed > 0, "the pipeline was not cut: {ran} ran, {failed} failed");
+    assert!(
+        ran > 0 && failed > 0,
+        "the pipeline was not cut: {ran} ran, {failed} failed"
+    );
     // And the limiter goes on.
     assert!(l.check("after", "/r", q, 1).await.unwrap().allowed);
+}
+
+/// A decision redirected by `MOVED` keeps its first deadline, and is
+/// answered by it even when the node it is redirected to has every driver
+/// busy with a batch of a later deadline. Here: the limiter's slot map says
+/// master A for client r's slot, which was given to B behind its back; A is
+/// busy (`DEBUG SLEEP`) when r's call reaches it, B is paused and already
+/// waits for a call sent 0.3 s after r's. A's `MOVED` puts r's call behind
+/// that batch on B: it must still fail by its own deadline (+ 150 ms), not at
+/// the batch's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirected_call_is_answered_by_its_own_deadline() {
+    let _serial = SERIAL.lock().await;
+    let cluster = RedisCluster::start(3, 0);
+    let deadline = Duration::from_secs(1);
+    let l = Limiter::builder(&cluster.url()).timeout(deadline).build().unwrap();
+    let q = Quota::new(10, 10);
+    let masters = cluster.masters();
+    let (a, b) = (masters[0], masters[1]);
+    let on = |m: &common::RedisServer, prefix: &str| -> String {
+        (0..)
+            .map(|i| format!("{prefix}{i}"))
+            .find(|c| std::ptr::eq(cluster.owner(&l.redis_key(c, "/m", q).unwrap()), m))
+            .unwrap()
+    };
+    let (r, x) = (on(a, "r"), on(b, "x"));
+    // Every master's connection and the slot map are warm.
+    for m in &masters {
+        assert!(l.check(&on(m, "warm"), "/m", q, 1).await.unwrap().allowed);
+    }
+    // Give r's (empty) slot to B on every master; the limiter still says A.
+    let slot: u16 = redis::cmd("CLUSTER")
+        .arg("KEYSLOT")
+        .arg(l.redis_key(&r, "/m", q).unwrap())
+        .query(&mut a.conn())
+        .unwrap();
+    let b_id: String = redis::cmd("CLUSTER").arg("MYID").query(&mut b.conn()).unwrap();
+    for m in [b, a, masters[2]] {
+        let _: () = redis::cmd("CLUSTER")
+            .arg("SETSLOT")
+            .arg(slot)
+            .arg("NODE")
+            .arg(&b_id)
+            .query(&mut m.conn())
+            .unwrap();
+    }
+    let sleeper = std::thread::spawn({
+        let mut c = a.conn();
+        move || redis::cmd("DEBUG").arg("SLEEP").arg("0.5").query::<()>(&mut c)
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let start = Instant::now();
+    let redirected = {
+        let (l, r) = (l.clone(), r.clone());
+        tokio::spawn(async move {
+            let out = l.check(&r, "/m", q, 1).await;
+            (out, start.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    b.pause();
+    let later = {
+        let l = l.clone();
+        tokio::spawn(async move { l.check(&x, "/m", q, 1).await })
+    };
+    let (out, took) = redirected.await.unwrap();
+    let e = out.expect_err("B is paused");
+    eprintln!("redirected call answered after {took:?}: {e}");
+    assert!(e.is_timeout(), "{e}");
+    assert!(
+        took <= deadline + Duration::from_millis(150),
+        "answered {took:?} after the call, deadline {deadline:?}: {e}"
+    );
+    assert!(later.await.unwrap().is_err());
+    b.resume();
+    sleeper.join().unwrap().unwrap();
 }

@@ -540,7 +540,12 @@ async fn an_idle_connection_closed_by_the_server_is_not_an_error() {
     // The same after CLIENT KILL of every client (an operator, a proxy).
     let mut c = server.conn();
     for round in 0..3 {
-        let _: redis::Value = redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("normal").query(&mut c).unwrap();
+        let _: redis::Value = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("TYPE")
+            .arg("normal")
+            .query(&mut c)
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
         l.check("killed", "/i", q, 1)
             .await

@@ -78,7 +78,9 @@ pub(crate) fn limiter_ref<'a>(lim: *const ratewarden_limiter) -> Result<&'a Limi
 
 /// Create a limiter for `url` with default options: `"memory://"` (embedded,
 /// shared by every limiter of this process with the same URL),
-/// `"redis://[user:pass@]host:port[/db]"` or `"rediss://..."` (TLS). Does not
+/// `"redis://[user:pass@]host:port[/db]"`, `"rediss://..."` (TLS),
+/// `"redis+cluster://h1:p1,h2:p2"`, `"redis+sentinel://h:p/master"` or their
+/// TLS twins `"rediss+cluster://..."`, `"rediss+sentinel://..."`. Does not
 /// wait for Redis: calls made while it is unreachable fail within their
 /// deadline (default 1 s).
 ///

@@ -129,8 +129,9 @@ pub unsafe extern "C" fn ratewarden_options_set_max_in_flight(
     boundary(|| set(opts, "max_in_flight", max_in_flight.into()))
 }
 
-/// Trust this PEM CA certificate for `rediss://` (instead of the system's
-/// roots). `pem` is copied; `len` is its length in bytes.
+/// Trust this PEM CA certificate for `rediss://` (and every node and
+/// Sentinel of `rediss+cluster://`, `rediss+sentinel://`) instead of the
+/// system's roots. `pem` is copied; `len` is its length in bytes.
 ///
 /// ```c
 /// ratewarden_options_set_tls_root_cert_pem(o, (const uint8_t *)pem, pem_len);
@@ -141,6 +142,51 @@ pub unsafe extern "C" fn ratewarden_options_set_tls_root_cert_pem(
     pem: *const u8,
     len: usize,
 ) -> ratewarden_result {
+    // SAFETY: the caller's contract, passed on.
+    unsafe { set_pem(opts, "tls_root_cert_pem", pem, len) }
+}
+
+/// Present this PEM client certificate to TLS servers that require one
+/// (Redis `tls-auth-clients yes`: mutual TLS); give its key with
+/// [`ratewarden_options_set_tls_client_key_pem`] too (one without the other
+/// is `RATEWARDEN_CONFIG` when the limiter is made). `pem` is copied.
+///
+/// ```c
+/// ratewarden_options_set_tls_client_cert_pem(o, (const uint8_t *)cert, cert_len);
+/// ratewarden_options_set_tls_client_key_pem(o, (const uint8_t *)key, key_len);
+/// ```
+#[no_mangle]
+pub unsafe extern "C" fn ratewarden_options_set_tls_client_cert_pem(
+    opts: *mut ratewarden_options,
+    pem: *const u8,
+    len: usize,
+) -> ratewarden_result {
+    // SAFETY: the caller's contract, passed on.
+    unsafe { set_pem(opts, "tls_client_cert_pem", pem, len) }
+}
+
+/// The PEM private key (PKCS#8, PKCS#1 or SEC1) of the client certificate
+/// given with [`ratewarden_options_set_tls_client_cert_pem`]. `pem` is
+/// copied.
+///
+/// ```c
+/// ratewarden_options_set_tls_client_key_pem(o, (const uint8_t *)key, key_len);
+/// ```
+#[no_mangle]
+pub unsafe extern "C" fn ratewarden_options_set_tls_client_key_pem(
+    opts: *mut ratewarden_options,
+    pem: *const u8,
+    len: usize,
+) -> ratewarden_result {
+    // SAFETY: the caller's contract, passed on.
+    unsafe { set_pem(opts, "tls_client_key_pem", pem, len) }
+}
+
+/// Copy `len` bytes at `pem` into the option `name`.
+///
+/// # Safety
+/// `pem` points to `len` readable bytes (or is NULL: an error).
+unsafe fn set_pem(opts: *mut ratewarden_options, name: &str, pem: *const u8, len: usize) -> ratewarden_result {
     boundary(|| {
         if pem.is_null() {
             return Err(ArgError(
@@ -150,7 +196,7 @@ pub unsafe extern "C" fn ratewarden_options_set_tls_root_cert_pem(
         }
         // SAFETY: caller passes `len` readable bytes at `pem`.
         let bytes = unsafe { std::slice::from_raw_parts(pem, len) };
-        set(opts, "tls_root_cert_pem", bytes.to_vec().into())
+        set(opts, name, bytes.to_vec().into())
     })
 }
 

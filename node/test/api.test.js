@@ -100,6 +100,10 @@ test('options go to the core by name: its ranges, its error codes, thrown synchr
   assert.throws(() => new Limiter('memory://', { timeout: 5 }), invalid) // Python's spelling is not JavaScript's
   assert.throws(() => new Limiter('memory://', { breakerThreshold: '5' }), TypeError)
   assert.throws(() => new Limiter('redis://127.0.0.1:1', { tlsRootCertPem: Buffer.from('x') }), (err) => err.code === ErrorCode.Config)
+  // A client certificate needs its key; TLS material needs a TLS URL.
+  assert.throws(() => new Limiter('rediss://127.0.0.1:1', { tlsClientCertPem: 'cert' }), (err) => err.code === ErrorCode.Config && /key/.test(err.message))
+  assert.throws(() => new Limiter('redis+cluster://127.0.0.1:1', { tlsClientCertPem: 'c', tlsClientKeyPem: 'k' }), (err) => err.code === ErrorCode.Config)
+  assert.throws(() => new Limiter('rediss://127.0.0.1:1', { tlsClientKeyPem: 5 }), TypeError)
   assert.deepEqual(Object.keys(ErrorCode).sort(), ['Config', 'Connection', 'Internal', 'InvalidArgument', 'Server', 'Timeout', 'Usage'])
 })
 

@@ -54,7 +54,8 @@ test('check, isAllowed, peek and refund take anything', async () => {
 
 test('options take anything', async () => {
   const names = ['timeoutMs', 'keyPrefix', 'maxInFlight', 'algorithm', 'failureMode', 'localShare',
-    'breakerThreshold', 'breakerOpenForMs', 'denyCache', 'tlsRootCertPem', 'nope']
+    'breakerThreshold', 'breakerOpenForMs', 'denyCache', 'tlsRootCertPem',
+    'tlsClientCertPem', 'tlsClientKeyPem', 'nope']
   await fc.assert(fc.asyncProperty(fc.constantFrom(...names), anything, anything, async (name, value, url) => {
     await attempt(() => new Limiter('memory://fuzz-options', { [name]: value }))
     await attempt(() => new Limiter('memory://fuzz-options', value))

@@ -26,7 +26,8 @@ pub(crate) struct Limiter {
 impl Limiter {
     /// `url` and keyword options (see `ratewarden.OPTIONS`): `timeout`
     /// (seconds), `key_prefix`, `max_in_flight`, `tls_root_cert_pem`,
-    /// `algorithm`, `failure_mode`, `local_share`, `breaker_threshold`,
+    /// `tls_client_cert_pem`, `tls_client_key_pem`, `algorithm`,
+    /// `failure_mode`, `local_share`, `breaker_threshold`,
     /// `breaker_open_for` (seconds), `deny_cache`.
     #[new]
     #[pyo3(signature = (url = "memory://", **options))]
@@ -368,7 +369,8 @@ fn redis_key<'py>(
 impl AsyncLimiter {
     /// `url` and keyword options (see `ratewarden.OPTIONS`): `timeout`
     /// (seconds), `key_prefix`, `max_in_flight`, `tls_root_cert_pem`,
-    /// `algorithm`, `failure_mode`, `local_share`, `breaker_threshold`,
+    /// `tls_client_cert_pem`, `tls_client_key_pem`, `algorithm`,
+    /// `failure_mode`, `local_share`, `breaker_threshold`,
     /// `breaker_open_for` (seconds), `deny_cache`.
     #[new]
     #[pyo3(signature = (url = "memory://", **options))]

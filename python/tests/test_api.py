@@ -75,6 +75,13 @@ def test_bad_urls_and_options() -> None:
         ratewarden.Limiter("memory://", timeout=float("nan"))
     with pytest.raises(ratewarden.InvalidArgumentError):
         ratewarden.Limiter("memory://", key_prefix="{tag}")
+    # A TLS client certificate needs its key; TLS material a TLS URL.
+    with pytest.raises(ratewarden.ConfigError, match="key"):
+        ratewarden.Limiter("rediss://127.0.0.1:1", tls_client_cert_pem=b"cert")
+    with pytest.raises(ratewarden.ConfigError):
+        ratewarden.Limiter("redis+sentinel://127.0.0.1:1/m", tls_client_cert_pem="c", tls_client_key_pem="k")
+    with pytest.raises(TypeError):
+        ratewarden.Limiter("rediss://127.0.0.1:1", tls_client_key_pem=5)
     lim = ratewarden.Limiter("redis://user:secret@127.0.0.1:1")
     assert "secret" not in repr(lim)
 

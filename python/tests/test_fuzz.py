@@ -63,7 +63,8 @@ def test_notation_and_algorithm_take_anything(client: Any, quota: Any, cost: Any
 @given(
     st.sampled_from(
         ["timeout", "key_prefix", "max_in_flight", "algorithm", "failure_mode", "local_share",
-         "breaker_threshold", "breaker_open_for", "deny_cache", "tls_root_cert_pem"]
+         "breaker_threshold", "breaker_open_for", "deny_cache", "tls_root_cert_pem",
+         "tls_client_cert_pem", "tls_client_key_pem"]
     ),
     anything,
 )

@@ -81,6 +81,19 @@ static void test_constructor_errors(const char *url, const char *run) {
   CHECK(ratewarden_options_set_key_prefix(o, NULL) == RATEWARDEN_NULL_PARAMETER);
   CHECK(ratewarden_options_set_key_prefix(o, "\xc3\x28") == RATEWARDEN_INVALID_UTF8);
   CHECK(ratewarden_options_set_tls_root_cert_pem(o, NULL, 3) == RATEWARDEN_NULL_PARAMETER);
+  CHECK(ratewarden_options_set_tls_client_cert_pem(o, NULL, 3) == RATEWARDEN_NULL_PARAMETER);
+  CHECK(ratewarden_options_set_tls_client_key_pem(NULL, (const uint8_t *)"k", 1) == RATEWARDEN_NULL_PARAMETER);
+  {
+    /* A client certificate needs its key, and TLS material a rediss:// URL. */
+    ratewarden_options *t = NULL;
+    CHECK(ratewarden_options_new(&t) == RATEWARDEN_OK);
+    CHECK(ratewarden_options_set_tls_client_cert_pem(t, (const uint8_t *)"cert", 4) == RATEWARDEN_OK);
+    CHECK(ratewarden_limiter_new_with_options("rediss://127.0.0.1:1", t, &l) == RATEWARDEN_CONFIG && l == sentinel);
+    CHECK(ratewarden_last_error() != NULL && strstr(ratewarden_last_error(), "key") != NULL);
+    CHECK(ratewarden_options_set_tls_client_key_pem(t, (const uint8_t *)"key", 3) == RATEWARDEN_OK);
+    CHECK(ratewarden_limiter_new_with_options("redis://127.0.0.1:1", t, &l) == RATEWARDEN_CONFIG && l == sentinel);
+    ratewarden_options_free(t);
+  }
   /* Every option is checked by the core when set (and again when the limiter is made). */
   CHECK(ratewarden_options_set_key_prefix(o, "{bad}") == RATEWARDEN_INVALID_ARGUMENT);
   CHECK(l == sentinel);

@@ -20,6 +20,7 @@ use self::redis::connection::RedisConnection;
 use self::redis::keys;
 use self::redis::queue::Done;
 use self::redis::sentinel::SentinelTarget;
+use self::redis::url::TlsFiles;
 use crate::algorithm::Spec;
 use crate::error::{Error, Result};
 use memory::MemoryStore;
@@ -42,22 +43,17 @@ fn not_redis() -> Error {
 impl Backend {
     /// The backend a URL names (the one table of URL schemes). Does not
     /// wait for Redis: a first connection attempt starts in the background.
-    pub(crate) fn open(
-        url: &str,
-        deadline: Duration,
-        max_in_flight: usize,
-        tls_root_cert: Option<Vec<u8>>,
-    ) -> Result<Self> {
+    pub(crate) fn open(url: &str, deadline: Duration, max_in_flight: usize, tls: &TlsFiles) -> Result<Self> {
         let backend = if let Some(name) = url.strip_prefix("memory://") {
             // As before options were one type: memory:// ignores TLS settings.
             return Ok(Backend::Memory(MemoryStore::named(name)));
         } else if url.starts_with("redis://") || url.starts_with("rediss://") {
-            RedisConnection::new(url, deadline, max_in_flight, tls_root_cert.clone()).map(Backend::Redis)
+            RedisConnection::new(url, deadline, max_in_flight, tls).map(Backend::Redis)
         } else if url.starts_with("redis+sentinel://") || url.starts_with("rediss+sentinel://") {
-            SentinelTarget::parse(url, tls_root_cert)
+            SentinelTarget::parse(url, tls)
                 .map(|t| Backend::Redis(RedisConnection::sentinel(t, deadline, max_in_flight)))
         } else if url.starts_with("redis+cluster://") || url.starts_with("rediss+cluster://") {
-            ClusterConnection::new(url, deadline, max_in_flight, tls_root_cert).map(Backend::Cluster)
+            ClusterConnection::new(url, deadline, max_in_flight, tls).map(Backend::Cluster)
         } else {
             return Err(Error::config(format!(
                 "unknown URL scheme in {:?}; expected memory://, redis://, rediss://, redis+cluster://, rediss+cluster://, redis+sentinel:// or rediss+sentinel://",

@@ -170,7 +170,25 @@ impl LimiterBuilder {
     /// # let _ = b;
     /// ```
     pub fn tls_root_cert_pem(mut self, pem: Vec<u8>) -> Self {
-        self.options.tls_root_cert = Some(pem);
+        self.options.tls.root_cert = Some(pem);
+        self
+    }
+
+    /// Present this client certificate (PEM) and its private key (PEM:
+    /// PKCS#8, PKCS#1 or SEC1) to servers that require one (Redis
+    /// `tls-auth-clients yes`: mutual TLS), on `rediss://` and every node
+    /// and Sentinel of `rediss+cluster://` and `rediss+sentinel://`.
+    ///
+    /// ```
+    /// let b = ratewarden::Limiter::builder("rediss://redis.internal:6380").tls_client_cert_pem(
+    ///     b"-----BEGIN CERTIFICATE-----\n...".to_vec(),
+    ///     b"-----BEGIN PRIVATE KEY-----\n...".to_vec(),
+    /// );
+    /// # let _ = b;
+    /// ```
+    pub fn tls_client_cert_pem(mut self, cert: Vec<u8>, key: Vec<u8>) -> Self {
+        self.options.tls.client_cert = Some(cert);
+        self.options.tls.client_key = Some(key);
         self
     }
 
@@ -180,7 +198,7 @@ impl LimiterBuilder {
     pub fn build(self) -> Result<Limiter> {
         let o = self.options;
         o.validate()?;
-        let backend = Backend::open(&self.url, o.timeout, o.max_in_flight, o.tls_root_cert.clone())?;
+        let backend = Backend::open(&self.url, o.timeout, o.max_in_flight, &o.tls)?;
         let policies = match &backend {
             Backend::Memory(store) => store.policies.clone(),
             _ => Arc::new(PolicyTable::default()),

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use crate::algorithm::Algorithm;
 use crate::backend::redis::keys;
+use crate::backend::redis::url::TlsFiles;
 use crate::error::{Error, Result};
 use crate::resilience::FailureMode;
 
@@ -130,6 +131,22 @@ pub const OPTIONS: &[OptionInfo] = &[
         OptionKind::Bytes,
         "",
         "trust this PEM CA certificate for rediss:// instead of the system's roots",
+    ),
+    info(
+        "tls_client_cert_pem",
+        "tls_client_cert_pem",
+        "tlsClientCertPem",
+        OptionKind::Bytes,
+        "",
+        "present this PEM client certificate to rediss:// servers that require one (with tls_client_key_pem)",
+    ),
+    info(
+        "tls_client_key_pem",
+        "tls_client_key_pem",
+        "tlsClientKeyPem",
+        OptionKind::Bytes,
+        "",
+        "the PEM private key of tls_client_cert_pem",
     ),
     info(
         "algorithm",
@@ -302,7 +319,7 @@ pub struct LimiterOptions {
     pub(crate) timeout: Duration,
     pub(crate) key_prefix: String,
     pub(crate) max_in_flight: usize,
-    pub(crate) tls_root_cert: Option<Vec<u8>>,
+    pub(crate) tls: TlsFiles,
     pub(crate) algorithm: Algorithm,
     pub(crate) failure_mode: FailureMode,
     pub(crate) local_share: f64,
@@ -317,7 +334,7 @@ impl Default for LimiterOptions {
             timeout: DEFAULT_TIMEOUT,
             key_prefix: keys::DEFAULT_PREFIX.to_owned(),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
-            tls_root_cert: None,
+            tls: TlsFiles::default(),
             algorithm: Algorithm::SlidingWindowLog,
             failure_mode: FailureMode::Error,
             local_share: 1.0,
@@ -466,12 +483,18 @@ impl LimiterOptions {
                 check_max_in_flight(n)?;
                 self.max_in_flight = n;
             }
-            "tls_root_cert_pem" => {
-                self.tls_root_cert = Some(match value {
+            "tls_root_cert_pem" | "tls_client_cert_pem" | "tls_client_key_pem" => {
+                let pem = match value {
                     OptionValue::Bytes(b) => b,
                     OptionValue::Text(t) => t.into_bytes(),
                     OptionValue::Number(_) => return Err(bad(name, "expected PEM bytes or text")),
-                });
+                };
+                let slot = match name {
+                    "tls_root_cert_pem" => &mut self.tls.root_cert,
+                    "tls_client_cert_pem" => &mut self.tls.client_cert,
+                    _ => &mut self.tls.client_key,
+                };
+                *slot = Some(pem);
             }
             "algorithm" => self.algorithm = text(name, value)?.parse()?,
             "failure_mode" => self.failure_mode = text(name, value)?.parse()?,

@@ -105,8 +105,9 @@ impl RedisServer {
                 command
                     .args(["--port", "0", "--tls-port", &self.port.to_string()])
                     .args([
+                        // Mutual TLS: clients present a certificate the CA signed.
                         "--tls-auth-clients",
-                        "no",
+                        "yes",
                         "--tls-cluster",
                         "yes",
                         "--tls-replication",
@@ -166,6 +167,10 @@ impl RedisServer {
                 "--tls".into(),
                 "--cacert".into(),
                 ca.join("ca.pem").display().to_string(),
+                "--cert".into(),
+                ca.join("client.pem").display().to_string(),
+                "--key".into(),
+                ca.join("client.key").display().to_string(),
             ],
             None => Vec::new(),
         }
@@ -181,13 +186,7 @@ impl RedisServer {
 
     pub fn try_conn(&self) -> redis::RedisResult<redis::Connection> {
         let client = match &self.tls {
-            Some(ca) => redis::Client::build_with_tls(
-                self.url(),
-                redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(std::fs::read(ca.join("ca.pem")).expect("CA")),
-                },
-            )?,
+            Some(ca) => tls_client(&self.url(), ca)?,
             None => redis::Client::open(self.url())?,
         };
         client.get_connection_with_timeout(Duration::from_secs(2))
@@ -297,9 +296,10 @@ impl Drop for TlsRedisServer {
     }
 }
 
-/// A throwaway CA and a server certificate it signed (for 127.0.0.1 and
-/// localhost), in a directory removed on drop: `ca.pem`, `cert.pem`,
-/// `key.pem`. One per test, shared by the servers of a TLS cluster or
+/// A throwaway CA, a server certificate it signed (for 127.0.0.1 and
+/// localhost) and a client certificate it signed, in a directory removed on
+/// drop: `ca.pem`, `cert.pem`, `key.pem`, `client.pem`, `client.key`.
+/// Servers made with it require a client certificate (mutual TLS). One per test, shared by the servers of a TLS cluster or
 /// Sentinel setup so that one CA verifies them all.
 pub struct TestCa {
     pub dir: PathBuf,
@@ -310,11 +310,20 @@ impl TestCa {
         let dir = std::env::temp_dir().join(format!("ratewarden-ca-{}-{}", std::process::id(), free_port()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         make_certs(&dir);
+        make_client_cert(&dir);
         TestCa { dir }
     }
 
     pub fn ca_pem(&self) -> Vec<u8> {
         std::fs::read(self.dir.join("ca.pem")).expect("CA certificate")
+    }
+
+    /// The client certificate and its key (PEM).
+    pub fn client_pem(&self) -> (Vec<u8>, Vec<u8>) {
+        (
+            std::fs::read(self.dir.join("client.pem")).expect("client certificate"),
+            std::fs::read(self.dir.join("client.key")).expect("client key"),
+        )
     }
 }
 
@@ -380,6 +389,62 @@ fn make_certs(dir: &std::path::Path) {
             "cert.pem",
         ],
     );
+}
+
+/// `client.pem` / `client.key`: a client certificate the CA in `dir` signed.
+fn make_client_cert(dir: &std::path::Path) {
+    std::fs::write(dir.join("client.cnf"), "extendedKeyUsage=clientAuth\n").expect("client ext");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=ratewarden-test-client",
+            "-keyout",
+            "client.key",
+            "-out",
+            "client.csr",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "client.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "client.cnf",
+            "-out",
+            "client.pem",
+        ],
+    );
+}
+
+/// A client for a TLS server of the test CA in `ca`: trusts the CA and
+/// presents the client certificate.
+fn tls_client(url: &str, ca: &std::path::Path) -> redis::RedisResult<redis::Client> {
+    let read = |f: &str| std::fs::read(ca.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+    redis::Client::build_with_tls(
+        url,
+        redis::TlsCertificates {
+            client_tls: Some(redis::ClientTlsConfig {
+                client_cert: read("client.pem"),
+                client_key: read("client.key"),
+            }),
+            root_cert: Some(read("ca.pem")),
+        },
+    )
 }
 
 fn openssl(dir: &std::path::Path, args: &[&str]) {
@@ -620,7 +685,7 @@ impl SentinelSetup {
         };
         let listen = |port: u16| match ca {
             Some(ca) => format!(
-                "port 0\ntls-port {port}\ntls-auth-clients no\ntls-replication yes\n\
+                "port 0\ntls-port {port}\ntls-auth-clients yes\ntls-replication yes\n\
                  tls-cert-file {0}/cert.pem\ntls-key-file {0}/key.pem\ntls-ca-cert-file {0}/ca.pem\n",
                 ca.dir.display()
             ),
@@ -673,13 +738,7 @@ impl SentinelSetup {
 
     pub fn sentinel_conn(&self, port: u16) -> redis::RedisResult<redis::Connection> {
         let client = match &self.tls {
-            Some(ca) => redis::Client::build_with_tls(
-                format!("rediss://127.0.0.1:{port}"),
-                redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(std::fs::read(ca.join("ca.pem")).expect("CA")),
-                },
-            )?,
+            Some(ca) => tls_client(&format!("rediss://127.0.0.1:{port}"), ca)?,
             None => redis::Client::open(format!("redis://127.0.0.1:{port}"))?,
         };
         client.get_connection_with_timeout(Duration::from_secs(1))

@@ -286,7 +286,9 @@ impl RedisConnection {
         }
         let (keys, args) = script_args(&batch, 0..batch.len());
         let (k, a, name) = (&keys, &args, &self.inner.name);
-        let call = self.send_on(state, live, move |mut conn| async move { script::run(&mut conn, k, a, name).await });
+        let call = self.send_on(state, live, move |mut conn| async move {
+            script::run(&mut conn, k, a, name).await
+        });
         let reply = match tokio::time::timeout_at(until, call).await {
             Ok(Ok((live, r))) => self.after_reply(state, &live, r),
             Ok(Err(e)) => Err(e),
@@ -367,28 +369,32 @@ impl RedisConnection {
         // The calls it carried are one outage for the breaker, like a whole
         // failed batch.
         let mut reload_failed: Option<Error> = None;
-        one_outage(|| for (group, value) in groups.into_iter().zip(replies) {
-            let these: Vec<Job> = jobs.by_ref().take(group.len()).collect();
-            let value = match value {
-                Ok(v) => v,
-                Err(e) => {
-                    let e = reload_failed.get_or_insert_with(|| match live.as_ref().map(|l| self.after_reply::<()>(state, l, Err(e))) {
-                        Some(Err(e)) => e,
-                        _ => Error::Internal("a failed reply read as a success".into()),
-                    });
-                    these.into_iter().for_each(|j| j.done.send(Err(e.duplicate())));
-                    continue;
-                }
-            };
-            match value {
-                redis::Value::Array(items) => deliver(these, &items),
-                redis::Value::ServerError(e) => {
-                    let e = Error::from_redis(e.into(), self.inner.deadline, true);
-                    these.into_iter().for_each(|j| j.done.send(Err(e.duplicate())));
-                }
-                other => {
-                    let e = Error::Internal(format!("unexpected script reply {other:?}"));
-                    these.into_iter().for_each(|j| j.done.send(Err(e.duplicate())));
+        one_outage(|| {
+            for (group, value) in groups.into_iter().zip(replies) {
+                let these: Vec<Job> = jobs.by_ref().take(group.len()).collect();
+                let value = match value {
+                    Ok(v) => v,
+                    Err(e) => {
+                        let e = reload_failed.get_or_insert_with(|| {
+                            match live.as_ref().map(|l| self.after_reply::<()>(state, l, Err(e))) {
+                                Some(Err(e)) => e,
+                                _ => Error::Internal("a failed reply read as a success".into()),
+                            }
+                        });
+                        these.into_iter().for_each(|j| j.done.send(Err(e.duplicate())));
+                        continue;
+                    }
+                };
+                match value {
+                    redis::Value::Array(items) => deliver(these, &items),
+                    redis::Value::ServerError(e) => {
+                        let e = Error::from_redis(e.into(), self.inner.deadline, true);
+                        these.into_iter().for_each(|j| j.done.send(Err(e.duplicate())));
+                    }
+                    other => {
+                        let e = Error::Internal(format!("unexpected script reply {other:?}"));
+                        these.into_iter().for_each(|j| j.done.send(Err(e.duplicate())));
+                    }
                 }
             }
         });

@@ -46,7 +46,7 @@ use tokio::sync::Semaphore;
 
 use crate::backend::redis::queue::Queue;
 use crate::backend::redis::sentinel::SentinelTarget;
-use crate::backend::redis::url::open_client;
+use crate::backend::redis::url::{open_client, TlsFiles};
 use crate::error::{Error, Result};
 use crate::runtime;
 
@@ -145,42 +145,23 @@ impl std::fmt::Debug for RedisConnection {
 
 impl RedisConnection {
     /// Build from a `redis://` or `rediss://` URL; does not connect yet.
-    pub(crate) fn new(
-        url: &str,
-        deadline: Duration,
-        max_in_flight: usize,
-        tls_root_cert: Option<Vec<u8>>,
-    ) -> Result<Self> {
-        Self::direct(url, deadline, max_in_flight, tls_root_cert, false)
+    pub(crate) fn new(url: &str, deadline: Duration, max_in_flight: usize, tls: &TlsFiles) -> Result<Self> {
+        Self::direct(url, deadline, max_in_flight, tls, false)
     }
 
     /// A connection to one Redis Cluster node (`redis://` or `rediss://`
     /// URL): batches go out as one script call per slot, pipelined.
-    pub(crate) fn cluster_node(
-        url: &str,
-        deadline: Duration,
-        max_in_flight: usize,
-        tls_root_cert: Option<Vec<u8>>,
-    ) -> Result<Self> {
-        Self::direct(url, deadline, max_in_flight, tls_root_cert, true)
+    pub(crate) fn cluster_node(url: &str, deadline: Duration, max_in_flight: usize, tls: &TlsFiles) -> Result<Self> {
+        Self::direct(url, deadline, max_in_flight, tls, true)
     }
 
-    fn direct(
-        url: &str,
-        deadline: Duration,
-        max_in_flight: usize,
-        tls_root_cert: Option<Vec<u8>>,
-        per_slot: bool,
-    ) -> Result<Self> {
-        let tls = url.starts_with("rediss://");
+    fn direct(url: &str, deadline: Duration, max_in_flight: usize, files: &TlsFiles, per_slot: bool) -> Result<Self> {
         let invalid = |e: redis::RedisError| Error::Config {
             message: format!("invalid Redis URL or TLS settings: {e}"),
             source: Some(Box::new(e)),
         };
-        if tls_root_cert.is_some() && !tls {
-            return Err(Error::config("a TLS root certificate needs a rediss:// URL"));
-        }
-        let client = open_client(url, tls_root_cert).map_err(invalid)?;
+        files.check(url.starts_with("rediss://"), "redis://")?;
+        let client = open_client(url, files).map_err(invalid)?;
         let name = client.get_connection_info().addr().to_string();
         Ok(Self::with_target(
             Target::Direct(client),

@@ -11,7 +11,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::backend::redis::url::{join_host_port, MultiHost};
+use crate::backend::redis::url::{join_host_port, MultiHost, TlsFiles};
 use crate::error::{Error, Result};
 
 /// The Sentinels of one master, and how to connect to whichever server
@@ -30,13 +30,11 @@ impl SentinelTarget {
     /// Parse `redis+sentinel://[user:password@]host:port[,host:port...]/master-name[/db]`.
     /// The credentials are the master's; the Sentinels are asked without.
     /// `rediss+sentinel://…[#insecure]`: the Sentinels and the master are
-    /// reached over TLS, trusting `tls_root_cert` when given.
-    pub(crate) fn parse(url: &str, tls_root_cert: Option<Vec<u8>>) -> Result<Self> {
+    /// reached over TLS, with the TLS files when given.
+    pub(crate) fn parse(url: &str, tls: &TlsFiles) -> Result<Self> {
         let mut parsed = MultiHost::parse(url, "redis+sentinel", 26379)?;
-        if tls_root_cert.is_some() && !parsed.tls {
-            return Err(Error::config("a TLS root certificate needs a rediss+sentinel:// URL"));
-        }
-        parsed.root_cert = tls_root_cert;
+        tls.check(parsed.tls, "redis+sentinel://")?;
+        parsed.tls_files = tls.clone();
         let (name, db) = parsed.path.split_once('/').unwrap_or((&parsed.path, ""));
         if name.is_empty() {
             return Err(Error::config(

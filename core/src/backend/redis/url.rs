@@ -18,8 +18,42 @@ pub(crate) struct MultiHost {
     pub(crate) tls: bool,
     /// `#insecure` (TLS only): certificates are not verified.
     pub(crate) insecure: bool,
-    /// A CA certificate (PEM) to trust instead of the system's roots.
+    /// The CA to trust and the client certificate, if given.
+    pub(crate) tls_files: TlsFiles,
+}
+
+/// TLS material given as options: a CA certificate to trust instead of the
+/// system's roots, and a client certificate with its key for servers that
+/// require one (`tls-auth-clients yes`). All PEM.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct TlsFiles {
     pub(crate) root_cert: Option<Vec<u8>>,
+    pub(crate) client_cert: Option<Vec<u8>>,
+    pub(crate) client_key: Option<Vec<u8>>,
+}
+
+impl TlsFiles {
+    /// Nothing given.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.root_cert.is_none() && self.client_cert.is_none() && self.client_key.is_none()
+    }
+
+    /// A Config error unless these files suit a URL of `scheme` (TLS or
+    /// not): TLS material needs a TLS scheme, a client certificate its key.
+    pub(crate) fn check(&self, tls: bool, scheme: &str) -> crate::error::Result<()> {
+        if !self.is_empty() && !tls {
+            return Err(Error::config(format!(
+                "TLS certificates (root or client) need a TLS URL: rediss{}",
+                scheme.strip_prefix("redis").unwrap_or(scheme)
+            )));
+        }
+        if self.client_cert.is_some() != self.client_key.is_some() {
+            return Err(Error::config(
+                "a TLS client certificate needs its key, and a key its certificate (tls_client_cert_pem and tls_client_key_pem)",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl MultiHost {
@@ -84,7 +118,7 @@ impl MultiHost {
             path: path.to_owned(),
             tls,
             insecure,
-            root_cert: None,
+            tls_files: TlsFiles::default(),
         })
     }
 
@@ -109,30 +143,38 @@ impl MultiHost {
         format!("{scheme}://{addr}{fragment}")
     }
 
-    /// A client for `url` (one of the above) with this URL's CA.
+    /// A client for `url` (one of the above) with this URL's TLS files.
     pub(crate) fn client(&self, url: &str) -> redis::RedisResult<redis::Client> {
-        open_client(url, self.root_cert.clone())
+        open_client(url, &self.tls_files)
     }
 }
 
 /// A redis-rs client for a `redis://` or `rediss://` URL, trusting
-/// `root_cert` (PEM) instead of the system's roots when given.
-pub(crate) fn open_client(url: &str, root_cert: Option<Vec<u8>>) -> redis::RedisResult<redis::Client> {
+/// `files.root_cert` (PEM) instead of the system's roots when given, and
+/// presenting the client certificate when given.
+pub(crate) fn open_client(url: &str, files: &TlsFiles) -> redis::RedisResult<redis::Client> {
     if url.starts_with("rediss://") {
         // redis-rs's rustls feature selects no crypto provider; install
         // ring once per process (a no-op if the host installed one).
         let _ = rustls::crypto::ring::default_provider().install_default();
     }
-    match root_cert {
-        Some(pem) => redis::Client::build_with_tls(
-            url,
-            redis::TlsCertificates {
-                client_tls: None,
-                root_cert: Some(pem),
-            },
-        ),
-        None => redis::Client::open(url),
+    if files.is_empty() {
+        return redis::Client::open(url);
     }
+    let client_tls = match (&files.client_cert, &files.client_key) {
+        (Some(cert), Some(key)) => Some(redis::ClientTlsConfig {
+            client_cert: cert.clone(),
+            client_key: key.clone(),
+        }),
+        _ => None,
+    };
+    redis::Client::build_with_tls(
+        url,
+        redis::TlsCertificates {
+            client_tls,
+            root_cert: files.root_cert.clone(),
+        },
+    )
 }
 
 /// `host:port` for an address given as a bare host and a port (IPv6 hosts

@@ -39,7 +39,7 @@ use crate::algorithm::{Outcome, Spec};
 use crate::backend::redis::connection::RedisConnection;
 use crate::backend::redis::keys::slot;
 use crate::backend::redis::queue::Done;
-use crate::backend::redis::url::MultiHost;
+use crate::backend::redis::url::{MultiHost, TlsFiles};
 use crate::error::{Error, Result};
 use crate::runtime;
 use redirect::{backoff, Redirect, MAX_TRIES};
@@ -99,19 +99,12 @@ struct Attempt {
 impl ClusterConnection {
     /// Parse `redis+cluster://[user:password@]host:port[,host:port...]`
     /// (`rediss+cluster://…[#insecure]`: every node over TLS, trusting
-    /// `tls_root_cert` when given); does not connect yet (see
+    /// the TLS files when given); does not connect yet (see
     /// [`warm_up`](Self::warm_up)).
-    pub(crate) fn new(
-        url: &str,
-        deadline: Duration,
-        max_in_flight: usize,
-        tls_root_cert: Option<Vec<u8>>,
-    ) -> Result<Self> {
+    pub(crate) fn new(url: &str, deadline: Duration, max_in_flight: usize, tls: &TlsFiles) -> Result<Self> {
         let mut url = MultiHost::parse(url, "redis+cluster", 6379)?;
-        if tls_root_cert.is_some() && !url.tls {
-            return Err(Error::config("a TLS root certificate needs a rediss+cluster:// URL"));
-        }
-        url.root_cert = tls_root_cert;
+        tls.check(url.tls, "redis+cluster://")?;
+        url.tls_files = tls.clone();
         if !url.path.is_empty() && url.path != "0" {
             return Err(Error::config("Redis Cluster has only database 0"));
         }
@@ -166,7 +159,7 @@ impl ClusterConnection {
                     &self.inner.url.node_url(addr),
                     self.inner.deadline,
                     self.inner.max_in_flight,
-                    self.inner.url.root_cert.clone(),
+                    &self.inner.url.tls_files,
                 )?;
                 conns.insert(addr.to_owned(), (id, c.clone()));
                 (id, c)
