@@ -33,7 +33,8 @@ export declare class ClientIp {
 export declare class Limiter {
   /**
    * `url`: "memory://" (default), "redis://host:port", "rediss://...",
-   * "redis+cluster://h1:p1,h2:p2" or "redis+sentinel://h:p/master";
+   * "redis+cluster://h1:p1,h2:p2", "redis+sentinel://h:p/master" or their
+   * TLS twins "rediss+cluster://...", "rediss+sentinel://...";
    * `options` by their JavaScript names (see `optionKinds()`), checked by
    * the core. A bad URL or option throws an `Error` with `code`.
    */

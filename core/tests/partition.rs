@@ -227,19 +227,6 @@ fn side_client() {
     }
 }
 
-fn role(n: &RedisServer) -> Option<String> {
-    let client = redis::Client::open(n.url()).ok()?;
-    let mut c = client.get_connection_with_timeout(Duration::from_millis(300)).ok()?;
-    let v: redis::Value = redis::cmd("ROLE").query(&mut c).ok()?;
-    match v {
-        redis::Value::Array(items) => match items.first() {
-            Some(redis::Value::BulkString(b)) => Some(String::from_utf8_lossy(b).into_owned()),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
 /// The node (index) that replicates `master` (index), from `CLUSTER NODES`.
 fn replica_of(cluster: &RedisCluster, master: usize) -> usize {
     let mut c = cluster.nodes[master].conn();
@@ -320,7 +307,7 @@ async fn partition_run(node_timeout_ms: u64, min_replicas: bool) -> Run {
     let cluster = RedisCluster::create(nodes, 3, 1);
     // Node 0 seeds the majority's limiter: isolate another master.
     let victim = (1..6)
-        .find(|&i| role(&cluster.nodes[i]).as_deref() == Some("master"))
+        .find(|&i| cluster.nodes[i].role(Duration::from_millis(300)).as_deref() == Some("master"))
         .expect("a master besides node 0");
     let replica = replica_of(&cluster, victim);
     let majority = limiter(&format!("redis+cluster://{}", cluster.nodes[0].addr()));
@@ -374,7 +361,7 @@ async fn partition_run(node_timeout_ms: u64, min_replicas: bool) -> Run {
     // The majority promotes the victim's replica.
     let failover_ms = loop {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        if role(&cluster.nodes[replica]).as_deref() == Some("master") {
+        if cluster.nodes[replica].role(Duration::from_millis(300)).as_deref() == Some("master") {
             break epoch_ms() - cut_at;
         }
         assert!(

@@ -185,11 +185,30 @@ impl RedisServer {
     }
 
     pub fn try_conn(&self) -> redis::RedisResult<redis::Connection> {
+        self.try_conn_within(Duration::from_secs(2))
+    }
+
+    /// A connection, or an error if none is made within `timeout`.
+    pub fn try_conn_within(&self, timeout: Duration) -> redis::RedisResult<redis::Connection> {
         let client = match &self.tls {
             Some(ca) => tls_client(&self.url(), ca)?,
             None => redis::Client::open(self.url())?,
         };
-        client.get_connection_with_timeout(Duration::from_secs(2))
+        client.get_connection_with_timeout(timeout)
+    }
+
+    /// What `ROLE` says ("master", "slave"), or None if the server does not
+    /// answer (connecting within `timeout`).
+    pub fn role(&self, timeout: Duration) -> Option<String> {
+        let mut c = self.try_conn_within(timeout).ok()?;
+        let v: redis::Value = redis::cmd("ROLE").query(&mut c).ok()?;
+        match v {
+            redis::Value::Array(items) => match items.first() {
+                Some(redis::Value::BulkString(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     /// A plain synchronous connection for inspecting state.
@@ -540,20 +559,10 @@ impl RedisCluster {
     pub fn masters(&self) -> Vec<&RedisServer> {
         self.nodes
             .iter()
-            .filter(|n| n.is_running() && Self::role(n).as_deref() == Some("master") && Self::owns_slots(n))
+            .filter(|n| {
+                n.is_running() && n.role(Duration::from_secs(2)).as_deref() == Some("master") && Self::owns_slots(n)
+            })
             .collect()
-    }
-
-    fn role(n: &RedisServer) -> Option<String> {
-        let mut c = n.try_conn().ok()?;
-        let v: redis::Value = redis::cmd("ROLE").query(&mut c).ok()?;
-        match v {
-            redis::Value::Array(items) => match items.first() {
-                Some(redis::Value::BulkString(b)) => Some(String::from_utf8_lossy(b).into_owned()),
-                _ => None,
-            },
-            _ => None,
-        }
     }
 
     fn owns_slots(n: &RedisServer) -> bool {

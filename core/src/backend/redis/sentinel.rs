@@ -157,10 +157,10 @@ mod tests {
 
     #[test]
     fn sentinel_urls_need_a_master_name() {
-        assert!(SentinelTarget::parse("redis+sentinel://h:1", None).is_err());
-        assert!(SentinelTarget::parse("redis+sentinel://h:1/", None).is_err());
-        assert!(SentinelTarget::parse("redis+sentinel://h:1/m/x", None).is_err());
-        let t = SentinelTarget::parse("redis+sentinel://h:1,h:2/mymaster/3", None).unwrap();
+        assert!(SentinelTarget::parse("redis+sentinel://h:1", &TlsFiles::default()).is_err());
+        assert!(SentinelTarget::parse("redis+sentinel://h:1/", &TlsFiles::default()).is_err());
+        assert!(SentinelTarget::parse("redis+sentinel://h:1/m/x", &TlsFiles::default()).is_err());
+        let t = SentinelTarget::parse("redis+sentinel://h:1,h:2/mymaster/3", &TlsFiles::default()).unwrap();
         assert_eq!(t.master_name(), "mymaster");
         assert_eq!((t.sentinels.len(), t.db), (2, 3));
     }
