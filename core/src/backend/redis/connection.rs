@@ -22,7 +22,9 @@
 //!   wait for it (within their own deadline) instead of opening more sockets.
 //!   An attempt whose caller gave up still finishes and installs its result.
 //! * An I/O error or a dropped connection discards the connection; the next
-//!   call reconnects.
+//!   call reconnects. A call that finds its connection already closed (the
+//!   server closed it while idle; see [`first_poll`]) reconnects and is sent
+//!   once more: nothing of it had been written.
 //! * A timeout discards the connection when nothing at all was heard on it for
 //!   a whole deadline (a paused, hung or black-holed server): redis-rs's own
 //!   reconnect logic does not cover that case. A merely slow server keeps it.
