@@ -1,24 +1,21 @@
 #!/usr/bin/env bash
-# Build and install the C library: lib/libratewarden.{so,a},
-# include/ratewarden.h and lib/pkgconfig/ratewarden.pc under a prefix.
-# Usage: scripts/install-c.sh [--prefix DIR] [--debug]     (default /usr/local, release)
+# Build the C/C++ SDK (scripts/package.sh c) and install it under a prefix:
+# lib/libratewarden.so.0 (+ the libratewarden.so link), lib/libratewarden.a,
+# include/ratewarden.h and ratewarden.hpp, lib/pkgconfig/ratewarden.pc and
+# lib/cmake/ratewarden/ (find_package).
+# Usage: scripts/install-c.sh [--prefix DIR]     (default /usr/local)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 prefix=/usr/local
-profile=release
 while (($#)); do
     case "$1" in
         --prefix) prefix="$2"; shift 2 ;;
-        --debug) profile=debug; shift ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
-if [ "$profile" = release ]; then cargo build --release -p ratewarden-ffi; else cargo build -p ratewarden-ffi; fi
-target="${CARGO_TARGET_DIR:-target}/$profile"
+scripts/package.sh c >/dev/null
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
-install -d "$prefix/lib/pkgconfig" "$prefix/include"
-install -m 0755 "$target/libratewarden.so" "$prefix/lib/"
-install -m 0644 "$target/libratewarden.a" "$prefix/lib/"
-install -m 0644 include/ratewarden.h "$prefix/include/"
-sed -e "s|@PREFIX@|$prefix|" -e "s|@VERSION@|$version|" ffi-c/ratewarden.pc.in > "$prefix/lib/pkgconfig/ratewarden.pc"
-echo "installed ratewarden $version ($profile) under $prefix"
+target=$(rustc -vV | sed -n 's/^host: //p')
+install -d "$prefix"
+tar -C "$prefix" --strip-components=1 --exclude='*/README' -xzf "dist/ratewarden-c-$version-$target.tar.gz"
+echo "installed ratewarden $version under $prefix (run ldconfig if $prefix/lib is a system library directory)"

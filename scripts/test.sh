@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # Install what is missing, then run every check and test suite.
-# Usage: scripts/test.sh [all|rust|c|python|node|cross]   (default: all; from anywhere
+# Usage: scripts/test.sh [all|rust|c|package|python|node|cross]   (default: all; from anywhere
 #        inside the repository). Each stage installs what it needs and builds
 #        what it tests, so one language's suite can run alone while iterating
 #        (cross needs the python and node stages run before it).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-stages="rust c python node cross"
+stages="rust c package python node cross"
 stage="${1:-all}"
 case "$stage" in
     all) ;;
-    rust | c | python | node | cross) stages="$stage" ;;
+    rust | c | package | python | node | cross) stages="$stage" ;;
     *)
         echo "unknown stage \"$stage\"; expected one of: all $stages" >&2
         exit 2
@@ -22,7 +22,8 @@ step() { printf '\n==> %s\n' "$*"; }
 
 # --- system packages: redis-server and redis-cli (tests start their own
 # servers, clusters and Sentinels), openssl (TLS
-# tests), a C and C++ compiler, valgrind, make and pkg-config (C ABI tests).
+# tests), a C and C++ compiler, valgrind, make and pkg-config (C ABI tests),
+# cmake (the C/C++ SDK's find_package check).
 # Rust, Python 3 and Node (with npm) are expected on the machine.
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
@@ -34,6 +35,7 @@ command -v c++ >/dev/null 2>&1 || missing+=(g++)
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 command -v make >/dev/null 2>&1 || missing+=(make)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 # ip (network namespaces for the partition test, core/tests/partition.rs)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 if ((${#missing[@]})); then
@@ -69,15 +71,22 @@ stage_c() {
     cargo build -p ratewarden-ffi
     cargo test -p ratewarden-ffi
 
-    step "C packaging: install to a temporary prefix, build examples/c with pkg-config"
+    step "C install: scripts/install-c.sh to a temporary prefix, build examples/c with pkg-config"
     prefix=$(mktemp -d)
     trap 'rm -rf "$prefix"' EXIT
-    scripts/install-c.sh --debug --prefix "$prefix" >/dev/null
+    scripts/install-c.sh --prefix "$prefix" >/dev/null
     PKG_CONFIG_PATH="$prefix/lib/pkgconfig" make -s -C examples/c clean example
     example_out=$(LD_LIBRARY_PATH="$prefix/lib" examples/c/example memory://)
     echo "$example_out"
     grep -q "429 Too Many Requests" <<<"$example_out"
     make -s -C examples/c clean
+}
+
+stage_package() {
+    step "Packages: scripts/package.sh builds the C/C++ SDK; a C and a C++ program build against it with pkg-config and CMake, no Rust on PATH"
+    scripts/package.sh c
+    version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+    tests/packaging/run.sh "dist/ratewarden-c-$version-$(rustc -vV | sed -n 's/^host: //p').tar.gz"
 }
 
 stage_python() {

@@ -243,6 +243,7 @@ fn every_binding_renders_decisions_the_core_way() {
 #[test]
 fn every_binding_takes_every_option() {
     let header = read("include/ratewarden.h");
+    let hpp = read("include/ratewarden.hpp");
     let stubs = read("python/python/ratewarden/_native.pyi");
     let dts = read("node/index.d.ts");
     let js_options = block(&dts, "export interface LimiterOptions {", "}");
@@ -251,6 +252,13 @@ fn every_binding_takes_every_option() {
     for o in ratewarden::OPTIONS {
         if !header.contains(&format!(" ratewarden_options_set_{}(", o.name)) {
             missing.push(format!("C: ratewarden_options_set_{}", o.name));
+        }
+        // The C++ wrapper's Options calls every setter.
+        if !hpp.contains(&format!("ratewarden_options_set_{}(raw_,", o.name)) {
+            missing.push(format!(
+                "C++: ratewarden::Options calling ratewarden_options_set_{}",
+                o.name
+            ));
         }
         // Once in Limiter's signature, once in AsyncLimiter's.
         if stubs.matches(&format!("        {}: ", o.python)).count() < 2 {
@@ -290,4 +298,26 @@ fn every_binding_names_every_error_kind() {
         }
     }
     assert!(missing.is_empty(), "missing:\n{}", missing.join("\n"));
+}
+
+/// One version everywhere: the workspace's (Cargo.toml), which the Python
+/// package takes from Cargo (`dynamic = ["version"]`), the header's
+/// (generated from it), and Node's package.json, which npm reads itself.
+#[test]
+fn every_package_has_the_workspace_version() {
+    let version = env!("CARGO_PKG_VERSION");
+    let header = read("include/ratewarden.h");
+    assert!(
+        header.contains(&format!("#define RATEWARDEN_VERSION \"{version}\"")),
+        "include/ratewarden.h"
+    );
+    let package = read("node/package.json");
+    assert!(
+        package.contains(&format!("\n  \"version\": \"{version}\",")),
+        "node/package.json must say \"version\": \"{version}\""
+    );
+    assert!(
+        read("python/pyproject.toml").contains("dynamic = [\"version\"]"),
+        "python/pyproject.toml"
+    );
 }

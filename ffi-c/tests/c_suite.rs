@@ -38,8 +38,11 @@ fn out_dir() -> PathBuf {
 
 fn compile(compiler: &str, std: &str, src: &str, out: &Path, link_static: bool) {
     let mut cmd = Command::new(compiler);
-    cmd.args(["-Wall", "-Wextra", "-Werror", "-g", std])
-        .arg("-I")
+    cmd.args(["-Wall", "-Wextra", "-Werror", "-g", std]);
+    if compiler == "c++" {
+        cmd.arg("-pedantic");
+    }
+    cmd.arg("-I")
         .arg(repo().join("include"))
         .arg(repo().join(src))
         .arg("-o")
@@ -154,6 +157,19 @@ fn header_compiles_as_cpp_and_links() {
     let out = out_dir().join("cpp_compat");
     compile("c++", "-std=c++17", "tests/c/cpp_compat.cpp", &out, false);
     run(&out, &[], false);
+}
+
+/// The C++17 wrapper (include/ratewarden.hpp): RAII and moves, decisions,
+/// exceptions with codes and the std::error_code overloads, on memory:// and
+/// a real Redis, a closed port; natively and under valgrind.
+#[test]
+fn cpp_wrapper_on_memory_and_redis_natively_and_under_valgrind() {
+    let out = out_dir().join("test_cpp");
+    compile("c++", "-std=c++17", "tests/c/test_cpp.cpp", &out, false);
+    let server = RedisServer::start();
+    let (url, closed) = (server.url(), closed_port_url());
+    run(&out, &[&url, &closed, "native"], false);
+    run(&out, &[&url, &closed, "valgrind"], true);
 }
 
 /// A C program driven over its stdin and stdout (it prints a step, waits

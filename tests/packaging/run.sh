@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Install-and-use checks of the release artifacts, as a user without a Rust
+# toolchain would: no `cargo` or `rustc` reachable on PATH.
+# Usage: tests/packaging/run.sh dist/ratewarden-c-<version>-<target>.tar.gz
+#   Unpacks the C/C++ SDK in a temporary directory; builds sdk_check.c and
+#   sdk_check.cpp with pkg-config, and the same (plus a static link) with
+#   CMake find_package(ratewarden); runs each on memory:// and on a Redis
+#   started here on a free loopback port.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+sdk_tar="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+
+work=$(mktemp -d)
+redis_pid=""
+cleanup() {
+    if [ -n "$redis_pid" ]; then kill "$redis_pid" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# No Rust: drop PATH entries holding cargo or rustc, and put first a
+# directory whose cargo and rustc fail loudly.
+mkdir -p "$work/no-rust"
+for tool in cargo rustc rustup; do
+    printf '#!/bin/sh\necho "%s called: the packaged artifacts must not need Rust" >&2\nexit 127\n' "$tool" \
+        >"$work/no-rust/$tool"
+    chmod +x "$work/no-rust/$tool"
+done
+clean_path="$work/no-rust"
+IFS=: read -ra entries <<<"$PATH"
+for d in "${entries[@]}"; do
+    if [ -x "$d/cargo" ] || [ -x "$d/rustc" ]; then
+        # Keep a shared system directory (cc lives there too): the shims
+        # come first either way.
+        [ -x "$d/cc" ] || continue
+    fi
+    clean_path="$clean_path:$d"
+done
+export PATH="$clean_path"
+case "$(command -v cargo)" in "$work/no-rust/cargo") ;; *) echo "cargo is still reachable" >&2; exit 1 ;; esac
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 &
+redis_pid=$!
+for _ in $(seq 50); do
+    redis-cli -p "$port" ping >/dev/null 2>&1 && break
+    sleep 0.1
+done
+redis_url="redis://127.0.0.1:$port"
+run_id="$$-$(date +%s%N)"
+
+tar -C "$work" -xzf "$sdk_tar"
+sdk=$(echo "$work"/ratewarden-c-*)
+echo "SDK: $(basename "$sdk_tar") unpacked: $(cd "$sdk" && find . -type f -o -type l | sort | tr '\n' ' ')"
+test -L "$sdk/lib/libratewarden.so"
+if readelf -S "$sdk/lib/libratewarden.so.0" | grep -q '\.debug_info'; then
+    echo "libratewarden.so.0 still carries debug info" >&2
+    exit 1
+fi
+
+echo "--- pkg-config"
+export PKG_CONFIG_PATH="$sdk/lib/pkgconfig"
+pkg-config --modversion ratewarden
+cc -Wall -Wextra -Werror -std=c11 "$here/sdk_check.c" -o "$work/pc_c" $(pkg-config --cflags --libs ratewarden)
+c++ -Wall -Wextra -Werror -pedantic -std=c++17 "$here/sdk_check.cpp" -o "$work/pc_cpp" \
+    $(pkg-config --cflags --libs ratewarden)
+# The programs name the library by its soname, not by a build path.
+readelf -d "$work/pc_c" | grep -q 'Shared library: \[libratewarden.so.0\]'
+LD_LIBRARY_PATH="$sdk/lib" "$work/pc_c" "$redis_url" "pc-$run_id"
+LD_LIBRARY_PATH="$sdk/lib" "$work/pc_cpp" "$redis_url" "pc-$run_id"
+
+echo "--- CMake find_package(ratewarden)"
+cmake -S "$here" -B "$work/build" -DCMAKE_PREFIX_PATH="$sdk" -DCMAKE_BUILD_TYPE=Release >"$work/cmake.log" ||
+    { cat "$work/cmake.log"; exit 1; }
+cmake --build "$work/build" -j 2 >"$work/build.log" || { cat "$work/build.log"; exit 1; }
+# CMake's build tree finds the imported library by its RUNPATH.
+"$work/build/sdk_check_c" "$redis_url" "cmake-$run_id"
+"$work/build/sdk_check_cpp" "$redis_url" "cmake-$run_id"
+"$work/build/sdk_check_c_static" "$redis_url" "static-$run_id"
+if readelf -d "$work/build/sdk_check_c_static" | grep -q libratewarden; then
+    echo "the static build still needs libratewarden.so" >&2
+    exit 1
+fi
+# The version file: another minor version (pre-1.0: another ABI) is refused.
+mkdir -p "$work/wrong-version"
+printf 'cmake_minimum_required(VERSION 3.16)\nproject(v C)\nfind_package(ratewarden 0.99 REQUIRED)\n' \
+    >"$work/wrong-version/CMakeLists.txt"
+if cmake -S "$work/wrong-version" -B "$work/wrong-version/build" -DCMAKE_PREFIX_PATH="$sdk" \
+    >"$work/wrong-version.log" 2>&1; then
+    echo "find_package(ratewarden 0.99) accepted version $(pkg-config --modversion ratewarden)" >&2
+    exit 1
+fi
+grep -q "compatible with requested version" "$work/wrong-version.log" ||
+    { cat "$work/wrong-version.log"; exit 1; }
+echo "packaging checks passed"
