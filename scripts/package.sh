@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # Build release artifacts into dist/ (see RELEASING.md).
-# Usage: scripts/package.sh [all|c]   (default: all)
+# Usage: scripts/package.sh [all|c|python]   (default: all)
 #   c: dist/ratewarden-c-<version>-<target>.tar.gz, the C/C++ SDK:
 #      lib/libratewarden.so.0 (+ libratewarden.so link), lib/libratewarden.a,
 #      include/ratewarden.h, include/ratewarden.hpp,
 #      lib/pkgconfig/ratewarden.pc, lib/cmake/ratewarden/ (find_package).
+#   python: dist/ratewarden-<version>-cp39-abi3-<platform>.whl (one wheel for
+#      every CPython >= 3.9) and dist/ratewarden-<version>.tar.gz, the sdist
+#      (core/ inside: it builds with Rust present), both with maturin.
 # Built with the `dist` profile (release without debug info). Run the same
 # script on each platform for its artifacts.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-stages="c"
+stages="c python"
 stage="${1:-all}"
 case "$stage" in
     all) ;;
-    c) stages="$stage" ;;
+    c | python) stages="$stage" ;;
     *)
         echo "unknown artifact \"$stage\"; expected one of: all $stages" >&2
         exit 2
@@ -23,7 +26,7 @@ esac
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 target=$(rustc -vV | sed -n 's/^host: //p')
-target_dir="${CARGO_TARGET_DIR:-target}"
+target_dir=$(realpath -m "${CARGO_TARGET_DIR:-target}")
 dist="$PWD/dist"
 mkdir -p "$dist"
 
@@ -62,6 +65,23 @@ TXT
     tar -C "$dist" -czf "$sdk.tar.gz" "$name"
     echo "dist/$name.tar.gz: $(size "$sdk.tar.gz") (libratewarden.so $(size "$sdk/lib/libratewarden.so.0"), libratewarden.a $(size "$sdk/lib/libratewarden.a"))"
     rm -rf "$sdk"
+}
+
+package_python() {
+    # maturin, in a venv of its own (the version pyproject.toml asks for).
+    local venv="$target_dir/pkg-venv"
+    if [ ! -x "$venv/bin/maturin" ]; then
+        python3 -m venv "$venv"
+        "$venv/bin/python" -m pip install -q --upgrade pip
+        "$venv/bin/python" -m pip install -q "maturin>=1.7,<2"
+    fi
+    rm -f "$dist"/ratewarden-"$version"-*.whl "$dist/ratewarden-$version.tar.gz"
+    local log="$target_dir/package-python.log"
+    (cd python && "$venv/bin/maturin" build --profile dist --out "$dist" && "$venv/bin/maturin" sdist --out "$dist") \
+        >"$log" 2>&1 || { cat "$log"; exit 1; }
+    for f in "$dist"/ratewarden-"$version"-*.whl "$dist/ratewarden-$version.tar.gz"; do
+        echo "dist/$(basename "$f"): $(size "$f")"
+    done
 }
 
 for s in $stages; do

@@ -83,22 +83,34 @@ stage_c() {
 }
 
 stage_package() {
-    step "Packages: scripts/package.sh builds the C/C++ SDK; a C and a C++ program build against it with pkg-config and CMake, no Rust on PATH"
-    scripts/package.sh c
+    step "Packages: scripts/package.sh; the artifacts installed and used as a user without Rust would (tests/packaging/run.sh)"
+    ensure_venv
+    scripts/package.sh
     version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
-    tests/packaging/run.sh "dist/ratewarden-c-$version-$(rustc -vV | sed -n 's/^host: //p').tar.gz"
+    step "C/C++ SDK with pkg-config and CMake find_package, no Rust on PATH"
+    tests/packaging/run.sh c "dist/ratewarden-c-$version-$(rustc -vV | sed -n 's/^host: //p').tar.gz"
+    step "Python: the wheel into a venv with no Rust on PATH; the sdist built from source"
+    tests/packaging/run.sh python dist/ratewarden-"$version"-cp39-abi3-*.whl "dist/ratewarden-$version.tar.gz"
+}
+
+# python3 -m venv works (Debian ships it as python3-venv).
+ensure_venv() {
+    local probe
+    probe=$(mktemp -d)
+    if ! python3 -m venv "$probe/v" >/dev/null 2>&1; then
+        sudo=""
+        if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-venv
+    fi
+    rm -rf "$probe"
 }
 
 stage_python() {
     step "Python: pip install ./python into a venv, stubtest, pytest"
     venv="$PWD/target/py-venv"
-    if ! python3 -m venv --clear "$venv" >/dev/null 2>&1; then
-        sudo=""
-        if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-        $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends python3-venv
-        python3 -m venv --clear "$venv"
-    fi
+    ensure_venv
+    python3 -m venv --clear "$venv"
     "$venv/bin/python" -m pip install -q --upgrade pip
     "$venv/bin/python" -m pip install -q "./python[test]"
     # Stubs drift check and docstring examples, against the installed package.

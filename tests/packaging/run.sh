@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # Install-and-use checks of the release artifacts, as a user without a Rust
-# toolchain would: no `cargo` or `rustc` reachable on PATH.
-# Usage: tests/packaging/run.sh dist/ratewarden-c-<version>-<target>.tar.gz
-#   Unpacks the C/C++ SDK in a temporary directory; builds sdk_check.c and
-#   sdk_check.cpp with pkg-config, and the same (plus a static link) with
-#   CMake find_package(ratewarden); runs each on memory:// and on a Redis
-#   started here on a free loopback port.
+# toolchain would: no `cargo` or `rustc` reachable on PATH (except to build
+# the Python sdist, which needs Rust by design).
+# Usage: tests/packaging/run.sh c SDK.tar.gz
+#          Unpacks the C/C++ SDK in a temporary directory; builds sdk_check.c
+#          and sdk_check.cpp with pkg-config, and the same (plus a static
+#          link) with CMake find_package(ratewarden).
+#        tests/packaging/run.sh python WHEEL SDIST
+#          Installs the wheel into a fresh venv with no Rust, and the sdist
+#          into another with Rust (pip builds it from source).
+#        Each program runs on memory:// and on a Redis started here on a
+#        free loopback port.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-sdk_tar="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+abs() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
+what="${1:?usage: run.sh c SDK.tar.gz | run.sh python WHEEL SDIST}"
+shift
 
 work=$(mktemp -d)
 redis_pid=""
@@ -18,6 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+rust_path="$PATH"
 # No Rust: drop PATH entries holding cargo or rustc, and put first a
 # directory whose cargo and rustc fail loudly.
 mkdir -p "$work/no-rust"
@@ -49,47 +57,71 @@ done
 redis_url="redis://127.0.0.1:$port"
 run_id="$$-$(date +%s%N)"
 
-tar -C "$work" -xzf "$sdk_tar"
-sdk=$(echo "$work"/ratewarden-c-*)
-echo "SDK: $(basename "$sdk_tar") unpacked: $(cd "$sdk" && find . -type f -o -type l | sort | tr '\n' ' ')"
-test -L "$sdk/lib/libratewarden.so"
-if readelf -S "$sdk/lib/libratewarden.so.0" | grep -q '\.debug_info'; then
-    echo "libratewarden.so.0 still carries debug info" >&2
-    exit 1
-fi
+check_c() {
+    sdk_tar=$(abs "$1")
+    tar -C "$work" -xzf "$sdk_tar"
+    sdk=$(echo "$work"/ratewarden-c-*)
+    echo "SDK: $(basename "$sdk_tar") unpacked: $(cd "$sdk" && find . -type f -o -type l | sort | tr '\n' ' ')"
+    test -L "$sdk/lib/libratewarden.so"
+    if readelf -S "$sdk/lib/libratewarden.so.0" | grep -q '\.debug_info'; then
+        echo "libratewarden.so.0 still carries debug info" >&2
+        exit 1
+    fi
 
-echo "--- pkg-config"
-export PKG_CONFIG_PATH="$sdk/lib/pkgconfig"
-pkg-config --modversion ratewarden
-cc -Wall -Wextra -Werror -std=c11 "$here/sdk_check.c" -o "$work/pc_c" $(pkg-config --cflags --libs ratewarden)
-c++ -Wall -Wextra -Werror -pedantic -std=c++17 "$here/sdk_check.cpp" -o "$work/pc_cpp" \
-    $(pkg-config --cflags --libs ratewarden)
-# The programs name the library by its soname, not by a build path.
-readelf -d "$work/pc_c" | grep -q 'Shared library: \[libratewarden.so.0\]'
-LD_LIBRARY_PATH="$sdk/lib" "$work/pc_c" "$redis_url" "pc-$run_id"
-LD_LIBRARY_PATH="$sdk/lib" "$work/pc_cpp" "$redis_url" "pc-$run_id"
+    echo "--- pkg-config"
+    export PKG_CONFIG_PATH="$sdk/lib/pkgconfig"
+    pkg-config --modversion ratewarden
+    cc -Wall -Wextra -Werror -std=c11 "$here/sdk_check.c" -o "$work/pc_c" $(pkg-config --cflags --libs ratewarden)
+    c++ -Wall -Wextra -Werror -pedantic -std=c++17 "$here/sdk_check.cpp" -o "$work/pc_cpp" \
+        $(pkg-config --cflags --libs ratewarden)
+    # The programs name the library by its soname, not by a build path.
+    readelf -d "$work/pc_c" | grep -q 'Shared library: \[libratewarden.so.0\]'
+    LD_LIBRARY_PATH="$sdk/lib" "$work/pc_c" "$redis_url" "pc-$run_id"
+    LD_LIBRARY_PATH="$sdk/lib" "$work/pc_cpp" "$redis_url" "pc-$run_id"
 
-echo "--- CMake find_package(ratewarden)"
-cmake -S "$here" -B "$work/build" -DCMAKE_PREFIX_PATH="$sdk" -DCMAKE_BUILD_TYPE=Release >"$work/cmake.log" ||
-    { cat "$work/cmake.log"; exit 1; }
-cmake --build "$work/build" -j 2 >"$work/build.log" || { cat "$work/build.log"; exit 1; }
-# CMake's build tree finds the imported library by its RUNPATH.
-"$work/build/sdk_check_c" "$redis_url" "cmake-$run_id"
-"$work/build/sdk_check_cpp" "$redis_url" "cmake-$run_id"
-"$work/build/sdk_check_c_static" "$redis_url" "static-$run_id"
-if readelf -d "$work/build/sdk_check_c_static" | grep -q libratewarden; then
-    echo "the static build still needs libratewarden.so" >&2
-    exit 1
-fi
-# The version file: another minor version (pre-1.0: another ABI) is refused.
-mkdir -p "$work/wrong-version"
-printf 'cmake_minimum_required(VERSION 3.16)\nproject(v C)\nfind_package(ratewarden 0.99 REQUIRED)\n' \
-    >"$work/wrong-version/CMakeLists.txt"
-if cmake -S "$work/wrong-version" -B "$work/wrong-version/build" -DCMAKE_PREFIX_PATH="$sdk" \
-    >"$work/wrong-version.log" 2>&1; then
-    echo "find_package(ratewarden 0.99) accepted version $(pkg-config --modversion ratewarden)" >&2
-    exit 1
-fi
-grep -q "compatible with requested version" "$work/wrong-version.log" ||
-    { cat "$work/wrong-version.log"; exit 1; }
-echo "packaging checks passed"
+    echo "--- CMake find_package(ratewarden)"
+    cmake -S "$here" -B "$work/build" -DCMAKE_PREFIX_PATH="$sdk" -DCMAKE_BUILD_TYPE=Release >"$work/cmake.log" ||
+        { cat "$work/cmake.log"; exit 1; }
+    cmake --build "$work/build" -j 2 >"$work/build.log" || { cat "$work/build.log"; exit 1; }
+    # CMake's build tree finds the imported library by its RUNPATH.
+    "$work/build/sdk_check_c" "$redis_url" "cmake-$run_id"
+    "$work/build/sdk_check_cpp" "$redis_url" "cmake-$run_id"
+    "$work/build/sdk_check_c_static" "$redis_url" "static-$run_id"
+    if readelf -d "$work/build/sdk_check_c_static" | grep -q libratewarden; then
+        echo "the static build still needs libratewarden.so" >&2
+        exit 1
+    fi
+    # The version file: another minor version (pre-1.0: another ABI) is refused.
+    mkdir -p "$work/wrong-version"
+    printf 'cmake_minimum_required(VERSION 3.16)\nproject(v C)\nfind_package(ratewarden 0.99 REQUIRED)\n' \
+        >"$work/wrong-version/CMakeLists.txt"
+    if cmake -S "$work/wrong-version" -B "$work/wrong-version/build" -DCMAKE_PREFIX_PATH="$sdk" \
+        >"$work/wrong-version.log" 2>&1; then
+        echo "find_package(ratewarden 0.99) accepted version $(pkg-config --modversion ratewarden)" >&2
+        exit 1
+    fi
+    grep -q "compatible with requested version" "$work/wrong-version.log" ||
+        { cat "$work/wrong-version.log"; exit 1; }
+    echo "C/C++ SDK checks passed"
+}
+
+check_python() {
+    local wheel sdist
+    wheel=$(abs "$1")
+    sdist=$(abs "$2")
+    echo "--- Python wheel $(basename "$wheel"), no Rust"
+    python3 -m venv "$work/wheel-venv"
+    "$work/wheel-venv/bin/python" -m pip install -q --no-cache-dir "$wheel"
+    (cd "$work" && "$work/wheel-venv/bin/python" "$here/check.py" "$redis_url" "wheel-$run_id")
+    echo "--- Python sdist $(basename "$sdist"), built from source with Rust"
+    python3 -m venv "$work/sdist-venv"
+    (cd "$work" && PATH="$rust_path" "$work/sdist-venv/bin/python" -m pip install -q --no-cache-dir "$sdist")
+    (cd "$work" && "$work/sdist-venv/bin/python" "$here/check.py" "$redis_url" "sdist-$run_id")
+    echo "Python package checks passed"
+}
+
+case "$what" in
+    c) check_c "$@" ;;
+    python) check_python "$@" ;;
+    *) echo "unknown artifact kind $what" >&2; exit 2 ;;
+esac
