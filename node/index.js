@@ -10,7 +10,33 @@
  * option names and ranges, limits, errors with their stable `err.code` — is
  * the Rust core's.
  */
-const native = require('./native.js')
+const native = loadNative()
+
+// The napi-rs loader (native.js) finds the addon: a ratewarden.<platform>.node
+// file next to it (a build from source), else the platform package
+// ratewarden-<platform> (an optional dependency). When neither is there, say
+// which platform that was and what to do.
+function loadNative () {
+  try {
+    return require('./native.js')
+  } catch (cause) {
+    let platform = `${process.platform}-${process.arch}`
+    if (process.platform === 'linux') {
+      const glibc = process.report && process.report.getReport().header.glibcVersionRuntime
+      platform += glibc ? '-gnu' : '-musl'
+    }
+    const err = new Error(
+      `ratewarden: no native addon for ${platform}. Prebuilt addons come as the optional dependency ` +
+        `ratewarden-${platform} (published for: linux-x64-gnu); check that npm installed it (not with ` +
+        '--omit=optional or --no-optional). To build from source (Rust 1.88 or newer): git clone ' +
+        'https://github.com/ratewarden/ratewarden && cd ratewarden/node && npm ci && npm run build, then ' +
+        `install that directory (npm install ./ratewarden/node) or set NAPI_RS_NATIVE_LIBRARY_PATH to its ratewarden.${platform}.node.`
+    )
+    err.code = 'ERR_RATEWARDEN_NATIVE_ADDON'
+    err.cause = cause
+    throw err
+  }
+}
 
 // From the core's table: each option's JavaScript name and kind.
 const OPTION_KINDS = native.optionKinds()

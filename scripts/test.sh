@@ -91,6 +91,8 @@ stage_package() {
     tests/packaging/run.sh c "dist/ratewarden-c-$version-$(rustc -vV | sed -n 's/^host: //p').tar.gz"
     step "Python: the wheel into a venv with no Rust on PATH; the sdist built from source"
     tests/packaging/run.sh python dist/ratewarden-"$version"-cp39-abi3-*.whl "dist/ratewarden-$version.tar.gz"
+    step "Node: the npm package and its platform package into a fresh project, no Rust on PATH"
+    tests/packaging/run.sh node "dist/ratewarden-$version.tgz" "dist/ratewarden-linux-x64-gnu-$version.tgz"
 }
 
 # python3 -m venv works (Debian ships it as python3-venv).
@@ -122,8 +124,8 @@ stage_python() {
 }
 
 stage_node() {
-    step "Node: npm ci (builds the addon from source), .d.ts drift, node --test, tsc"
-    (cd node && npm ci --no-audit --no-fund)
+    step "Node: npm ci, npm run build (the addon from source), .d.ts drift, node --test, tsc"
+    (cd node && npm ci --no-audit --no-fund && npm run build)
     if ! git diff --quiet -- node/native.d.ts 2>/dev/null; then
         git diff -- node/native.d.ts
         echo "node/native.d.ts is out of date: commit the file napi build regenerated" >&2

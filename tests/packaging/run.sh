@@ -9,12 +9,16 @@
 #        tests/packaging/run.sh python WHEEL SDIST
 #          Installs the wheel into a fresh venv with no Rust, and the sdist
 #          into another with Rust (pip builds it from source).
+#        tests/packaging/run.sh node MAIN.tgz PLATFORM.tgz
+#          npm-installs the two tarballs into a fresh project with no Rust;
+#          require() and import, the middleware subpaths, the types under
+#          tsc --strict; and without the platform package, the error.
 #        Each program runs on memory:// and on a Redis started here on a
 #        free loopback port.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 abs() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
-what="${1:?usage: run.sh c SDK.tar.gz | run.sh python WHEEL SDIST}"
+what="${1:?usage: run.sh c SDK.tar.gz | run.sh python WHEEL SDIST | run.sh node MAIN.tgz PLATFORM.tgz}"
 shift
 
 work=$(mktemp -d)
@@ -120,8 +124,44 @@ check_python() {
     echo "Python package checks passed"
 }
 
+check_node() {
+    local main platform project="$work/node-app" bare="$work/node-bare"
+    main=$(abs "$1")
+    platform=$(abs "$2")
+    local tsc
+    tsc="$here/../../node/node_modules/typescript/bin/tsc"
+    echo "--- npm install $(basename "$main") $(basename "$platform"), no Rust"
+    mkdir -p "$project"
+    (cd "$project" && npm init -y >/dev/null && npm install --no-audit --no-fund --loglevel=error "$main" "$platform")
+    test ! -e "$project/node_modules/ratewarden/src" # no Rust sources, no install-time build
+    cp "$here/check.cjs" "$here/check.mjs" "$here/check.ts" "$project/"
+    (cd "$project" && node check.cjs "$redis_url" "cjs-$run_id" && node check.mjs "$redis_url" "esm-$run_id")
+    if [ -x "$tsc" ] || [ -f "$tsc" ]; then
+        (cd "$project" && node "$tsc" --strict --noEmit --module node16 --moduleResolution node16 --target es2022 \
+            --typeRoots "$here/../../node/node_modules/@types" --types node check.ts)
+        echo "check.ts: the installed declarations type-check (tsc --strict, node16 resolution)"
+    else
+        echo "typescript is not installed in node/ (run the node stage first)" >&2
+        exit 1
+    fi
+    echo "--- npm install $(basename "$main") without its optional platform package"
+    mkdir -p "$bare"
+    (cd "$bare" && npm init -y >/dev/null && npm install --no-audit --no-fund --loglevel=error --omit=optional "$main")
+    local message
+    if message=$(cd "$bare" && node -e "require('ratewarden')" 2>&1); then
+        echo "ratewarden loaded without its native addon" >&2
+        exit 1
+    fi
+    for expected in "no native addon for linux-x64-gnu" "ratewarden-linux-x64-gnu" "build from source"; do
+        grep -q "$expected" <<<"$message" || { echo "$message"; echo "the error does not say: $expected" >&2; exit 1; }
+    done
+    echo "without the platform package: $(grep -o 'ratewarden: no native addon for [a-z0-9-]*' <<<"$message")"
+    echo "npm package checks passed"
+}
+
 case "$what" in
     c) check_c "$@" ;;
     python) check_python "$@" ;;
+    node) check_node "$@" ;;
     *) echo "unknown artifact kind $what" >&2; exit 2 ;;
 esac
