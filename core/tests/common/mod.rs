@@ -373,59 +373,29 @@ fn make_certs(dir: &std::path::Path) {
             "ca.pem",
         ],
     );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            "key.pem",
-            "-out",
-            "server.csr",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "1",
-            "-extfile",
-            "ext.cnf",
-            "-out",
-            "cert.pem",
-        ],
-    );
+    sign(dir, "/CN=localhost", "ext.cnf", "key.pem", "cert.pem");
 }
 
 /// `client.pem` / `client.key`: a client certificate the CA in `dir` signed.
 fn make_client_cert(dir: &std::path::Path) {
     std::fs::write(dir.join("client.cnf"), "extendedKeyUsage=clientAuth\n").expect("client ext");
+    sign(
+        dir,
+        "/CN=ratewarden-test-client",
+        "client.cnf",
+        "client.key",
+        "client.pem",
+    );
+}
+
+/// A new key (`key`) and a certificate for `subject` (`cert`) that the CA
+/// in `dir` (`ca.pem`, `ca.key`) signed, with the extensions in `ext`.
+fn sign(dir: &std::path::Path, subject: &str, ext: &str, key: &str, cert: &str) {
+    let csr = format!("{cert}.csr");
     openssl(
         dir,
         &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=ratewarden-test-client",
-            "-keyout",
-            "client.key",
-            "-out",
-            "client.csr",
+            "req", "-newkey", "rsa:2048", "-nodes", "-subj", subject, "-keyout", key, "-out", &csr,
         ],
     );
     openssl(
@@ -434,7 +404,7 @@ fn make_client_cert(dir: &std::path::Path) {
             "x509",
             "-req",
             "-in",
-            "client.csr",
+            &csr,
             "-CA",
             "ca.pem",
             "-CAkey",
@@ -443,9 +413,9 @@ fn make_client_cert(dir: &std::path::Path) {
             "-days",
             "1",
             "-extfile",
-            "client.cnf",
+            ext,
             "-out",
-            "client.pem",
+            cert,
         ],
     );
 }

@@ -108,13 +108,7 @@ impl RedisConnection {
             let now = tokio::time::Instant::now();
             let (expired, next) = {
                 let mut q = state.queue.lock().unwrap_or_else(|e| e.into_inner());
-                let expired: Vec<Job> = if q.waiting.iter().any(|j| j.deadline <= now) {
-                    let (expired, kept): (Vec<Job>, Vec<Job>) = q.waiting.drain(..).partition(|j| j.deadline <= now);
-                    q.waiting = kept.into();
-                    expired
-                } else {
-                    Vec::new()
-                };
+                let expired = take_expired(&mut q.waiting, now);
                 let next = q.waiting.iter().map(|j| j.deadline).min();
                 if next.is_none() {
                     q.admitting = false;
@@ -192,8 +186,7 @@ impl RedisConnection {
             let now = tokio::time::Instant::now();
             let (expired, next) = {
                 let mut q = state.queue.lock().unwrap_or_else(|e| e.into_inner());
-                let (expired, kept): (Vec<Job>, Vec<Job>) = q.jobs.drain(..).partition(|j| j.deadline <= now);
-                q.jobs = kept.into();
+                let expired = take_expired(&mut q.jobs, now);
                 q.limits = q.jobs.iter().map(|j| j.specs.len()).sum();
                 let next = q.jobs.iter().map(|j| j.deadline).min();
                 if next.is_none() {
@@ -455,6 +448,17 @@ fn script_args(jobs: &[Job], range: std::ops::Range<usize>) -> (Vec<&[u8]>, Vec<
         previous = Some(&job.specs);
     }
     (keys, args)
+}
+
+/// Remove and return the jobs whose deadline is `now` or earlier (the
+/// others keep their order).
+fn take_expired(jobs: &mut VecDeque<Job>, now: tokio::time::Instant) -> Vec<Job> {
+    if !jobs.iter().any(|j| j.deadline <= now) {
+        return Vec::new();
+    }
+    let (expired, kept): (Vec<Job>, Vec<Job>) = jobs.drain(..).partition(|j| j.deadline <= now);
+    *jobs = kept.into();
+    expired
 }
 
 /// Up to [`MAX_BATCH_LIMITS`] limits' worth of queued jobs sharing one time
