@@ -27,8 +27,8 @@ use crate::runtime;
 /// flight, client + Redis).
 pub(crate) const MAX_DRIVERS: usize = 4;
 /// Calls that may wait for an in-flight slot, per slot: a burst of up to
-/// 5 × `max_in_flight` calls at once is served (the default: 5,120, about
-/// 1 MiB of queued decisions at most); beyond that a call fails at once.
+/// 5 × `max_in_flight` calls at once is served (5,120 by default, each a
+/// queued decision of a few hundred bytes); beyond that a call fails at once.
 pub(crate) const WAITING_PER_SLOT: usize = 4;
 /// Limits (keys) carried by one script call at most.
 pub(crate) const MAX_BATCH_LIMITS: usize = 256;
@@ -358,9 +358,8 @@ impl RedisConnection {
             Err(e) => return one_outage(|| jobs.for_each(|j| j.done.send(Err(e.duplicate())))),
         };
         // The reload pipeline after NOSCRIPT failed: one error for the calls
-        // it carried (the others ran and have their replies).
-        // The calls it carried are one outage for the breaker, like a whole
-        // failed batch.
+        // it carried (the others ran and have their replies), and one outage
+        // for the breaker, like a whole failed batch.
         let mut reload_failed: Option<Error> = None;
         one_outage(|| {
             for (group, value) in groups.into_iter().zip(replies) {

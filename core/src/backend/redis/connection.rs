@@ -292,8 +292,8 @@ impl RedisConnection {
     /// the call could be written (see [`first_poll`]: the server closed it
     /// while idle — Redis `timeout`, `CLIENT KILL`, a load balancer), drop it
     /// and send once more on a fresh connection: nothing of the first try
-    /// reached Redis, so this cannot count twice. Returns the connection the
-    /// result came from. The caller bounds it by the deadline.
+    /// reached Redis (but for the one case [`first_poll`] names). Returns the
+    /// connection the result came from. The caller bounds it by the deadline.
     pub(crate) async fn send_on<T, F, Fut>(
         &self,
         state: &Arc<PerProcess>,
