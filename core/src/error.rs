@@ -303,7 +303,7 @@ impl Error {
 
     /// True for a call refused by [`overloaded`](Self::overloaded).
     pub(crate) fn is_overload(&self) -> bool {
-        matches!(self, Error::Timeout { stage, .. } if std::ptr::eq(*stage, STAGE_FULL))
+        matches!(self, Error::Timeout { stage, .. } if *stage == STAGE_FULL)
     }
 
     pub(crate) fn timeout(deadline: Duration, stage: &'static str, outcome_unknown: bool) -> Self {

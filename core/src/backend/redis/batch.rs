@@ -93,10 +93,18 @@ impl RedisConnection {
             return job.done.send(Err(err));
         }
         if start {
-            let this = self.clone();
-            let st = state.clone();
-            runtime::handle().spawn(async move { this.admit(st).await });
+            self.spawn_task(state, |this, st| async move { this.admit(st).await });
         }
+    }
+
+    /// Run one of this connection's tasks (driver, reaper, admitter) on the
+    /// core runtime, with its own handles to the connection and its state.
+    fn spawn_task<F, Fut>(&self, state: &Arc<PerProcess>, task: F)
+    where
+        F: FnOnce(RedisConnection, Arc<PerProcess>) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        runtime::handle().spawn(task(self.clone(), state.clone()));
     }
 
     /// The admitter: while jobs wait for a slot, take each slot that frees
@@ -165,14 +173,10 @@ impl RedisConnection {
             (spawn, reap)
         };
         if spawn {
-            let this = self.clone();
-            let st = state.clone();
-            runtime::handle().spawn(async move { this.drive(st).await });
+            self.spawn_task(state, |this, st| async move { this.drive(st).await });
         }
         if reap {
-            let this = self.clone();
-            let st = state.clone();
-            runtime::handle().spawn(async move { this.reap(st).await });
+            self.spawn_task(state, |this, st| async move { this.reap(st).await });
         }
     }
 

@@ -308,12 +308,8 @@ impl RedisConnection {
         if !(at_once && r.as_ref().is_err_and(redis::RedisError::is_connection_dropped)) {
             return Ok((live, r));
         }
-        {
-            let mut slot = state.slot.lock().unwrap_or_else(|e| e.into_inner());
-            if slot.as_ref().is_some_and(|l| l.generation == live.generation) {
-                *slot = None;
-                tracing::info!(target: "ratewarden", "the connection to {} was closed while idle; reconnecting", self.inner.name);
-            }
+        if Self::forget(state, live.generation) {
+            tracing::info!(target: "ratewarden", "the connection to {} was closed while idle; reconnecting", self.inner.name);
         }
         let live = self.live(state).await?;
         let r = send(live.conn.clone()).await;
@@ -447,11 +443,20 @@ impl RedisConnection {
     }
 
     fn discard(&self, state: &PerProcess, generation: u64, why: &str) {
-        let mut slot = state.slot.lock().unwrap_or_else(|e| e.into_inner());
-        if slot.as_ref().is_some_and(|l| l.generation == generation) {
-            *slot = None;
+        if Self::forget(state, generation) {
             tracing::warn!(target: "ratewarden", "dropping the connection to {}: {why}; the next call reconnects", self.inner.name);
         }
+    }
+
+    /// Clear the current connection if it is still `generation`; true if
+    /// this call cleared it.
+    fn forget(state: &PerProcess, generation: u64) -> bool {
+        let mut slot = state.slot.lock().unwrap_or_else(|e| e.into_inner());
+        let current = slot.as_ref().is_some_and(|l| l.generation == generation);
+        if current {
+            *slot = None;
+        }
+        current
     }
 
     pub(crate) fn now_ms(&self) -> u64 {
