@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Benchmark a local 3-master + 3-replica Redis Cluster against one Redis in
-# the same run, with the split of decisions and Redis CPU across the masters.
+# Benchmark a local 3-master + 3-replica Redis Cluster against one Redis
+# with one replica (REPLICA=0: none) in the same run, with the split of
+# decisions and Redis CPU across the masters.
 #
 #   scripts/bench-cluster.sh [extra `ratewarden bench` arguments]
 #
-# Starts 7 throwaway redis-server processes on free loopback ports (no
+# Starts 8 throwaway redis-server processes on free loopback ports (no
 # persistence) and stops them on exit. Needs redis-server and redis-cli.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,6 +59,11 @@ redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >/de
 until redis-cli -p "${nodes[0]#*:}" cluster info | grep -q cluster_state:ok; do sleep 0.1; done
 single=$(free_port)
 start "$single"
+# Each cluster master streams its writes to a replica; give the one Redis a
+# replica too (REPLICA=0 to leave it alone), so both pay for replication.
+if [ "${REPLICA:-1}" != 0 ]; then
+    start "$(free_port)" --replicaof 127.0.0.1 "$single"
+fi
 
 cargo build --release -q -p ratewarden-cli
 target/release/ratewarden bench --url "redis+cluster://${nodes[0]}" \

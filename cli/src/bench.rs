@@ -323,6 +323,15 @@ pub(crate) fn run(args: Args) -> Result<(), ratewarden::Error> {
             lib.pct(0.99),
             other.pct(0.99)
         );
+        if let (Some(a), Some(b)) = (lib.redis_cpu_per_call, other.redis_cpu_per_call) {
+            println!(
+                "ratio {} / {}: {:.2}x Redis process CPU per decision, {:.2}x script time per decision",
+                args.url,
+                c.url,
+                a / b,
+                lib.redis_usec_per_call.unwrap_or(f64::NAN) / other.redis_usec_per_call.unwrap_or(f64::NAN)
+            );
+        }
     }
     Ok(())
 }

@@ -4,7 +4,7 @@ local COMMIT = { swl_commit, swlb_commit, swc_commit, fw_commit, gcra_commit, gc
 local REFUND = { swl_refund, swlb_refund, swc_refund, fw_refund, gcra_refund, gcra_refund }
 local BLOCK = { swl_block, swlb_block, set_block, set_block, set_block, set_block }
 
--- One decision of m limits, its code(s) at ARGV[a...], its keys at KEYS[k...].
+-- One decision of m limits, its code(s) at ARGV[a...], its keys at KEY[k...].
 local function decide(out, o, a, k, m)
   local code = tonumber(ARGV[a])
   local alg = code % 16
@@ -12,7 +12,7 @@ local function decide(out, o, a, k, m)
   if op >= 2 then
     for j = 0, m - 1 do
       local b = a + 5 * j
-      local key, c = KEYS[k + j], tonumber(ARGV[b])
+      local key, c = KEY[k + j], tonumber(ARGV[b])
       alg = c % 16
       if not PEEK[alg] or (c - alg) / 16 ~= op then
         error('ratewarden: bad code ' .. tostring(ARGV[b]))
@@ -48,7 +48,7 @@ local function decide(out, o, a, k, m)
     if op ~= 0 then
       cost = 1
     end
-    local p = peek(KEYS[k + j], tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), cost, tonumber(ARGV[b + 4]))
+    local p = peek(KEY[k + j], tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]), cost, tonumber(ARGV[b + 4]))
     p.alg = alg
     peeks[j + 1] = p
     all = all and p.ok
@@ -311,8 +311,12 @@ end
 local out = {}
 local o = 0
 local n = tonumber(ARGV[2])
-local a, k = 3, 1
+local a, k = a0, kb + 1
 local prev = 0
+-- No key declared (Redis Cluster): a decision of several limits first
+-- reads all its keys at once, so that one of them not served here stops it
+-- before any write.
+local probe = kb > 0
 for _ = 1, n do
   -- at: where this decision's m and limits are; m = 0 means "the limits of
   -- the decision before", sent once.
@@ -325,17 +329,24 @@ for _ = 1, n do
     prev, step = a, 1 + 5 * m
   end
   local done = false
-  if m == 1 then
+  if probe and m > 1 then
+    local r = redis.pcall('EXISTS', unpack(KEY, k, k + m - 1))
+    if type(r) == 'table' and r.err then
+      failed(out, o, m, r.err)
+      done = true
+    end
+  end
+  if not done and m == 1 then
     local code = ARGV[at + 1]
     if code == '1' then
-      swl_single(out, o, KEYS[k], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4])
+      swl_single(out, o, KEY[k], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4])
       done = true
     elseif code == '2' then
-      done = swlb_single(out, o, KEYS[k], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5])
+      done = swlb_single(out, o, KEY[k], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5])
     else
       local alg = num(code)
       if alg and alg >= 3 and alg <= 6 then
-        local ok, err = pcall(single, out, o, KEYS[k], alg, ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5])
+        local ok, err = pcall(single, out, o, KEY[k], alg, ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5])
         if not ok then
           failed(out, o, 1, err)
         end

@@ -1,4 +1,4 @@
-#!lua
+#!lua flags=allow-cross-slot-keys
 -- ratewarden: every algorithm in one script; a call carries a batch of
 -- decisions, and each decision one or more limits (all or nothing).
 --
@@ -10,8 +10,19 @@
 --                      code = algorithm + 16 * operation (below)
 --   or just 0:         the same limits as the decision before it
 -- KEYS     one per limit, in the same order (all of one decision share the
---          client's hash tag). On Redis Cluster, one call carries the
---          decisions of one slot (a batch is a pipeline of such calls).
+--          client's hash tag, so one slot).
+--
+-- On Redis Cluster, a call carries the decisions of every slot its node
+-- serves: no key is declared (declared keys of several slots are refused
+-- with CROSSSLOT), ARGV[3] is the index of the last argument before the
+-- keys, the decisions' arguments start at ARGV[4], and the keys, one per
+-- limit as above, follow them. The flag allow-cross-slot-keys lets such a
+-- call touch keys of several slots; Redis still checks each access, and a
+-- key whose slot this node does not serve now (moved, or migrating and not
+-- here) raises "non local key". A decision that raises it has written
+-- nothing (its first access is a read, or for several limits a probe of
+-- all its keys) and carries that error, so the client sends it again alone
+-- with its keys declared, which yields MOVED or ASK.
 --
 -- algorithm  1 sliding-window log, exact (aux unused; capacity <= 127)
 --            2 sliding-window log, bucketed (aux = bucket width in us)
@@ -43,6 +54,12 @@ if now == 0 then
   now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
 local nowpad = string.format('%016d', now)
+-- Where the keys are: KEYS, or (Redis Cluster, none declared) ARGV after
+-- index kb; the decisions' arguments start at ARGV[a0].
+local KEY, kb, a0 = KEYS, 0, 3
+if #KEYS == 0 then
+  KEY, kb, a0 = ARGV, tonumber(ARGV[3]), 4
+end
 local MICRO = 1000000
 
 -- Keys outlive the moment their state stops mattering by one second.

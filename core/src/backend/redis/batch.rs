@@ -1,7 +1,8 @@
 //! The batch queue: decisions are queued from any thread with a callback,
 //! and up to [`MAX_DRIVERS`] driver tasks per connection send what is
-//! queued as one script call (or, on a Redis Cluster node, one pipeline of
-//! calls, one per slot), then hand each decision its outcomes.
+//! queued as one script call (on a Redis Cluster node, with its keys of
+//! several slots passed as arguments), then hand each decision its
+//! outcomes.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -39,17 +40,19 @@ impl RedisConnection {
     /// decision fails before it is queued). Callable from any thread.
     pub(crate) fn submit(&self, keys: Vec<Vec<u8>>, specs: Vec<Spec>, now: Option<u64>, done: Done) {
         let deadline = tokio::time::Instant::now() + self.inner.deadline;
-        self.submit_until(keys, specs, now.unwrap_or(0), deadline, done);
+        self.submit_until(keys, specs, now.unwrap_or(0), deadline, false, done);
     }
 
     /// [`submit`](Self::submit) with a deadline of the caller's (a retry
-    /// keeps the first attempt's).
+    /// keeps the first attempt's); on a Redis Cluster node, `declared`
+    /// sends the decision in a call of its slot with its keys declared.
     pub(crate) fn submit_until(
         &self,
         keys: Vec<Vec<u8>>,
         specs: Vec<Spec>,
         now: u64,
         deadline: tokio::time::Instant,
+        declared: bool,
         done: Done,
     ) {
         let state = self.state();
@@ -58,6 +61,7 @@ impl RedisConnection {
             specs,
             now,
             deadline,
+            declared,
             done: Reply(Some(done)),
             _permit: None,
         };
@@ -278,8 +282,8 @@ impl RedisConnection {
                 return fail(batch, err);
             }
         };
-        if self.inner.per_slot {
-            return self.run_batch_per_slot(state, live, batch, until).await;
+        if self.inner.cluster_node {
+            return self.run_batch_cluster(state, live, batch, until).await;
         }
         let (keys, args) = script_args(&batch, 0..batch.len());
         let (k, a, name) = (&keys, &args, &self.inner.name);
@@ -310,35 +314,42 @@ impl RedisConnection {
         }
     }
 
-    /// A Redis Cluster batch: one script call per slot, all in one
-    /// pipeline; each call's reply (or error, e.g. `MOVED`) goes to its own
-    /// decisions.
-    async fn run_batch_per_slot(
+    /// A Redis Cluster batch: one script call for the decisions of every
+    /// slot (keys not declared, see `prelude.lua`), and one per slot for
+    /// decisions sent again with declared keys (a key was not served here),
+    /// all in one pipeline; each call's reply (or error, e.g. `MOVED`) goes
+    /// to its own decisions.
+    async fn run_batch_cluster(
         &self,
         state: &Arc<PerProcess>,
         live: Live,
         batch: Vec<Job>,
         until: tokio::time::Instant,
     ) {
-        // Group the jobs by slot (a stable sort: one slot's jobs keep their order).
-        let mut order: Vec<usize> = (0..batch.len()).collect();
-        let slots: Vec<u16> = batch.iter().map(|j| slot(&j.keys[0])).collect();
-        order.sort_by_key(|&i| slots[i]);
+        // One call for every job but those to send with declared keys,
+        // which go one call per slot after it (a stable sort: the jobs of a
+        // call keep their order).
+        let mut jobs = batch;
+        let group = |j: &Job| if j.declared { 1 + u32::from(slot(&j.keys[0])) } else { 0 };
+        if jobs.iter().any(|j| j.declared) {
+            jobs.sort_by_cached_key(group);
+        }
         let mut groups: Vec<std::ops::Range<usize>> = Vec::new();
         let mut start = 0;
-        for i in 1..=order.len() {
-            if i == order.len() || slots[order[i]] != slots[order[start]] {
+        for i in 1..=jobs.len() {
+            if i == jobs.len() || group(&jobs[i]) != group(&jobs[start]) {
                 groups.push(start..i);
                 start = i;
             }
         }
-        let mut jobs: Vec<Option<Job>> = order.iter().map(|_| None).collect();
-        let mut batch: Vec<Option<Job>> = batch.into_iter().map(Some).collect();
-        for (at, &i) in order.iter().enumerate() {
-            jobs[at] = batch[i].take();
-        }
-        let jobs: Vec<Job> = jobs.into_iter().flatten().collect();
-        let calls: Vec<script::Call<'_>> = groups.iter().map(|g| script_args(&jobs, g.clone())).collect();
+        let calls: Vec<script::Call<'_>> = groups
+            .iter()
+            .map(|g| {
+                let (keys, args) = script_args(&jobs, g.clone());
+                let cross = !jobs[g.start].declared;
+                script::Call { keys, args, cross }
+            })
+            .collect();
         let (c, name) = (&calls, &self.inner.name);
         let call = self.send_on(state, live, move |mut conn| async move {
             script::run_all(&mut conn, c, false, name).await
@@ -410,7 +421,11 @@ impl RedisConnection {
         for spec in specs {
             args.extend(spec.args());
         }
-        let calls = [(keys, args)];
+        let calls = [script::Call {
+            keys,
+            args,
+            cross: false,
+        }];
         let (calls, name) = (&calls, &self.inner.name);
         let call = self.request(move |mut conn| async move { script::run_all(&mut conn, calls, true, name).await });
         match tokio::time::timeout_at(deadline, call).await {

@@ -75,9 +75,9 @@ pub(crate) struct Inner {
     pub(crate) deadline: Duration,
     /// For logs: `host:port`, or the Sentinel master name.
     pub(crate) name: String,
-    /// A Redis Cluster node: a batch is sent as a pipeline of one script
-    /// call per slot (a script's keys must share a slot).
-    pub(crate) per_slot: bool,
+    /// A Redis Cluster node: a batch is sent in the cluster form (keys of
+    /// several slots as arguments, see `batch.rs`).
+    pub(crate) cluster_node: bool,
     pub(crate) max_in_flight: usize,
     pub(crate) epoch: Instant,
     pub(crate) last_warn_ms: AtomicU64,
@@ -157,7 +157,13 @@ impl RedisConnection {
         Self::direct(url, deadline, max_in_flight, tls, true)
     }
 
-    fn direct(url: &str, deadline: Duration, max_in_flight: usize, files: &TlsFiles, per_slot: bool) -> Result<Self> {
+    fn direct(
+        url: &str,
+        deadline: Duration,
+        max_in_flight: usize,
+        files: &TlsFiles,
+        cluster_node: bool,
+    ) -> Result<Self> {
         let invalid = |e: redis::RedisError| Error::Config {
             message: format!("invalid Redis URL or TLS settings: {e}"),
             source: Some(Box::new(e)),
@@ -170,7 +176,7 @@ impl RedisConnection {
             name,
             deadline,
             max_in_flight,
-            per_slot,
+            cluster_node,
         ))
     }
 
@@ -182,7 +188,7 @@ impl RedisConnection {
         Self::with_target(Target::Sentinel(sentinel), name, deadline, max_in_flight, false)
     }
 
-    fn with_target(target: Target, name: String, deadline: Duration, max_in_flight: usize, per_slot: bool) -> Self {
+    fn with_target(target: Target, name: String, deadline: Duration, max_in_flight: usize, cluster_node: bool) -> Self {
         let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Some(deadline))
             // Our own deadline covers the whole call; see on_timeout.
@@ -194,7 +200,7 @@ impl RedisConnection {
                 config,
                 deadline,
                 name,
-                per_slot,
+                cluster_node,
                 max_in_flight,
                 epoch: Instant::now(),
                 last_warn_ms: AtomicU64::new(0),

@@ -24,7 +24,8 @@ pub(crate) struct Queue {
     /// driver is busy (see `RedisConnection::reap`).
     pub(crate) reaping: bool,
     /// Jobs waiting for an in-flight slot (every slot taken), oldest first;
-    /// at most `max_in_flight` of them (see `RedisConnection::wait_for_slot`).
+    /// at most `WAITING_PER_SLOT` × `max_in_flight` of them (see
+    /// `RedisConnection::wait_for_slot`).
     pub(crate) waiting: VecDeque<Job>,
     /// The admitter task is running: it hands freed slots to `waiting`.
     pub(crate) admitting: bool,
@@ -40,6 +41,9 @@ pub(crate) struct Job {
     /// The script's time override (0 = server time; tests only).
     pub(crate) now: u64,
     pub(crate) deadline: tokio::time::Instant,
+    /// Redis Cluster: send in a call of its own slot with its keys declared
+    /// (after a call of several slots found a key not served by the node).
+    pub(crate) declared: bool,
     pub(crate) done: Reply,
     /// The in-flight slot, held while the job is queued or sent.
     pub(crate) _permit: Option<OwnedSemaphorePermit>,

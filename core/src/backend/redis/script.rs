@@ -34,6 +34,13 @@ impl Script {
 
     /// `EVALSHA` (or, with `by_body`, `EVAL`) of this script on `keys`/`args`.
     pub(crate) fn cmd(&self, by_body: bool, keys: &[&[u8]], args: &[u64]) -> redis::Cmd {
+        self.call_cmd(by_body, keys, args, false)
+    }
+
+    /// [`cmd`](Self::cmd), or with `cross` the Redis Cluster form: no key
+    /// declared, `args[0..2]`, the index of the last argument before the
+    /// keys, the rest of `args`, then the keys (see `prelude.lua`).
+    fn call_cmd(&self, by_body: bool, keys: &[&[u8]], args: &[u64], cross: bool) -> redis::Cmd {
         let mut cmd = if by_body {
             let mut c = redis::cmd("EVAL");
             c.arg(self.body);
@@ -43,6 +50,21 @@ impl Script {
             c.arg(self.sha());
             c
         };
+        if cross {
+            cmd.arg(0);
+            let (head, rest) = args.split_at(args.len().min(2));
+            for a in head {
+                cmd.arg(*a);
+            }
+            cmd.arg(args.len() + 1);
+            for a in rest {
+                cmd.arg(*a);
+            }
+            for k in keys {
+                cmd.arg(*k);
+            }
+            return cmd;
+        }
         cmd.arg(keys.len());
         for k in keys {
             cmd.arg(*k);
@@ -58,8 +80,20 @@ impl Script {
 /// joined from its parts by `build.rs`.
 pub(crate) static RATEWARDEN: Script = Script::new(include_str!(concat!(env!("OUT_DIR"), "/ratewarden.lua")));
 
-/// One script call's keys and arguments.
-pub(crate) type Call<'a> = (Vec<&'a [u8]>, Vec<u64>);
+/// One script call: its keys, its arguments, and whether it goes in the
+/// Redis Cluster form that may carry keys of several slots of one node
+/// (`cross`: no key declared, see `prelude.lua`) or with declared keys.
+pub(crate) struct Call<'a> {
+    pub(crate) keys: Vec<&'a [u8]>,
+    pub(crate) args: Vec<u64>,
+    pub(crate) cross: bool,
+}
+
+impl Call<'_> {
+    fn cmd(&self) -> redis::Cmd {
+        RATEWARDEN.call_cmd(false, &self.keys, &self.args, self.cross)
+    }
+}
 
 /// True when `err` says the server does not have the script cached.
 fn is_noscript(err: &redis::RedisError) -> bool {
@@ -109,7 +143,7 @@ pub(crate) async fn run_all(
             if asking {
                 pipe.cmd("ASKING").ignore();
             }
-            pipe.add_command(RATEWARDEN.cmd(false, &calls[i].0, &calls[i].1));
+            pipe.add_command(calls[i].cmd());
         }
         pipe
     };
@@ -141,10 +175,34 @@ mod tests {
 
     #[test]
     fn the_script_declares_a_shebang_and_has_a_stable_sha() {
-        assert!(RATEWARDEN.body.starts_with("#!lua\n"));
+        assert!(RATEWARDEN.body.starts_with("#!lua flags=allow-cross-slot-keys\n"));
         assert!(RATEWARDEN.body.trim_end().ends_with("return out"));
         assert_eq!(RATEWARDEN.sha().len(), 40);
         let packed = RATEWARDEN.cmd(false, &[b"k"], &[1, 2]).get_packed_command();
         assert!(String::from_utf8_lossy(&packed).contains("EVALSHA"));
+    }
+
+    #[test]
+    fn the_cluster_form_declares_no_key_and_says_where_the_keys_start() {
+        let call = Call {
+            keys: vec![b"a", b"b"],
+            args: vec![0, 2, 1, 21, 5, 9, 1, 0, 0],
+            cross: true,
+        };
+        let words: Vec<String> = call
+            .cmd()
+            .args_iter()
+            .map(|a| match a {
+                redis::Arg::Simple(b) => String::from_utf8_lossy(b).into_owned(),
+                _ => String::new(),
+            })
+            .collect();
+        // EVALSHA sha 0 | now n | kb | the rest | keys: ARGV[kb + 1] is "a".
+        assert_eq!(
+            words[2..],
+            ["0", "0", "2", "10", "1", "21", "5", "9", "1", "0", "0", "a", "b"]
+        );
+        let kb: usize = words[5].parse().unwrap();
+        assert_eq!(words[3 + kb], "a");
     }
 }

@@ -10,10 +10,13 @@
 //!   from the others, is outvoted.
 //! * One [`RedisConnection`] per node, as for a single server: batching,
 //!   deadlines, the in-flight bound (per node) and reconnection. A batch for
-//!   one master goes out as one pipeline of script calls, one per slot (a
-//!   script's keys must share a slot; every decision's do, as all keys of a
-//!   client share its hash tag), so a redirection affects only that slot's
-//!   decisions.
+//!   one master goes out as one script call carrying the decisions of every
+//!   slot, its keys passed as arguments (the script is flagged
+//!   `allow-cross-slot-keys`; see `algorithm/lua/prelude.lua`). Redis checks
+//!   each key access: a decision whose key this node does not serve now
+//!   (moved, or migrating and absent) writes nothing and is answered "not
+//!   here" ([`Redirect::NotHere`]); it is sent again with its keys declared,
+//!   in a call of its own slot, which yields `MOVED` or `ASK` as below.
 //! * `MOVED`: the slot is pointed at the new owner at once, the map is
 //!   refreshed in the background, and the decision is sent again. `ASK`: the
 //!   decision alone is sent to the importing node after `ASKING`. `TRYAGAIN`,
@@ -93,6 +96,9 @@ struct Attempt {
     deadline: tokio::time::Instant,
     slot: u16,
     tries: u32,
+    /// Send with declared keys, in a call of its own slot: the node that a
+    /// call of several slots reached did not serve this key.
+    declared: bool,
     done: Done,
 }
 
@@ -224,6 +230,7 @@ impl ClusterConnection {
             deadline: tokio::time::Instant::now() + self.inner.deadline,
             slot,
             tries: 0,
+            declared: false,
             done,
         });
     }
@@ -246,7 +253,14 @@ impl ClusterConnection {
     fn send(&self, conn: &RedisConnection, a: Attempt) {
         let this = self.clone();
         let (keys, specs) = (a.keys.clone(), a.specs.clone());
-        conn.submit_until(keys, specs, a.now, a.deadline, Box::new(move |r| this.answered(a, r)));
+        conn.submit_until(
+            keys,
+            specs,
+            a.now,
+            a.deadline,
+            a.declared,
+            Box::new(move |r| this.answered(a, r)),
+        );
     }
 
     fn answered(&self, mut a: Attempt, r: Result<Vec<Outcome>>) {
@@ -266,6 +280,12 @@ impl ClusterConnection {
         }
         tracing::debug!(target: "ratewarden", "cluster redirection for slot {}: {err}", a.slot);
         match redirect {
+            // Nothing ran: ask the same node with the keys declared, which
+            // answers MOVED or ASK, or runs it (a key created meanwhile).
+            Redirect::NotHere => {
+                a.declared = true;
+                self.dispatch(a);
+            }
             Redirect::Moved { slot, addr } => {
                 self.learn(slot, &addr);
                 self.trigger_refresh();
@@ -459,6 +479,8 @@ impl ClusterConnection {
                 }
                 Some(_) if tries > MAX_TRIES => return Err(err),
                 Some(Redirect::Moved { slot, addr }) => self.learn(slot, &addr),
+                // Not from a command of one key; cannot happen here.
+                Some(Redirect::NotHere) => self.trigger_refresh(),
                 Some(_) => {
                     self.trigger_refresh();
                     tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + backoff(tries))).await;

@@ -22,7 +22,19 @@ pub(crate) enum Redirect {
     },
     /// Refresh the map and try again shortly.
     Retry,
+    /// A call of several slots (keys not declared) reached a key whose slot
+    /// this node does not serve now, or the cluster is down: the decision
+    /// ran nothing; send it again with its keys declared, which the server
+    /// answers with the redirection (`MOVED`, `ASK`, `CLUSTERDOWN`).
+    NotHere,
 }
+
+/// What Redis says when a script touches an undeclared key of a slot the
+/// node does not serve ("…access a non local key in a cluster node…"), or
+/// touches any key while the cluster is down ("…while the cluster is
+/// down…"). Checked on Redis 7.0.15 (Redis 6 said "Lua script attempted
+/// to access a non local key…", which matches too).
+const NOT_HERE: [&str; 2] = ["non local key", "cluster is down"];
 
 impl Redirect {
     pub(crate) fn of(err: &Error) -> Option<Self> {
@@ -40,6 +52,7 @@ impl Redirect {
             "MOVED" => Some(target(&mut words).map_or(Redirect::Retry, |(slot, addr)| Redirect::Moved { slot, addr })),
             "ASK" => Some(target(&mut words).map_or(Redirect::Retry, |(slot, addr)| Redirect::Ask { slot, addr })),
             "TRYAGAIN" | "CLUSTERDOWN" | "MASTERDOWN" | "LOADING" | "READONLY" => Some(Redirect::Retry),
+            "ERR" if NOT_HERE.iter().any(|t| message.contains(t)) => Some(Redirect::NotHere),
             _ => None,
         }
     }
@@ -81,6 +94,19 @@ mod tests {
         );
         assert_eq!(Redirect::of(&server("READONLY You can't write")), Some(Redirect::Retry));
         assert_eq!(Redirect::of(&server("ERR unknown")), None);
+        assert_eq!(
+            Redirect::of(&server(
+                "ERR Script attempted to access a non local key in a cluster node script: 5e1f, on @user_script:9."
+            )),
+            Some(Redirect::NotHere)
+        );
+        assert_eq!(
+            Redirect::of(&server(
+                "ERR Script attempted to execute a command while the cluster is down"
+            )),
+            Some(Redirect::NotHere)
+        );
+        assert_eq!(Redirect::of(&server("WRONGTYPE non local key")), None);
         assert_eq!(Redirect::of(&Error::invalid_argument("MOVED 1 a:1")), None);
     }
 
