@@ -1,8 +1,10 @@
 //! Redis Cluster and Sentinel on real local processes: a 3-master +
 //! 3-replica cluster (`redis-cli --cluster create`) and a master + replica
 //! watched by three Sentinels. Faults: a master killed mid-traffic, a slot
-//! migrated mid-traffic, `SCRIPT FLUSH` on every master, a Sentinel
-//! failover (manual, then by killing the master).
+//! migrated mid-traffic (all at once, and key by key under batched
+//! decisions of several slots), `SCRIPT FLUSH` on every master and in the
+//! middle of a pipeline, a Sentinel failover (manual, then by killing the
+//! master).
 //!
 //! The tests of this file run one at a time (each starts 6 servers).
 
@@ -352,6 +354,205 @@ async fn slot_migration_mid_traffic_follows_ask_and_moved() {
     // Decisions for keys not migrated yet went to the target after ASKING.
     let mut c = target.conn();
     let stats: String = redis::cmd("INFO").arg("commandstats").query(&mut c).unwrap();
+    assert!(
+        stats.contains("cmdstat_asking:calls="),
+        "no ASKING seen by the target:\n{stats}"
+    );
+}
+
+/// A slot migrates key by key while batched decisions for it are in
+/// flight: 24 tasks send decisions of one client ("mover", single-limit and
+/// two-limit, on ever new endpoints) mixed with those of 20 other clients of
+/// the same master, so each of the master's calls carries decisions of
+/// several slots, the moving one among them. Keys still on the source are
+/// decided there in the shared call; keys not there (migrated, or new) are
+/// answered "not here" and sent again declared (`ASK`, `TRYAGAIN` for a
+/// two-limit decision whose keys are split, then `MOVED`). No decision
+/// fails, and every endpoint admits exactly its capacity: no state is lost
+/// or decided twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_migrating_under_batched_decisions_loses_and_fails_none() {
+    let _serial = SERIAL.lock().await;
+    let cluster = RedisCluster::start(3, 0);
+    let l = Limiter::builder(&cluster.url())
+        .timeout(Duration::from_secs(2))
+        .deny_cache(0)
+        .build()
+        .unwrap();
+    let one = Quota::new(5, 1);
+    let two = ratewarden::Quotas::parse("5/minute;8/hour").unwrap();
+    let key = l.redis_key("mover", "/e0", one).unwrap();
+    let source = cluster.owner(&key);
+    let target = cluster.masters().into_iter().find(|m| m.port != source.port).unwrap();
+    let mut src = source.conn();
+    let mut dst = target.conn();
+    let slot_of =
+        |k: &[u8], c: &mut redis::Connection| -> u16 { redis::cmd("CLUSTER").arg("KEYSLOT").arg(k).query(c).unwrap() };
+    let slot = slot_of(&key, &mut src);
+    let others: Vec<String> = (0..)
+        .map(|i| format!("bg{i}"))
+        .filter(|c| {
+            let k = l.redis_key(c, "/bg", one).unwrap();
+            std::ptr::eq(cluster.owner(&k), source) && slot_of(&k, &mut src) != slot
+        })
+        .take(20)
+        .collect();
+    let id = |c: &mut redis::Connection| -> String { redis::cmd("CLUSTER").arg("MYID").query(c).unwrap() };
+    let (src_id, dst_id) = (id(&mut src), id(&mut dst));
+    // Script calls before the traffic (connection warm-up, other tests).
+    let calls_before: u64 = cluster.masters().into_iter().map(script_calls).sum();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let endpoint = Arc::new(AtomicU64::new(0));
+    let turn = Arc::new(AtomicU64::new(0));
+    let decided = Arc::new(AtomicU64::new(0));
+    let admitted: Arc<Mutex<HashMap<(String, String), u64>>> = Arc::default();
+    let errors: Arc<Mutex<Vec<String>>> = Arc::default();
+    let mut tasks = Vec::new();
+    for _ in 0..24 {
+        let (l, stop, endpoint, turn, decided, admitted, errors, others, two) = (
+            l.clone(),
+            stop.clone(),
+            endpoint.clone(),
+            turn.clone(),
+            decided.clone(),
+            admitted.clone(),
+            errors.clone(),
+            others.clone(),
+            two,
+        );
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                // 10 turns of 30 for the mover (single, then two limits),
+                // 20 for the other clients.
+                let n = turn.fetch_add(1, Ordering::Relaxed);
+                let t = n % 30;
+                // Any endpoint so far: the old ones keep being decided (and
+                // refused) while their keys move.
+                let e = (n / 30) % (endpoint.load(Ordering::Relaxed) + 1);
+                let (client, path, r) = if t < 5 {
+                    let path = format!("/e{e}");
+                    let r = l.check("mover", &path, one, 1).await;
+                    ("mover".to_string(), path, r)
+                } else if t < 10 {
+                    let path = format!("/two{e}");
+                    let r = l.check("mover", &path, &two, 1).await;
+                    ("mover".to_string(), path, r)
+                } else {
+                    let c = others[(t - 10) as usize].clone();
+                    let r = l.check(&c, "/bg", one, 1).await;
+                    (c, "/bg".to_string(), r)
+                };
+                decided.fetch_add(1, Ordering::Relaxed);
+                match r {
+                    Ok(d) if d.allowed => *admitted.lock().unwrap().entry((client, path)).or_default() += 1,
+                    Ok(_) => {}
+                    Err(e) => errors.lock().unwrap().push(format!("{client} {path}: {e}")),
+                }
+            }
+        }));
+    }
+    let step = |ms| tokio::time::sleep(Duration::from_millis(ms));
+    let next_endpoint = || {
+        endpoint.fetch_add(1, Ordering::Relaxed);
+    };
+    // 5 endpoints of each quota before the migration: 15 keys to move.
+    for _ in 0..4 {
+        step(100).await;
+        next_endpoint();
+    }
+    step(100).await;
+    let _: () = redis::cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg("IMPORTING")
+        .arg(&src_id)
+        .query(&mut dst)
+        .unwrap();
+    let _: () = redis::cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg("MIGRATING")
+        .arg(&dst_id)
+        .query(&mut src)
+        .unwrap();
+    next_endpoint();
+    step(150).await;
+    // The keys one by one, with traffic in between: a two-limit decision
+    // may find one key here and the other there.
+    let mut moved = 0;
+    loop {
+        let keys: Vec<Vec<u8>> = redis::cmd("CLUSTER")
+            .arg("GETKEYSINSLOT")
+            .arg(slot)
+            .arg(1)
+            .query(&mut src)
+            .unwrap();
+        let Some(k) = keys.first() else { break };
+        let _: () = redis::cmd("MIGRATE")
+            .arg("127.0.0.1")
+            .arg(target.port)
+            .arg(k)
+            .arg(0)
+            .arg(5000)
+            .query(&mut src)
+            .unwrap();
+        moved += 1;
+        if moved % 3 == 0 {
+            next_endpoint();
+        }
+        step(40).await;
+    }
+    for m in cluster.masters() {
+        let _: () = redis::cmd("CLUSTER")
+            .arg("SETSLOT")
+            .arg(slot)
+            .arg("NODE")
+            .arg(&dst_id)
+            .query(&mut m.conn())
+            .unwrap();
+    }
+    for _ in 0..2 {
+        next_endpoint();
+        step(150).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let errors = errors.lock().unwrap();
+    assert!(
+        errors.is_empty(),
+        "{} decisions failed: {:?}",
+        errors.len(),
+        &errors[..errors.len().min(5)]
+    );
+    assert_eq!(cluster.owner(&key).port, target.port, "the slot moved");
+    assert!(moved >= 15, "only {moved} keys were migrated");
+    let admitted = admitted.lock().unwrap();
+    let endpoints = endpoint.load(Ordering::Relaxed) + 1;
+    eprintln!(
+        "{moved} keys migrated one by one, {endpoints} endpoints per quota, {} decisions",
+        decided.load(Ordering::Relaxed)
+    );
+    for e in 0..endpoints {
+        for path in [format!("/e{e}"), format!("/two{e}")] {
+            let n = admitted.get(&("mover".to_string(), path.clone())).copied().unwrap_or(0);
+            assert_eq!(n, 5, "mover {path}: {n} admitted, capacity 5");
+        }
+    }
+    for c in &others {
+        assert_eq!(admitted.get(&(c.clone(), "/bg".to_string())), Some(&5), "{c}");
+    }
+    assert_eq!(admitted.len() as u64, 2 * endpoints + 20, "{admitted:?}");
+    assert_eq!(keys_on(source), 20, "the other clients' keys stay; none of the mover's");
+    // Batched: far fewer script calls than decisions.
+    let calls: u64 = cluster.masters().into_iter().map(script_calls).sum::<u64>() - calls_before;
+    let decided = decided.load(Ordering::Relaxed);
+    eprintln!("{decided} decisions in {calls} script calls");
+    assert!(calls * 2 < decided, "{decided} decisions in {calls} script calls");
+    // Keys not on the source went to the target after ASKING.
+    let stats: String = redis::cmd("INFO").arg("commandstats").query(&mut dst).unwrap();
     assert!(
         stats.contains("cmdstat_asking:calls="),
         "no ASKING seen by the target:\n{stats}"
@@ -865,28 +1066,51 @@ async fn sentinel_master_silent_after_the_handshake_does_not_stall_reconnection(
     );
 }
 
-/// A per-slot pipeline meets `SCRIPT FLUSH` halfway (the proxy in front of
-/// one master runs it between the pipeline's halves), and the reload after
-/// `NOSCRIPT` fails (the proxy resets the connection on `SCRIPT LOAD`). The
-/// calls of the first half ran: they get their decisions. Those of the
-/// second half never ran: they get the error. So a decision is answered
-/// exactly when its key exists on the master.
+/// A pipeline of per-slot calls meets `SCRIPT FLUSH` halfway (the proxy in
+/// front of one master runs it between the pipeline's halves), and the
+/// reload after `NOSCRIPT` fails (the proxy resets the connection on
+/// `SCRIPT LOAD`). The calls of the first half ran: they get their
+/// decisions. Those of the second half never ran: they get the error. So a
+/// decision is answered exactly when its key exists on the master.
+///
+/// Such a pipeline carries decisions sent again with declared keys: here 30
+/// clients whose (empty) slots were given to master `m` behind the
+/// limiter's back. Their master of record answers "non local key" in its
+/// one call, then `MOVED` to each declared call, and the 30 queue on `m`
+/// behind a call held by `DEBUG SLEEP`: they go out as one pipeline of one
+/// call per slot.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 18: a batch is now one call of several slots, so this scenario no longer builds a pipeline of several calls; to be rebuilt with decisions sent again with declared keys"]
 async fn a_failed_script_reload_fails_only_the_calls_that_did_not_run() {
     use common::proxy::{FaultProxy, Mode};
     let _serial = SERIAL.lock().await;
     let cluster = RedisCluster::start(3, 0);
     let masters = cluster.masters();
-    let (m, seed) = (masters[0], masters[1]);
+    let (m, seed, x) = (masters[0], masters[1], masters[2]);
     let q = Quota::new(10, 10);
-    // 31 clients whose keys live on `m` (found before `m` is announced
-    // through the proxy).
+    // Found before `m` is announced through the proxy: a client of `m`'s
+    // (to hold its driver) and 30 clients of distinct slots of `x`'s.
     let probe = cluster_limiter(&cluster);
-    let clients: Vec<String> = (0..)
+    let key_of = |c: &str| probe.redis_key(c, "/r", q).unwrap();
+    let slot_of = |k: &[u8]| -> u16 {
+        redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(k)
+            .query(&mut m.conn())
+            .unwrap()
+    };
+    let holder = (0..)
+        .map(|i| format!("h{i}"))
+        .find(|c| std::ptr::eq(cluster.owner(&key_of(c)), m))
+        .unwrap();
+    let warm_x = (0..)
+        .map(|i| format!("w{i}"))
+        .find(|c| std::ptr::eq(cluster.owner(&key_of(c)), x))
+        .unwrap();
+    let mut slots = std::collections::HashSet::new();
+    let movers: Vec<String> = (0..)
         .map(|i| format!("c{i}"))
-        .filter(|c| std::ptr::eq(cluster.owner(&probe.redis_key(c, "/r", q).unwrap()), m))
-        .take(31)
+        .filter(|c| std::ptr::eq(cluster.owner(&key_of(c)), x) && slots.insert(slot_of(&key_of(c))))
+        .take(30)
         .collect();
     let proxy = FaultProxy::start(&m.addr());
     {
@@ -928,25 +1152,37 @@ async fn a_failed_script_reload_fails_only_the_calls_that_did_not_run() {
     assert!(l.check("warm", "/warm", q, 1).await.unwrap().allowed);
     let mut c = m.conn();
     let key = |client: &str| l.redis_key(client, "/r", q).unwrap();
-    assert!(
-        l.check(&clients[0], "/r", q, 1).await.unwrap().allowed,
-        "through the proxy"
-    );
-    let _: () = redis::cmd("DEL").arg(key(&clients[0])).query(&mut c).unwrap();
+    assert!(l.check(&holder, "/r", q, 1).await.unwrap().allowed, "through the proxy");
+    let _: () = redis::cmd("DEL").arg(key(&holder)).query(&mut c).unwrap();
+    // Every master's connection is warm before the slots move.
+    assert!(l.check(&warm_x, "/r", q, 1).await.unwrap().allowed);
+    // The movers' slots go to `m`, `m` first (so it takes them at once); the
+    // limiter still says `x`.
+    let m_id: String = redis::cmd("CLUSTER").arg("MYID").query(&mut c).unwrap();
+    for node in [m, x, seed] {
+        let mut nc = node.conn();
+        for slot in &slots {
+            let _: () = redis::cmd("CLUSTER")
+                .arg("SETSLOT")
+                .arg(slot)
+                .arg("NODE")
+                .arg(&m_id)
+                .query(&mut nc)
+                .unwrap();
+        }
+    }
     proxy.set(Mode::FlushMidPipeline);
-    // One call holds the node's driver while Redis sleeps; the other 30
-    // queue behind it and go out as one pipeline of one call per slot.
     let sleeper = std::thread::spawn({
         let mut c = m.conn();
         move || redis::cmd("DEBUG").arg("SLEEP").arg("0.5").query::<()>(&mut c)
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
     let first = {
-        let (l, client) = (l.clone(), clients[0].clone());
+        let (l, client) = (l.clone(), holder.clone());
         tokio::spawn(async move { l.check(&client, "/r", q, 1).await })
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let calls: Vec<_> = clients[1..]
+    let calls: Vec<_> = movers
         .iter()
         .map(|client| {
             let (l, client) = (l.clone(), client.clone());
@@ -975,6 +1211,7 @@ async fn a_failed_script_reload_fails_only_the_calls_that_did_not_run() {
         ran > 0 && failed > 0,
         "the pipeline was not cut: {ran} ran, {failed} failed"
     );
+    assert_eq!(keys_on(x), 1, "nothing of the movers was written on their old master");
     // And the limiter goes on.
     assert!(l.check("after", "/r", q, 1).await.unwrap().allowed);
 }

@@ -257,6 +257,13 @@ impl RedisConnection {
                 return;
             }
             self.run_batch(&state, batch).await;
+            // Let the callers just answered run first: on a busy client
+            // they call again at once, and their next decisions join the
+            // next batch instead of waiting for the one after it. Measured
+            // on one Redis (`ratewarden bench`): 4 in flight, 2.0 -> 4.0
+            // decisions per call, 15 k -> 27 k decisions/s, p50 250 -> 140
+            // us; 64 in flight, 35 -> 49 decisions per call.
+            tokio::task::yield_now().await;
         }
     }
 

@@ -479,8 +479,8 @@ impl ClusterConnection {
                 }
                 Some(_) if tries > MAX_TRIES => return Err(err),
                 Some(Redirect::Moved { slot, addr }) => self.learn(slot, &addr),
-                // Not from a command of one key; cannot happen here.
-                Some(Redirect::NotHere) => self.trigger_refresh(),
+                // ASK, TRYAGAIN, CLUSTERDOWN, and "not here" (which a
+                // command of one key never gets).
                 Some(_) => {
                     self.trigger_refresh();
                     tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + backoff(tries))).await;
