@@ -79,6 +79,43 @@ typedef enum {
   RATEWARDEN_FALLBACK_LOCAL = 3,
 } ratewarden_fallback;
 
+// The level of a log record, and the minimum level of
+// `ratewarden_set_log_callback` (`RATEWARDEN_LOG_OFF` there: nothing).
+//
+// Failures (Redis unreachable, a timeout, a fallback decision) are warn, at
+// most once a second per connection while they last (the rest are debug);
+// (re)connections, circuit and slot-map changes, policies loaded are info;
+// every decision is trace.
+//
+// ```c
+// ratewarden_set_log_callback(on_log, NULL, RATEWARDEN_LOG_INFO);
+// ```
+enum ratewarden_log_level
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // Nothing (as a minimum level only).
+  RATEWARDEN_LOG_OFF = 0,
+  // Not used by the library today.
+  RATEWARDEN_LOG_ERROR = 1,
+  // A failure.
+  RATEWARDEN_LOG_WARN = 2,
+  // A connection or state change.
+  RATEWARDEN_LOG_INFO = 3,
+  // Repeated failures, redirections, retries.
+  RATEWARDEN_LOG_DEBUG = 4,
+  // Every decision.
+  RATEWARDEN_LOG_TRACE = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ratewarden_log_level ratewarden_log_level;
+#else
+typedef uint32_t ratewarden_log_level;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // An opaque rate limiter. Create with `ratewarden_limiter_new` or
 // `ratewarden_limiter_new_with_options`, release with
 // `ratewarden_limiter_free`.
@@ -177,6 +214,24 @@ typedef void (*ratewarden_check_all_callback)(void *user_data,
                                               size_t n,
                                               size_t limiting,
                                               const char *message);
+
+// Receives one log record: its level, its target (`"ratewarden"` or a
+// name under it) and its message, both NUL-terminated and valid only
+// during the call. Called from the library's own threads (and sometimes
+// the caller's), possibly from several at once: it must be thread-safe,
+// return quickly, and not call ratewarden functions (a record logged from
+// inside the callback is dropped).
+//
+// ```c
+// static void on_log(void *user_data, ratewarden_log_level level,
+//                    const char *target, const char *message) {
+//     syslog(level <= RATEWARDEN_LOG_WARN ? LOG_WARNING : LOG_INFO, "%s: %s", target, message);
+// }
+// ```
+typedef void (*ratewarden_log_fn)(void *user_data,
+                                  ratewarden_log_level level,
+                                  const char *target,
+                                  const char *message);
 
 // One stored policy, as listed by `ratewarden_policies`. The strings belong
 // to the list and live as long as it does.
@@ -591,6 +646,27 @@ ratewarden_result ratewarden_check_all_async(const ratewarden_limiter *lim,
                                              size_t n,
                                              ratewarden_check_all_callback callback,
                                              void *user_data);
+
+// Send the library's log records of `min_level` and above to `callback`
+// (with `user_data` as its first argument) from now on; a NULL `callback`
+// goes back to the default: stderr, at the level of the environment
+// variable `RATEWARDEN_LOG` (`off`, `error`, `warn`, `info`, `debug`,
+// `trace`; `warn` when unset), `min_level` ignored. Takes effect at once
+// for every limiter; may be called at any time, from any thread. After
+// `exit()` has begun, nothing is logged.
+//
+// `callback` must be callable from any thread, concurrently (see
+// `ratewarden_log_fn`), until it is replaced. `min_level` above
+// `RATEWARDEN_LOG_TRACE` is `RATEWARDEN_INVALID_ARGUMENT`.
+//
+// ```c
+// ratewarden_set_log_callback(on_log, my_logger, RATEWARDEN_LOG_INFO);
+// /* ... */
+// ratewarden_set_log_callback(NULL, NULL, 0); /* back to stderr */
+// ```
+ratewarden_result ratewarden_set_log_callback(ratewarden_log_fn callback,
+                                              void *user_data,
+                                              uint32_t min_level);
 
 // Create default options; write them to `*out`. Free with
 // `ratewarden_options_free`.

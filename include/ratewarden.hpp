@@ -24,12 +24,16 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <system_error>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "ratewarden.h"
 
@@ -509,6 +513,50 @@ class Limiter {
  private:
   ratewarden_limiter *raw_ = nullptr;
 };
+
+/// The level of a log record (ratewarden_log_level).
+enum class log_level : std::uint32_t { off = 0, error = 1, warn = 2, info = 3, debug = 4, trace = 5 };
+
+/// Receives one log record; the strings are valid during the call only.
+using log_handler = std::function<void(log_level level, const char *target, const char *message)>;
+
+namespace detail {
+inline void log_trampoline(void *user_data, ratewarden_log_level level, const char *target, const char *message) {
+  try {
+    (*static_cast<const log_handler *>(user_data))(static_cast<log_level>(level), target, message);
+  } catch (...) {
+    // An exception must not unwind into the library: the record is lost.
+  }
+}
+}  // namespace detail
+
+/// Send the library's log records of `min_level` and above to `handler`;
+/// an empty handler goes back to stderr at the level of RATEWARDEN_LOG
+/// (warn when unset). The handler is called from library threads, possibly
+/// several at once: it must be thread-safe, quick, and must not call
+/// ratewarden. Exceptions it throws are swallowed. A replaced handler is
+/// kept alive until exit (a record may still be in it): set one once, not
+/// per request.
+///
+///     ratewarden::set_log_handler([](ratewarden::log_level l, const char *target, const char *msg) {
+///       spdlog::log(l <= ratewarden::log_level::warn ? spdlog::level::warn : spdlog::level::info, "{}: {}", target, msg);
+///     });
+inline void set_log_handler(log_handler handler, log_level min_level = log_level::info) {
+  static std::mutex lock;
+  // Every handler set, until exit (constructed before the library registers
+  // its exit handler, so destroyed after the library stopped logging).
+  static std::vector<std::unique_ptr<log_handler>> kept;
+  std::lock_guard<std::mutex> guard(lock);
+  ratewarden_result r;
+  if (handler) {
+    auto h = std::make_unique<log_handler>(std::move(handler));
+    r = ratewarden_set_log_callback(detail::log_trampoline, h.get(), static_cast<std::uint32_t>(min_level));
+    if (r == RATEWARDEN_OK) kept.push_back(std::move(h));
+  } else {
+    r = ratewarden_set_log_callback(nullptr, nullptr, 0);
+  }
+  if (r != RATEWARDEN_OK) throw detail::last_error(r);
+}
 
 /// The library's version ("0.1.0").
 inline std::string version() { return ratewarden_version(); }

@@ -86,6 +86,7 @@ pub mod blocking;
 mod error;
 pub mod http;
 mod limiter;
+pub mod logging;
 pub mod policy;
 mod quota;
 mod resilience;

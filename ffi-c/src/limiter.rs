@@ -120,6 +120,7 @@ pub unsafe extern "C" fn ratewarden_limiter_new_with_options(
     out: *mut *mut ratewarden_limiter,
 ) -> ratewarden_result {
     boundary(|| {
+        crate::logging::install();
         // SAFETY: caller contract (NUL-terminated or NULL).
         let url = unsafe { str_arg(url, "url") }?;
         let out = out_arg(out, "out")?;

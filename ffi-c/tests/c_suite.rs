@@ -229,3 +229,96 @@ fn c_handle_survives_redis_kill_and_restart() {
     assert!(last.starts_with("DONE"), "{last}");
     assert!(child.wait().unwrap().success());
 }
+
+/// `ratewarden_set_log_callback`: Redis killed and restarted under a live
+/// handle; the callback gets the connection, the warnings (at most one a
+/// second) and the reconnection in order, and nothing once the limiter is
+/// freed (checked by the program, which prints what it got).
+#[test]
+fn c_log_callback_sees_an_outage_in_order() {
+    let out = out_dir().join("test_logging");
+    compile("cc", "-std=c11", "tests/c/test_logging.c", &out, false);
+    let mut server = RedisServer::start();
+    let (mut child, mut stdin, mut lines) = driven(&out, &[&server.url(), "callback"]);
+    assert_eq!(lines.next().unwrap().unwrap(), "KILL");
+    server.kill();
+    writeln!(stdin, "go").unwrap();
+    assert_eq!(lines.next().unwrap().unwrap(), "RESTART");
+    server.restart();
+    writeln!(stdin, "go").unwrap();
+    let last = lines.next().unwrap().unwrap();
+    println!("{last}");
+    assert!(last.starts_with("DONE"), "{last}");
+    assert!(child.wait().unwrap().success());
+}
+
+/// Without a callback, `RATEWARDEN_LOG` decides what reaches stderr: warn
+/// by default (the failure, not the connection), info adds the
+/// connection, off nothing.
+#[test]
+fn c_logs_to_stderr_at_the_level_of_ratewarden_log() {
+    let out = out_dir().join("test_logging");
+    compile("cc", "-std=c11", "tests/c/test_logging.c", &out, false);
+    for (level, connected, warned) in [
+        (None, false, true),
+        (Some("info"), true, true),
+        (Some("off"), false, false),
+    ] {
+        let mut server = RedisServer::start();
+        let mut cmd = Command::new(&out);
+        cmd.args([&server.url(), "stderr"])
+            .env("LD_LIBRARY_PATH", lib_dir())
+            .env_remove("RATEWARDEN_LOG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(l) = level {
+            cmd.env("RATEWARDEN_LOG", l);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        assert_eq!(lines.next().unwrap().unwrap(), "KILL");
+        server.kill();
+        writeln!(stdin, "go").unwrap();
+        assert_eq!(lines.next().unwrap().unwrap(), "DONE");
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success());
+        let err = String::from_utf8_lossy(&output.stderr);
+        println!("RATEWARDEN_LOG={level:?}:\n{err}");
+        assert_eq!(
+            err.contains(" INFO ratewarden: connected"),
+            connected,
+            "{level:?}: {err}"
+        );
+        assert_eq!(err.contains(" WARN ratewarden:"), warned, "{level:?}: {err}");
+        if level == Some("off") {
+            assert!(err.is_empty(), "{err}");
+        }
+    }
+}
+
+/// A callback is not called once `exit()` has begun, although a thread of
+/// the program keeps failing calls (each logged at debug) meanwhile.
+#[test]
+fn c_log_callback_is_not_called_after_exit_begins() {
+    let out = out_dir().join("test_logging");
+    compile("cc", "-std=c11", "tests/c/test_logging.c", &out, false);
+    let output = Command::new(&out)
+        .args([&closed_port_url(), "exit"])
+        .env("LD_LIBRARY_PATH", lib_dir())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(output.status.success(), "{:?}\n{stdout}\n{stderr}", output.status);
+    let n: u64 = stdout
+        .trim()
+        .strip_prefix("DONE ")
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(n > 0, "no record reached the callback before exit: {stdout}");
+}

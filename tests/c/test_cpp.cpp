@@ -2,8 +2,10 @@
 // the std::error_code overloads, on memory:// and on a real Redis.
 //
 // Usage: test_cpp REDIS_URL CLOSED_URL RUN_ID
+#include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <string>
 #include <system_error>
@@ -153,7 +155,17 @@ int main(int argc, char **argv) {
     CHECK(ec == errc::config && !static_cast<bool>(none));
   }
 
-  // Redis not there: a retryable error within the deadline, nothing sent.
+  // Redis not there: a retryable error within the deadline, nothing sent,
+  // and a warning for the log handler.
+  static std::atomic<int> warnings{0};
+  ratewarden::set_log_handler([](ratewarden::log_level l, const char *target, const char *message) {
+    if (l == ratewarden::log_level::warn && std::strcmp(target, "ratewarden") == 0 && std::strlen(message) > 0)
+      warnings++;
+    throw std::runtime_error("swallowed");
+  });
+  CHECK(thrown([] { ratewarden::set_log_handler([](ratewarden::log_level, const char *, const char *) {},
+                                                static_cast<ratewarden::log_level>(9)); }) ==
+        errc::invalid_argument);
   ratewarden::Limiter down(closed, ratewarden::Options().timeout(milliseconds(500)));
   try {
     down.check("x", "/d", "5/minute");
@@ -166,6 +178,8 @@ int main(int argc, char **argv) {
   CHECK(ec == errc::connection && ratewarden::is_retryable(errc::connection));
   down.ping(ec);
   CHECK(ec);
+  CHECK(warnings.load() >= 1);
+  ratewarden::set_log_handler({});
 
   CHECK(ratewarden::version() == RATEWARDEN_VERSION);
   if (failures != 0) {

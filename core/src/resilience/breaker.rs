@@ -65,7 +65,7 @@ impl Breaker {
             self.failures.store(0, Ordering::Relaxed);
         }
         if self.open_until.load(Ordering::Acquire) != 0 && self.open_until.swap(0, Ordering::AcqRel) != 0 {
-            tracing::warn!(target: "ratewarden", "Redis answers again: circuit closed");
+            tracing::info!(target: "ratewarden", "Redis answers again: circuit closed");
         }
     }
 
@@ -89,7 +89,7 @@ impl Breaker {
                 .compare_exchange(0, until, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
             {
-                tracing::warn!(target: "ratewarden", failures = n, open_for = ?self.open_for,
+                tracing::info!(target: "ratewarden", failures = n, open_for = ?self.open_for,
                     "Redis unreachable: circuit open, calls fail fast until a probe succeeds");
             }
         }
