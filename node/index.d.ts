@@ -31,7 +31,34 @@ export interface LimiterOptions {
   breakerThreshold?: number
   /** How long the circuit stays open before a probe, in ms (1..3600000; default 500). */
   breakerOpenForMs?: number
+  /** Where the library's log records go, for the whole process: see `setLogger`. */
+  logger?: Logger
+  /** The lowest level passed to `logger` (default: `RATEWARDEN_LOG`, else "info"). */
+  logLevel?: LogLevel
 }
+
+/** Any logger with these methods: console, pino, winston fit as they are. */
+export interface Logger {
+  error(message: string): unknown
+  warn(message: string): unknown
+  info(message: string): unknown
+  debug(message: string): unknown
+  trace?(message: string): unknown
+}
+
+export type LogLevel = 'off' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
+
+/**
+ * Send the library's log records (failures at warn, reconnects and circuit
+ * changes at info, decisions at trace) to `logger`, on this thread, for every
+ * limiter of the process; `null`: back to warnings on stderr (at
+ * `RATEWARDEN_LOG`). Never keeps the process alive.
+ *
+ * ```js
+ * setLogger(console, { level: 'info' })
+ * ```
+ */
+export function setLogger(logger: Logger | null, options?: { level?: LogLevel }): void
 
 /** A limiter's counters since it was created. */
 export interface Stats {

@@ -71,6 +71,42 @@ function quotaArgs (o) {
   return { quota, capacity, ratePerSecond, periodMs }
 }
 
+const LOG_LEVELS = ['off', 'error', 'warn', 'info', 'debug', 'trace']
+
+/**
+ * Send the library's log records to `logger` — any object with `error`,
+ * `warn`, `info` and `debug` methods (console, pino, winston as they are;
+ * `trace` is used when it has one) — on this thread, from now on and for
+ * every limiter of the process. `level` ('off' … 'trace') is the lowest
+ * level passed on; default: `RATEWARDEN_LOG`, else 'info'. `null` goes back
+ * to the default: warnings on stderr (at `RATEWARDEN_LOG`). Delivery never
+ * keeps the process alive, and stops when the process (or worker) exits.
+ *
+ *   setLogger(pino(), { level: 'info' })
+ *
+ * @param {import('./index').Logger | null} logger
+ * @param {{ level?: 'off' | 'error' | 'warn' | 'info' | 'debug' | 'trace' }} [options]
+ */
+function setLogger (logger, options = {}) {
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
+  const { level } = options
+  let min
+  if (level !== undefined) {
+    str('options.level', level)
+    min = LOG_LEVELS.indexOf(level)
+    if (min < 0) throw new TypeError(`options.level must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`)
+  }
+  if (logger === null || logger === undefined) return native.setLogSink(null, 0)
+  if (typeof logger !== 'object' && typeof logger !== 'function') throw new TypeError('logger must be an object with error/warn/info/debug methods')
+  for (const m of ['error', 'warn', 'info', 'debug']) {
+    if (typeof logger[m] !== 'function') throw new TypeError(`logger.${m} must be a function`)
+  }
+  const method = [null, 'error', 'warn', 'info', 'debug', typeof logger.trace === 'function' ? 'trace' : 'debug']
+  native.setLogSink((lvl, target, message) => {
+    logger[method[lvl] || 'info'](`${target}: ${message}`)
+  }, min)
+}
+
 class Limiter {
   #native
 
@@ -84,7 +120,7 @@ class Limiter {
     if (options === null || typeof options !== 'object') throw new TypeError('options must be an object')
     const given = {}
     for (const [name, value] of Object.entries(options)) {
-      if (value === undefined || value === null) continue
+      if (value === undefined || value === null || name === 'logger' || name === 'logLevel') continue
       const kind = OPTION_KINDS[name]
       if (kind === 'bytes' && Buffer.isBuffer(value)) {
         given[name] = value.toString('utf8') // a PEM certificate is text
@@ -94,6 +130,12 @@ class Limiter {
       else if (kind === 'string' || kind === 'bytes') str(`options.${name}`, value)
       // An unknown name goes on as it is: the core says which options exist.
       given[name] = typeof value === 'number' || typeof value === 'string' ? value : String(value)
+    }
+    if (options.logger !== undefined && options.logger !== null) {
+      // Process-wide, like `setLogger` (the core's records name no limiter).
+      setLogger(options.logger, { level: options.logLevel })
+    } else if (options.logLevel !== undefined) {
+      throw new TypeError('options.logLevel needs options.logger')
     }
     this.#native = new native.Limiter(url, given)
   }
@@ -387,4 +429,4 @@ class ClientIp extends native.ClientIp {
   }
 }
 
-module.exports = { Limiter, ErrorCode, headers, ietfHeaders, Rule, ClientIp }
+module.exports = { Limiter, ErrorCode, headers, ietfHeaders, Rule, ClientIp, setLogger }

@@ -1,5 +1,5 @@
 // ESM entry point: the same classes as the CommonJS one.
 import cjs from './index.js'
 
-export const { Limiter, ErrorCode, headers, ietfHeaders, Rule, ClientIp } = cjs
+export const { Limiter, ErrorCode, headers, ietfHeaders, Rule, ClientIp, setLogger } = cjs
 export default cjs

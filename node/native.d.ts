@@ -201,6 +201,16 @@ export interface QuotaArgs {
   periodMs?: number
 }
 
+/**
+ * `setLogSink(fn, minLevel)`: records of `minLevel` (0 off … 5 trace;
+ * undefined: `RATEWARDEN_LOG`, else info) and above go to
+ * `fn(level, target, message)` on this JavaScript thread;
+ * `setLogSink(null)` goes back to stderr at `RATEWARDEN_LOG`. The sink
+ * never keeps the process alive; once this thread's environment ends
+ * (process exit, a worker ending), nothing more reaches it.
+ */
+export declare function setLogSink(sink: ((level: number, target: string, message: string) => void) | null, minLevel?: number): void
+
 /** A limiter's counters since it was created. */
 export interface Stats {
   /** Decisions that admitted (fallback decisions included). */

@@ -843,3 +843,4 @@ module.exports.decisionHeaders = nativeBinding.decisionHeaders
 module.exports.decisionIetfHeaders = nativeBinding.decisionIetfHeaders
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.optionKinds = nativeBinding.optionKinds
+module.exports.setLogSink = nativeBinding.setLogSink

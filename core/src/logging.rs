@@ -127,10 +127,22 @@ impl LogLevel {
     /// # let _ = level;
     /// ```
     pub fn from_env() -> LogLevel {
+        LogLevel::from_env_or(LogLevel::Warn)
+    }
+
+    /// The level `RATEWARDEN_LOG` names, `default` when it is unset or
+    /// names none (a sink of the application's takes info by default).
+    ///
+    /// ```
+    /// use ratewarden::logging::LogLevel;
+    /// let level = LogLevel::from_env_or(LogLevel::Info);
+    /// # let _ = level;
+    /// ```
+    pub fn from_env_or(default: LogLevel) -> LogLevel {
         std::env::var("RATEWARDEN_LOG")
             .ok()
             .and_then(|v| LogLevel::parse(&v))
-            .unwrap_or(LogLevel::Warn)
+            .unwrap_or(default)
     }
 
     fn of(level: &tracing::Level) -> LogLevel {

@@ -14,6 +14,7 @@ mod decision;
 mod error;
 mod http;
 mod limiter;
+mod logs;
 mod options;
 mod policy;
 mod settle;

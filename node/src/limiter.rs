@@ -128,6 +128,7 @@ impl Limiter {
         catch_unwind
     )]
     pub fn new(env: Env, url: String, options: Option<HashMap<String, Either<f64, String>>>) -> Result<Self> {
+        crate::logs::install();
         match options::builder(&url, options).and_then(|b| b.build()) {
             Ok(inner) => Ok(Limiter { inner }),
             Err(e) => Err(throw(&env, e)),

@@ -43,7 +43,12 @@ async function handle(ip: string): Promise<number> {
 void handle
 
 // Web middleware, as Express and Fastify users write it.
-import { Rule, ClientIp, type Verdict } from 'ratewarden'
+import { Rule, ClientIp, type Verdict, setLogger, type Logger } from 'ratewarden'
+
+const logger: Logger = console
+setLogger(logger, { level: 'info' })
+setLogger(null)
+void new Limiter('memory://', { logger: console, logLevel: 'warn' })
 import { rateLimit } from 'ratewarden/express'
 import ratewardenFastify, { type RouteRateLimit } from 'ratewarden/fastify'
 import type { IncomingMessage } from 'node:http'
