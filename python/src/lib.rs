@@ -27,8 +27,11 @@ mod stats;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // Core `tracing` events reach Python's logging as `log` records under the
     // "ratewarden" logger (see Cargo.toml). A host that already installed a
-    // `log` logger keeps its own.
-    let logger = pyo3_log::Logger::new(m.py(), pyo3_log::Caching::LoggersAndLevels)?;
+    // `log` logger keeps its own. Levels are not cached: a level set after
+    // import (`getLogger("ratewarden").setLevel(INFO)`) is seen at once; the
+    // level is asked of Python only for records at debug and above, which
+    // the decision path does not log.
+    let logger = pyo3_log::Logger::new(m.py(), pyo3_log::Caching::Loggers)?;
     if log::set_boxed_logger(Box::new(Bridge(logger))).is_ok() {
         log::set_max_level(log::LevelFilter::Debug);
     }

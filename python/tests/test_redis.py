@@ -213,6 +213,68 @@ def test_failures_are_logged_to_the_ratewarden_logger(closed_url, caplog) -> Non
     assert any(r.levelno >= logging.WARNING for r in records), records
 
 
+class _Recorder(logging.Handler):
+    """Every record of the "ratewarden" logger, with the time it came."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.seen: list[tuple[float, int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.append((time.monotonic(), record.levelno, record.getMessage()))
+
+
+def test_an_outage_reaches_logging_in_order(redis_server) -> None:
+    """Kill Redis and bring it back: a handler on the "ratewarden" logger at
+    INFO gets the connection, the warnings while Redis is down (the same one
+    at most once a second), the circuit opening and closing at INFO, and the
+    reconnection after the warnings."""
+    rec = _Recorder()
+    log = logging.getLogger("ratewarden")
+    old_level = log.level
+    log.setLevel(logging.INFO)
+    log.addHandler(rec)
+    try:
+        lim = ratewarden.Limiter(redis_server.url, timeout=0.3)
+        assert lim.is_allowed("logs", "/l", 1000, 1000)
+        time.sleep(0.05)
+        redis_server.kill()
+        down = time.monotonic()
+        while time.monotonic() - down < 2.5:
+            with pytest.raises((ratewarden.ConnectionError, ratewarden.TimeoutError)):
+                lim.is_allowed("logs", "/l", 1000, 1000)
+            time.sleep(0.02)
+        redis_server.start()
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                if lim.is_allowed("logs", "/l", 1000, 1000):
+                    break
+            except (ratewarden.ConnectionError, ratewarden.TimeoutError):
+                assert time.monotonic() < deadline, "no recovery within 5 s"
+                time.sleep(0.05)
+        time.sleep(0.1)
+    finally:
+        log.removeHandler(rec)
+        log.setLevel(old_level)
+    seen = rec.seen
+    for at, level, message in seen:
+        print(f"  +{(at - down) * 1000:.0f} ms {logging.getLevelName(level)}: {message}")
+    assert all(level >= logging.INFO for _, level, _ in seen)
+    assert seen[0][1] == logging.INFO and "connected to Redis" in seen[0][2]
+    warns = [(at, m) for at, level, m in seen if level == logging.WARNING]
+    assert 2 <= len(warns) <= 4, warns
+    assert all(at >= down for at, _ in warns)
+    for i, (at, m) in enumerate(warns):
+        for at0, m0 in warns[:i]:
+            assert m0 != m or at - at0 >= 0.9, f"the same warning {at - at0:.3f} s apart: {m}"
+    assert any(level == logging.INFO and "circuit open" in m for _, level, m in seen)
+    last_warn = max(i for i, (_, level, _) in enumerate(seen) if level == logging.WARNING)
+    assert any(
+        level == logging.INFO and "connected to Redis" in m for _, level, m in seen[last_warn + 1 :]
+    ), "the reconnection comes after the warnings"
+
+
 ALGORITHMS = ["sliding_window_log", "sliding_window_counter", "fixed_window", "token_bucket", "gcra", "leaky_bucket"]
 
 
