@@ -14,6 +14,13 @@ pub(crate) fn stats_dict(py: Python<'_>, s: ratewarden::Stats) -> PyResult<Bound
     d.set_item("circuit_open", s.circuit_open)?;
     d.set_item("latency_count", s.latency_buckets.iter().map(|b| b.1).sum::<u64>())?;
     d.set_item("latency_sum_seconds", s.latency_sum_us as f64 / 1e6)?;
+    // (upper bound in seconds, count in that bucket), the last bound inf.
+    let buckets: Vec<(f64, u64)> = s
+        .latency_buckets
+        .iter()
+        .map(|&(le, c)| (if le == u64::MAX { f64::INFINITY } else { le as f64 / 1e6 }, c))
+        .collect();
+    d.set_item("latency_buckets", buckets)?;
     d.set_item("prometheus", s.to_prometheus("ratewarden"))?;
     Ok(d)
 }

@@ -118,6 +118,10 @@ impl Stats {
             self.fallbacks
         );
         out += &format!(
+            "# TYPE {n}_deny_cache_hits_total counter\n{n}_deny_cache_hits_total {}\n",
+            self.cache_hits
+        );
+        out += &format!(
             "# TYPE {n}_circuit_open gauge\n{n}_circuit_open {}\n",
             u8::from(self.circuit_open)
         );
