@@ -71,6 +71,8 @@ export interface Stats {
   circuitOpen: boolean
   latencyCount: number
   latencySumMs: number
+  /** The latency histogram: upper bound in seconds (`Infinity` last), count per bucket (not cumulative). */
+  latencyBuckets: Array<{ le: number; count: number }>
   /** All of it in the Prometheus text exposition format. */
   prometheus: string
 }

@@ -142,6 +142,14 @@ export declare function decisionIetfHeaders(decision: Decision, name: string, wi
  */
 export declare function errorCodes(): Record<string, string>
 
+/** One bucket of the latency histogram. */
+export interface LatencyBucket {
+  /** Upper bound in seconds; `Infinity` for the last. */
+  le: number
+  /** Decisions in this bucket (not cumulative). */
+  count: number
+}
+
 /** One limit of `checkAll`. */
 export interface LimitSpec {
   /** The scope: an endpoint, or any label such as "*". */
@@ -229,6 +237,11 @@ export interface Stats {
   latencyCount: number
   /** Sum of their latencies in milliseconds. */
   latencySumMs: number
+  /**
+   * Their histogram: each bucket's upper bound in seconds (the last is
+   * `Infinity`) and its count (not cumulative).
+   */
+  latencyBuckets: Array<LatencyBucket>
   /** All of it in the Prometheus text format. */
   prometheus: string
 }

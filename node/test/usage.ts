@@ -50,6 +50,9 @@ setLogger(logger, { level: 'info' })
 setLogger(null)
 void new Limiter('memory://', { logger: console, logLevel: 'warn' })
 import { rateLimit } from 'ratewarden/express'
+import { collectLimiters } from 'ratewarden/prometheus'
+import { Registry } from 'prom-client'
+void collectLimiters({ api: new Limiter() }, { registry: new Registry(), namespace: 'app' })
 import ratewardenFastify, { type RouteRateLimit } from 'ratewarden/fastify'
 import type { IncomingMessage } from 'node:http'
 
