@@ -43,6 +43,17 @@ fn keys_on(server: &common::RedisServer) -> u64 {
     redis::cmd("DBSIZE").query(&mut c).unwrap()
 }
 
+/// `CLUSTER SETSLOT slot state node_id` on the node of `c`.
+fn setslot(c: &mut redis::Connection, slot: u16, state: &str, node_id: &str) {
+    let _: () = redis::cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg(state)
+        .arg(node_id)
+        .query(c)
+        .unwrap();
+}
+
 fn script_calls(server: &common::RedisServer) -> u64 {
     let mut c = server.conn();
     let info: String = redis::cmd("INFO").arg("commandstats").query(&mut c).unwrap();
@@ -285,20 +296,8 @@ async fn slot_migration_mid_traffic_follows_ask_and_moved() {
         endpoint.fetch_add(1, Ordering::Relaxed);
     };
     step().await;
-    let _: () = redis::cmd("CLUSTER")
-        .arg("SETSLOT")
-        .arg(slot)
-        .arg("IMPORTING")
-        .arg(&src_id)
-        .query(&mut dst)
-        .unwrap();
-    let _: () = redis::cmd("CLUSTER")
-        .arg("SETSLOT")
-        .arg(slot)
-        .arg("MIGRATING")
-        .arg(&dst_id)
-        .query(&mut src)
-        .unwrap();
+    setslot(&mut dst, slot, "IMPORTING", &src_id);
+    setslot(&mut src, slot, "MIGRATING", &dst_id);
     // New endpoints now: their keys are not on the source, so it answers ASK.
     for _ in 0..3 {
         next_endpoint();
@@ -330,13 +329,7 @@ async fn slot_migration_mid_traffic_follows_ask_and_moved() {
     }
     for m in cluster.masters() {
         let mut c = m.conn();
-        let _: () = redis::cmd("CLUSTER")
-            .arg("SETSLOT")
-            .arg(slot)
-            .arg("NODE")
-            .arg(&dst_id)
-            .query(&mut c)
-            .unwrap();
+        setslot(&mut c, slot, "NODE", &dst_id);
     }
     for _ in 0..3 {
         next_endpoint();
@@ -462,20 +455,8 @@ async fn a_slot_migrating_under_batched_decisions_loses_and_fails_none() {
         next_endpoint();
     }
     step(100).await;
-    let _: () = redis::cmd("CLUSTER")
-        .arg("SETSLOT")
-        .arg(slot)
-        .arg("IMPORTING")
-        .arg(&src_id)
-        .query(&mut dst)
-        .unwrap();
-    let _: () = redis::cmd("CLUSTER")
-        .arg("SETSLOT")
-        .arg(slot)
-        .arg("MIGRATING")
-        .arg(&dst_id)
-        .query(&mut src)
-        .unwrap();
+    setslot(&mut dst, slot, "IMPORTING", &src_id);
+    setslot(&mut src, slot, "MIGRATING", &dst_id);
     next_endpoint();
     step(150).await;
     // The keys one by one, with traffic in between: a two-limit decision
@@ -504,13 +485,7 @@ async fn a_slot_migrating_under_batched_decisions_loses_and_fails_none() {
         step(40).await;
     }
     for m in cluster.masters() {
-        let _: () = redis::cmd("CLUSTER")
-            .arg("SETSLOT")
-            .arg(slot)
-            .arg("NODE")
-            .arg(&dst_id)
-            .query(&mut m.conn())
-            .unwrap();
+        setslot(&mut m.conn(), slot, "NODE", &dst_id);
     }
     for _ in 0..2 {
         next_endpoint();
@@ -1162,13 +1137,7 @@ async fn a_failed_script_reload_fails_only_the_calls_that_did_not_run() {
     for node in [m, x, seed] {
         let mut nc = node.conn();
         for slot in &slots {
-            let _: () = redis::cmd("CLUSTER")
-                .arg("SETSLOT")
-                .arg(slot)
-                .arg("NODE")
-                .arg(&m_id)
-                .query(&mut nc)
-                .unwrap();
+            setslot(&mut nc, *slot, "NODE", &m_id);
         }
     }
     proxy.set(Mode::FlushMidPipeline);
@@ -1252,13 +1221,7 @@ async fn a_redirected_call_is_answered_by_its_own_deadline() {
         .unwrap();
     let b_id: String = redis::cmd("CLUSTER").arg("MYID").query(&mut b.conn()).unwrap();
     for m in [b, a, masters[2]] {
-        let _: () = redis::cmd("CLUSTER")
-            .arg("SETSLOT")
-            .arg(slot)
-            .arg("NODE")
-            .arg(&b_id)
-            .query(&mut m.conn())
-            .unwrap();
+        setslot(&mut m.conn(), slot, "NODE", &b_id);
     }
     let sleeper = std::thread::spawn({
         let mut c = a.conn();

@@ -212,12 +212,14 @@ fn c_says_when_the_outcome_is_unknown() {
     assert!(child.wait().unwrap().success());
 }
 
-#[test]
-fn c_handle_survives_redis_kill_and_restart() {
-    let out = out_dir().join("test_faults");
-    compile("cc", "-std=c11", "tests/c/test_faults.c", &out, false);
+/// Run `program URL extra...`, which prints KILL, waits, prints RESTART,
+/// waits, and ends with a line "DONE ...": Redis is killed and restarted
+/// at its word.
+fn kill_and_restart_under(program: &Path, extra: &[&str]) {
     let mut server = RedisServer::start();
-    let (mut child, mut stdin, mut lines) = driven(&out, &[&server.url()]);
+    let url = server.url();
+    let args: Vec<&str> = std::iter::once(url.as_str()).chain(extra.iter().copied()).collect();
+    let (mut child, mut stdin, mut lines) = driven(program, &args);
     assert_eq!(lines.next().unwrap().unwrap(), "KILL");
     server.kill();
     writeln!(stdin, "go").unwrap();
@@ -230,6 +232,13 @@ fn c_handle_survives_redis_kill_and_restart() {
     assert!(child.wait().unwrap().success());
 }
 
+#[test]
+fn c_handle_survives_redis_kill_and_restart() {
+    let out = out_dir().join("test_faults");
+    compile("cc", "-std=c11", "tests/c/test_faults.c", &out, false);
+    kill_and_restart_under(&out, &[]);
+}
+
 /// `ratewarden_set_log_callback`: Redis killed and restarted under a live
 /// handle; the callback gets the connection, the warnings (at most one a
 /// second) and the reconnection in order, and nothing once the limiter is
@@ -238,18 +247,7 @@ fn c_handle_survives_redis_kill_and_restart() {
 fn c_log_callback_sees_an_outage_in_order() {
     let out = out_dir().join("test_logging");
     compile("cc", "-std=c11", "tests/c/test_logging.c", &out, false);
-    let mut server = RedisServer::start();
-    let (mut child, mut stdin, mut lines) = driven(&out, &[&server.url(), "callback"]);
-    assert_eq!(lines.next().unwrap().unwrap(), "KILL");
-    server.kill();
-    writeln!(stdin, "go").unwrap();
-    assert_eq!(lines.next().unwrap().unwrap(), "RESTART");
-    server.restart();
-    writeln!(stdin, "go").unwrap();
-    let last = lines.next().unwrap().unwrap();
-    println!("{last}");
-    assert!(last.starts_with("DONE"), "{last}");
-    assert!(child.wait().unwrap().success());
+    kill_and_restart_under(&out, &["callback"]);
 }
 
 /// Without a callback, `RATEWARDEN_LOG` decides what reaches stderr: warn
